@@ -1,0 +1,80 @@
+#include "circuits/adc.h"
+
+#include <cmath>
+
+namespace xbar {
+
+const std::vector<Field<AdcConfig>>& AdcConfig::fields() {
+  using A = AdcConfig;
+  static const std::vector<Field<A>> f = {
+      {"bits", "bit", "ADC resolution incl. sign (0: ideal readout)", &A::bits, 0, 24},
+      {"range", "", "full-scale choice: worst_case (max possible column signal), fixed (fraction of it), calibrated (percentile of calibration data)",
+       &A::range, 0, 0, {"worst_case", "fixed", "calibrated"}},
+      {"fixed_fraction", "", "range = fixed: full scale as a fraction of the worst-case column signal", &A::fixed_fraction, 1e-9, 1},
+      {"percentile", "%", "range = calibrated: full scale at this percentile of |column signal| on calibration inputs",
+       &A::percentile, 1, 100},
+      {"offset_sigma_lsb", "LSB", "per-ADC offset std, fixed per programmed chip", &A::offset_sigma_lsb, 0, 1e6},
+      {"gain_sigma", "", "per-ADC relative gain error std, fixed per programmed chip", &A::gain_sigma, 0, 1},
+      {"noise_sigma_lsb", "LSB", "additive noise std per conversion", &A::noise_sigma_lsb, 0, 1e6},
+  };
+  return f;
+}
+
+void AdcConfig::validate() const {
+  check_fields(*this);
+  if (bits == 1) throw ConfigError("adc.bits", "1", "a signed ADC needs at least 2 bits");
+  if (bits == 0 && (offset_sigma_lsb > 0 || noise_sigma_lsb > 0))
+    throw ConfigError(offset_sigma_lsb > 0 ? "adc.offset_sigma_lsb" : "adc.noise_sigma_lsb",
+                      format_double(std::max(offset_sigma_lsb, noise_sigma_lsb)),
+                      "errors in LSB need adc.bits > 0");
+}
+
+double adc_lsb(const AdcConfig& cfg, double full_scale, double unit) {
+  const double top = std::ldexp(1.0, cfg.bits - 1) - 1.0;  // largest positive code
+  if (cfg.range == "worst_case" && unit > 0) {
+    const int e = std::max(0, int(std::ceil(std::log2(full_scale / (unit * top)) - 1e-12)));
+    return unit * std::ldexp(1.0, e);
+  }
+  return full_scale / top;
+}
+
+void AdcBank::draw(const AdcConfig& cfg, int columns, uint64_t key) {
+  offset_lsb.assign(columns, 0.f);
+  gain.assign(columns, 1.f);
+  const CounterRng rng(key);
+  for (int j = 0; j < columns; ++j) {
+    double z0, z1;
+    rng.normal2(uint64_t(j), z0, z1);
+    offset_lsb[j] = float(cfg.offset_sigma_lsb * z0);
+    gain[j] = float(1.0 + cfg.gain_sigma * z1);
+  }
+}
+
+int64_t adc_convert(const AdcConfig& cfg, double lsb, const AdcBank& bank,
+                    Eigen::Ref<Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> y,
+                    const CounterRng& noise_rng, uint64_t first_row, uint64_t row_stride) {
+  if (cfg.bits == 0) return 0;
+  const double lo = -std::ldexp(1.0, cfg.bits - 1), hi = std::ldexp(1.0, cfg.bits - 1) - 1.0;
+  const double inv = 1.0 / lsb;
+  const bool noisy = cfg.noise_sigma_lsb > 0;
+  int64_t sat = 0;
+  for (Eigen::Index r = 0; r < y.rows(); ++r) {
+    float* row = y.row(r).data();
+    for (Eigen::Index c = 0; c < y.cols(); ++c) {
+      double code = double(bank.gain[c]) * row[c] * inv + bank.offset_lsb[c];
+      if (noisy) code += cfg.noise_sigma_lsb * noise_rng.normal((first_row + r) * row_stride + c);
+      code = std::nearbyint(code);
+      if (code > hi) {
+        code = hi;
+        ++sat;
+      } else if (code < lo) {
+        code = lo;
+        ++sat;
+      }
+      row[c] = float(code * lsb);
+    }
+  }
+  return sat;
+}
+
+}  // namespace xbar

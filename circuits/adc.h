@@ -1,0 +1,48 @@
+// Output stage: per-column analog-to-digital conversion of the (normalized) column signal with
+// finite resolution and range, saturation counting, per-ADC offset and gain variation (fixed per
+// chip) and additive noise (fresh per conversion).
+#pragma once
+#include <Eigen/Dense>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/fields.h"
+#include "common/rng.h"
+
+namespace xbar {
+
+struct AdcConfig {
+  int bits = 0;                      // resolution incl. sign (0: ideal, no conversion error)
+  std::string range = "worst_case";  // worst_case | fixed | calibrated
+  double fixed_fraction = 1.0;       // range = fixed: full scale as a fraction of the worst case
+  double percentile = 99.99;         // range = calibrated: full scale at this percentile of |signal|
+  double offset_sigma_lsb = 0.0;     // per-ADC offset, std in LSB (fixed per chip)
+  double gain_sigma = 0.0;           // per-ADC relative gain error, std (fixed per chip)
+  double noise_sigma_lsb = 0.0;      // additive noise per conversion, std in LSB
+
+  static const char* section() { return "adc"; }
+  static const std::vector<Field<AdcConfig>>& fields();
+  void validate() const;
+  bool ideal() const { return bits == 0; }
+};
+
+// LSB for a full-scale range. When the signal lives on an integer grid of step `unit` (>0) and
+// the range is worst_case, the LSB is the smallest power-of-two multiple of `unit` whose codes
+// cover full_scale: then enough bits make conversion exact (CrossSim's bound
+// B_ADC >= B_W + ceil(log2 rows) for 1-bit input slices). Otherwise full_scale / (2^(bits-1) - 1).
+double adc_lsb(const AdcConfig& cfg, double full_scale, double unit);
+
+// Per-column static errors of one ADC bank, drawn from a chip seed.
+struct AdcBank {
+  std::vector<float> offset_lsb, gain;
+  void draw(const AdcConfig& cfg, int columns, uint64_t key);
+};
+
+// Converts y (rows x columns block, in place): y <- lsb * clamp(round((gain*y)/lsb + offset +
+// noise)). noise_rng draws element (first_row + r) * row_stride + c. Returns saturated count.
+int64_t adc_convert(const AdcConfig& cfg, double lsb, const AdcBank& bank,
+                    Eigen::Ref<Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> y,
+                    const CounterRng& noise_rng, uint64_t first_row, uint64_t row_stride);
+
+}  // namespace xbar

@@ -1,0 +1,86 @@
+#include "circuits/dac.h"
+
+#include <cmath>
+
+namespace xbar {
+
+const std::vector<Field<DacConfig>>& DacConfig::fields() {
+  using D = DacConfig;
+  static const std::vector<Field<D>> f = {
+      {"bits", "bit", "DAC resolution incl. sign bit when signed (0: ideal, unquantized inputs)", &D::bits, 0, 24},
+      {"range", "", "input scaling: absmax (each input vector's max |x| maps to full scale) or static", &D::range, 0, 0,
+       {"absmax", "static"}},
+      {"static_range", "input units", "input magnitude mapped to full-scale voltage when range = static (larger inputs clip)",
+       &D::static_range, 1e-30, 1e30},
+      {"is_signed", "", "bipolar DAC; false: unsigned, negative inputs clip to 0 (e.g. after ReLU)", &D::is_signed},
+      {"slice_bits", "bit", "bit-serial input: magnitude fed in slices of this many bits, one read each (0: one read)",
+       &D::slice_bits, 0, 24},
+  };
+  return f;
+}
+
+void DacConfig::validate() const {
+  check_fields(*this);
+  if (bits == 1 && is_signed) throw ConfigError("dac.bits", "1", "a signed DAC needs at least 2 bits");
+  if (slice_bits > 0 && bits == 0)
+    throw ConfigError("dac.slice_bits", std::to_string(slice_bits), "bit-serial input needs dac.bits > 0");
+}
+
+int DacConfig::slices() const {
+  if (bits == 0 || slice_bits == 0 || slice_bits >= magnitude_bits()) return 1;
+  return (magnitude_bits() + slice_bits - 1) / slice_bits;
+}
+
+double DacConfig::unit() const {
+  if (bits == 0) return 0.0;
+  return 1.0 / (std::ldexp(1.0, slices() > 1 ? slice_bits : magnitude_bits()) - 1.0);
+}
+
+DacOutput dac_convert(const DacConfig& cfg, const Eigen::Ref<const RowMatrixXf>& x) {
+  const Eigen::Index B = x.rows(), N = x.cols();
+  const int K = cfg.slices();
+  DacOutput out;
+  out.stacked.resize(K * B, N);
+  out.scale.resize(B);
+  const bool sliced = cfg.bits > 0 && cfg.slice_bits > 0 && K > 1;
+  const int kb = sliced ? cfg.slice_bits : 0;
+  const double levels = cfg.bits > 0 ? std::ldexp(1.0, cfg.magnitude_bits()) - 1.0 : 0.0;
+  const double step = sliced ? std::ldexp(1.0, kb) - 1.0 : levels;
+  for (int k = 0; k < K; ++k)
+    out.weight.push_back(sliced ? step * std::ldexp(1.0, kb * k) / levels : 1.0);
+
+  int64_t clipped = 0;
+  for (Eigen::Index b = 0; b < B; ++b) {
+    double r = cfg.static_range;
+    if (cfg.range == "absmax") {
+      r = 0;
+      for (Eigen::Index i = 0; i < N; ++i) r = std::max(r, double(std::abs(x(b, i))));
+      if (r == 0) r = 1;  // an all-zero vector reads as zero at any scale
+    }
+    out.scale[b] = float(r);
+    for (Eigen::Index i = 0; i < N; ++i) {
+      double v = x(b, i) / r;
+      if (v > 1 || v < (cfg.is_signed ? -1 : 0)) {
+        ++clipped;
+        v = std::clamp(v, cfg.is_signed ? -1.0 : 0.0, 1.0);
+      }
+      if (cfg.bits == 0) {
+        out.stacked(b, i) = float(v);
+        continue;
+      }
+      const double sign = v < 0 ? -1.0 : 1.0;
+      const int64_t m = int64_t(std::nearbyint(std::abs(v) * levels));
+      if (!sliced) {
+        out.stacked(b, i) = float(sign * double(m) / levels);
+        continue;
+      }
+      const int64_t mask = (int64_t(1) << kb) - 1;
+      for (int k = 0; k < K; ++k)
+        out.stacked(k * B + b, i) = float(sign * double((m >> (kb * k)) & mask) / step);
+    }
+  }
+  out.clipped = clipped;
+  return out;
+}
+
+}  // namespace xbar

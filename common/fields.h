@@ -1,0 +1,160 @@
+// One table per config struct (key, unit, description, range, choices) drives validation,
+// TOML reading/writing, --set overrides, --help text and HDF5 attributes, without macros.
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <sstream>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "common/error.h"
+
+namespace xbar {
+
+// A parsed value from TOML or the command line, before it is checked against a field.
+using FieldValue = std::variant<int64_t, double, bool, std::string>;
+
+template <class S>
+struct Field {
+  using Member = std::variant<int S::*, double S::*, bool S::*, std::string S::*>;
+  std::string key;   // short name inside the section, e.g. "bits"
+  std::string unit;  // "bit", "uS", "ohm", "s", "" (dimensionless) ...
+  std::string help;  // one line
+  Member member;
+  double lo = -std::numeric_limits<double>::infinity();  // inclusive numeric range
+  double hi = std::numeric_limits<double>::infinity();
+  std::vector<std::string> choices;  // allowed strings (empty: any)
+};
+
+std::string format_double(double v);
+std::string value_to_string(const FieldValue& v);
+// Edit distance based suggestion: "" when nothing is close.
+std::string closest_name(const std::string& key, const std::vector<std::string>& names);
+
+namespace detail {
+template <class S>
+const Field<S>& find_field(const std::string& section, const std::string& key) {
+  std::vector<std::string> names;
+  for (const auto& f : S::fields()) {
+    if (f.key == key) return f;
+    names.push_back(f.key);
+  }
+  std::string hint = closest_name(key, names);
+  throw ConfigError(section + "." + key, "?",
+                    "unknown key" + (hint.empty() ? "" : " (did you mean " + section + "." + hint + "?)"));
+}
+}  // namespace detail
+
+// Current value of a field as text (for printing, TOML and HDF5 attributes).
+template <class S>
+std::string field_string(const S& s, const Field<S>& f) {
+  return std::visit(
+      [&](auto m) -> std::string {
+        const auto& v = s.*m;
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, std::string>) return v;
+        else if constexpr (std::is_same_v<T, bool>) return v ? "true" : "false";
+        else if constexpr (std::is_same_v<T, double>) return format_double(v);
+        else return std::to_string(v);
+      },
+      f.member);
+}
+
+// Assigns a value to a field, converting text and ints where that is lossless; the result is
+// range-checked by check_fields.
+template <class S>
+void set_field(S& s, const std::string& key, const FieldValue& value) {
+  const Field<S>& f = detail::find_field<S>(S::section(), key);
+  const std::string name = std::string(S::section()) + "." + key;
+  const std::string shown = value_to_string(value);
+  std::visit(
+      [&](auto m) {
+        auto& dst = s.*m;
+        using T = std::decay_t<decltype(dst)>;
+        if constexpr (std::is_same_v<T, std::string>) {
+          if (auto p = std::get_if<std::string>(&value)) dst = *p;
+          else throw ConfigError(name, shown, "expected a string");
+        } else if constexpr (std::is_same_v<T, bool>) {
+          if (auto p = std::get_if<bool>(&value)) dst = *p;
+          else if (auto q = std::get_if<std::string>(&value); q && (*q == "true" || *q == "false"))
+            dst = (*q == "true");
+          else throw ConfigError(name, shown, "expected true or false");
+        } else if constexpr (std::is_same_v<T, double>) {
+          if (auto p = std::get_if<double>(&value)) dst = *p;
+          else if (auto q = std::get_if<int64_t>(&value)) dst = double(*q);
+          else if (auto r = std::get_if<std::string>(&value)) {
+            std::istringstream is(*r);
+            double d;
+            if (!(is >> d) || !(is >> std::ws).eof()) throw ConfigError(name, shown, "expected a number");
+            dst = d;
+          } else throw ConfigError(name, shown, "expected a number");
+        } else {
+          int64_t iv;
+          if (auto p = std::get_if<int64_t>(&value)) iv = *p;
+          else if (auto r = std::get_if<std::string>(&value)) {
+            std::istringstream is(*r);
+            if (!(is >> iv) || !(is >> std::ws).eof()) throw ConfigError(name, shown, "expected an integer");
+          } else if (auto d = std::get_if<double>(&value); d && std::floor(*d) == *d && std::isfinite(*d)) {
+            iv = int64_t(*d);
+          } else throw ConfigError(name, shown, "expected an integer");
+          if (iv < std::numeric_limits<int>::min() || iv > std::numeric_limits<int>::max())
+            throw ConfigError(name, shown, "out of integer range");
+          dst = int(iv);
+        }
+      },
+      f.member);
+}
+
+// Range, finiteness and choice checks for every field of the table.
+template <class S>
+void check_fields(const S& s) {
+  for (const auto& f : S::fields()) {
+    const std::string name = std::string(S::section()) + "." + f.key;
+    std::visit(
+        [&](auto m) {
+          const auto& v = s.*m;
+          using T = std::decay_t<decltype(v)>;
+          if constexpr (std::is_same_v<T, std::string>) {
+            if (f.choices.empty()) return;
+            for (const auto& c : f.choices)
+              if (c == v) return;
+            std::string all;
+            for (const auto& c : f.choices) all += (all.empty() ? "" : ", ") + c;
+            throw ConfigError(name, "\"" + v + "\"", "must be one of: " + all);
+          } else if constexpr (std::is_same_v<T, bool>) {
+            return;
+          } else {
+            const double d = double(v);
+            if (!std::isfinite(d)) throw ConfigError(name, field_string(s, f), "must be finite");
+            if (d < f.lo || d > f.hi)
+              throw ConfigError(name, field_string(s, f),
+                                "must be in [" + format_double(f.lo) + ", " + format_double(f.hi) + "]");
+          }
+        },
+        f.member);
+  }
+}
+
+// "section.key [unit] (default X; range/choices): help" lines for --help and docs.
+template <class S>
+std::string fields_help() {
+  const S defaults{};
+  std::ostringstream os;
+  for (const auto& f : S::fields()) {
+    os << "  " << S::section() << "." << f.key;
+    if (!f.unit.empty()) os << " [" << f.unit << "]";
+    os << "  " << f.help << " (default " << field_string(defaults, f);
+    if (!f.choices.empty()) {
+      os << "; one of";
+      for (const auto& c : f.choices) os << " " << c;
+    } else if (std::isfinite(f.lo) || std::isfinite(f.hi)) {
+      os << "; range " << format_double(f.lo) << " .. " << format_double(f.hi);
+    }
+    os << ")\n";
+  }
+  return os.str();
+}
+
+}  // namespace xbar

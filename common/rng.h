@@ -1,0 +1,85 @@
+// Counter-based random numbers (Philox4x32-10, Salmon et al., SC'11).
+// A draw is a pure function of (key, counter), so results do not depend on thread count or
+// scheduling, and per-device quantities (drift exponents, faults) can be regenerated instead of
+// stored.
+#pragma once
+#include <cmath>
+#include <cstdint>
+
+namespace xbar {
+
+struct Philox {
+  static inline void round(uint32_t c[4], const uint32_t k[2]) {
+    const uint64_t p0 = uint64_t(0xD2511F53u) * c[0];
+    const uint64_t p1 = uint64_t(0xCD9E8D57u) * c[2];
+    const uint32_t hi0 = uint32_t(p0 >> 32), lo0 = uint32_t(p0);
+    const uint32_t hi1 = uint32_t(p1 >> 32), lo1 = uint32_t(p1);
+    c[0] = hi1 ^ c[1] ^ k[0];
+    c[1] = lo1;
+    c[2] = hi0 ^ c[3] ^ k[1];
+    c[3] = lo0;
+  }
+  // Four 32-bit words from a 64-bit key and a 128-bit counter (hi, lo).
+  static inline void block(uint64_t key, uint64_t ctr_hi, uint64_t ctr_lo, uint32_t out[4]) {
+    uint32_t k[2] = {uint32_t(key), uint32_t(key >> 32)};
+    out[0] = uint32_t(ctr_lo);
+    out[1] = uint32_t(ctr_lo >> 32);
+    out[2] = uint32_t(ctr_hi);
+    out[3] = uint32_t(ctr_hi >> 32);
+    for (int r = 0; r < 10; ++r) {
+      round(out, k);
+      k[0] += 0x9E3779B9u;
+      k[1] += 0xBB67AE85u;
+    }
+  }
+};
+
+// Mixes several 64-bit words into one key (SplitMix64 finaliser per word).
+inline uint64_t mix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+inline uint64_t make_key(uint64_t a, uint64_t b = 0, uint64_t c = 0, uint64_t d = 0) {
+  return mix64(mix64(mix64(mix64(a) ^ b) ^ c) ^ d);
+}
+
+
+// A stream of draws addressed by element index: draw i of stream (key, sub) is always the same.
+class CounterRng {
+ public:
+  CounterRng(uint64_t key, uint64_t sub = 0) : key_(key), sub_(sub) {}
+  // Two independent standard normals for element i (Box-Muller).
+  inline void normal2(uint64_t i, double& z0, double& z1) const {
+    uint32_t w[4];
+    Philox::block(key_, sub_, i, w);
+    const double u1 = (double(w[0]) + 0.5) * (1.0 / 4294967296.0);
+    const double u2 = (double(w[1]) + 0.5) * (1.0 / 4294967296.0);
+    const double r = std::sqrt(-2.0 * std::log(u1));
+    z0 = r * std::cos(6.283185307179586 * u2);
+    z1 = r * std::sin(6.283185307179586 * u2);
+  }
+  inline double normal(uint64_t i) const {
+    double a, b;
+    normal2(i, a, b);
+    return a;
+  }
+  // Uniform in (0, 1) for element i (independent of normal(i)'s words).
+  inline double uniform(uint64_t i) const {
+    uint32_t w[4];
+    Philox::block(key_, sub_, i, w);
+    return (double(w[2]) + 0.5) * (1.0 / 4294967296.0);
+  }
+  // A second independent uniform for element i.
+  inline double uniform_b(uint64_t i) const {
+    uint32_t w[4];
+    Philox::block(key_, sub_, i, w);
+    return (double(w[3]) + 0.5) * (1.0 / 4294967296.0);
+  }
+
+ private:
+  uint64_t key_, sub_;
+};
+
+}  // namespace xbar

@@ -1,0 +1,55 @@
+// The device physics interface: programming noise, drift, read noise and faults as functions of
+// conductance (microsiemens). Implementations: parametric (ideal, pcm, rram, normal) and
+// table-driven from an HDF5 characterization file.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "devices/device_config.h"
+
+namespace xbar {
+
+class DeviceModel {
+ public:
+  virtual ~DeviceModel() = default;
+  virtual std::string name() const = 0;
+  virtual double g_min_uS() const = 0;
+  virtual double g_max_uS() const = 0;
+  // Programmable states, sorted ascending; empty for a continuous device.
+  virtual const std::vector<double>& levels_uS() const { return no_levels_; }
+
+  // Std of the programming error at a target conductance (before noise scaling).
+  virtual double prog_sigma_uS(double g_target_uS) const = 0;
+  // Programmed conductance for a target, given a standard normal z and a uniform u in (0,1).
+  // Default: Gaussian g + scale * sigma(g) * z, clamped at 0 (conductance cannot be negative).
+  virtual double program(double g_target_uS, double z, double u) const;
+
+  // Drift G(t) = G_prog * ((t + t0) / t0)^-nu; nu drawn per device from (mean, std) at G.
+  virtual double nu_mean(double g_uS) const = 0;
+  virtual double nu_std(double g_uS) const = 0;
+  virtual double t0_s() const = 0;
+  // Drift exponent of one device given a standard normal z (|mean + std z|, times drift_scale).
+  virtual double sample_nu(double g_uS, double z) const;
+
+  // Std of the read noise of one read at time t after programming (before noise scaling),
+  // for a device programmed to g_prog that has drifted to g_now.
+  virtual double read_sigma_uS(double g_prog_uS, double g_now_uS, double t_s) const = 0;
+
+  virtual double stuck_at_gmin_rate() const = 0;
+  virtual double stuck_at_gmax_rate() const = 0;
+
+  // Noise multipliers from DeviceConfig (prog_noise_scale, read_noise_scale, drift_scale).
+  double prog_scale = 1.0, read_scale = 1.0, drift_scale = 1.0;
+
+  // Nearest programmable level (identity for continuous devices).
+  double snap_to_level(double g_uS) const;
+
+ private:
+  std::vector<double> no_levels_;
+};
+
+// Builds the model named by cfg.model (validates cfg first).
+std::unique_ptr<DeviceModel> make_device(const DeviceConfig& cfg);
+
+}  // namespace xbar

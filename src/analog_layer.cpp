@@ -1,0 +1,338 @@
+#include "src/analog_layer.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "circuits/adc.h"
+#include "circuits/crossbar.h"
+#include "common/rng.h"
+
+namespace xbar {
+
+namespace {
+// Random streams: each purpose has its own key so draws never collide.
+enum Stream : uint64_t { kProg = 1, kFault = 2, kNu = 3, kAdcBank = 4, kReadNoise = 5, kAdcNoise = 6 };
+// Batch rows per work item: fixed, so GEMM blocking and summation order never depend on threads.
+constexpr Eigen::Index kChunk = 128;
+using ColMatrixXf = Eigen::MatrixXf;
+}  // namespace
+
+struct AnalogLayer::Array {
+  int64_t id = 0;
+  ColMatrixXf g_prog;  // programmed conductances (uS), rows x physical columns
+};
+
+struct AnalogLayer::Tile {
+  int r0 = 0, c0 = 0, rows = 0, cols = 0;
+  std::vector<float> col_scale;             // weight units per unit of normalized cell value
+  std::vector<std::vector<Array>> arrays;   // [slice][array of the slice]
+  // Read state (from drift_to): per slice the normalized difference matrix and read-noise
+  // variances (units of (g_max - g_min)), the ADC LSB and its bank.
+  std::vector<ColMatrixXf> A, S2;
+  std::vector<Eigen::VectorXf> S2ref;       // offset mapping: reference-column variances (rows)
+  std::vector<double> lsb;
+  std::vector<AdcBank> adc;
+};
+
+AnalogLayer::AnalogLayer(const XbarConfig& cfg) : cfg_(cfg) {
+  cfg_.validate();
+  device_ = make_device(cfg_.device);
+}
+
+AnalogLayer::~AnalogLayer() = default;
+
+const Eigen::MatrixXf& AnalogLayer::programmed(int64_t a) const {
+  for (const auto& t : tiles_)
+    for (const auto& s : t.arrays)
+      for (const auto& arr : s)
+        if (arr.id == a) return arr.g_prog;
+  throw InputError("programmed(): no physical array " + std::to_string(a));
+}
+
+void AnalogLayer::check_programmed(const char* what) const {
+  if (tiles_.empty()) throw InputError(std::string(what) + ": layer is not programmed (call program first)");
+}
+
+namespace {
+void check_finite(const Eigen::Ref<const RowMatrixXf>& M, const char* name) {
+  for (Eigen::Index i = 0; i < M.rows(); ++i)
+    for (Eigen::Index j = 0; j < M.cols(); ++j)
+      if (!std::isfinite(M(i, j)))
+        throw InputError(std::string(name) + "[" + std::to_string(i) + "][" + std::to_string(j) +
+                         "] = " + std::to_string(M(i, j)) + " is not finite");
+}
+}  // namespace
+
+void AnalogLayer::program(const Eigen::Ref<const RowMatrixXf>& W, const float* bias, uint64_t chip) {
+  if (W.rows() == 0 || W.cols() == 0) throw InputError("W is empty (" + std::to_string(W.rows()) + " x " + std::to_string(W.cols()) + ")");
+  check_finite(W, "W");
+  out_ = int(W.rows());
+  in_ = int(W.cols());
+  bias_.assign(out_, 0.f);
+  if (bias)
+    for (int j = 0; j < out_; ++j) {
+      if (!std::isfinite(bias[j])) throw InputError("bias[" + std::to_string(j) + "] = " + std::to_string(bias[j]) + " is not finite");
+      bias_[j] = bias[j];
+    }
+  chip_key_ = make_key(uint64_t(cfg_.run.seed), chip);
+  const MappingConfig& mc = cfg_.mapping;
+  const SliceLayout lay = slice_layout(mc);
+  const DeviceModel& dev = *device_;
+  const double gmin = dev.g_min_uS(), dg = dev.g_max_uS() - dev.g_min_uS();
+  const double rate_min = dev.stuck_at_gmin_rate(), rate_max = dev.stuck_at_gmax_rate();
+
+  tiles_.clear();
+  int64_t next_id = 0;
+  for (int c0 = 0; c0 < out_; c0 += mc.tile_cols)
+    for (int r0 = 0; r0 < in_; r0 += mc.tile_rows) {
+      Tile t;
+      t.r0 = r0;
+      t.c0 = c0;
+      t.rows = std::min(mc.tile_rows, in_ - r0);
+      t.cols = std::min(mc.tile_cols, out_ - c0);
+      // Crossbar rows are inputs: the tile holds W^T.
+      ColMatrixXf w = W.block(c0, r0, t.cols, t.rows).transpose();
+      t.col_scale.assign(t.cols, 0.f);
+      for (int j = 0; j < t.cols; ++j) t.col_scale[j] = w.col(j).cwiseAbs().maxCoeff();
+      if (mc.scale == "tile") std::fill(t.col_scale.begin(), t.col_scale.end(), *std::max_element(t.col_scale.begin(), t.col_scale.end()));
+      for (auto& s : t.col_scale)
+        if (s == 0) s = 1;  // an all-zero column maps to zero conductance at any scale
+      for (int j = 0; j < t.cols; ++j) w.col(j) /= t.col_scale[j];
+      auto cells = map_tile(mc, lay, w);
+      t.arrays.resize(cells.size());
+      for (size_t s = 0; s < cells.size(); ++s)
+        for (auto& c : cells[s]) {
+          Array a;
+          a.id = next_id++;
+          a.g_prog.resize(c.rows(), c.cols());
+          const CounterRng prog(make_key(chip_key_, kProg), a.id), fault(make_key(chip_key_, kFault), a.id);
+          for (Eigen::Index j = 0; j < c.cols(); ++j)
+            for (Eigen::Index i = 0; i < c.rows(); ++i) {
+              const uint64_t idx = uint64_t(j) * c.rows() + i;
+              const double u = fault.uniform(idx);
+              double g;
+              if (u < rate_min) g = gmin;
+              else if (u < rate_min + rate_max) g = gmin + dg;
+              else {
+                const double target = dev.snap_to_level(gmin + c(i, j) * dg);
+                g = dev.program(target, prog.normal(idx), prog.uniform(idx));
+              }
+              a.g_prog(i, j) = float(g);
+            }
+          t.arrays[s].push_back(std::move(a));
+        }
+      tiles_.push_back(std::move(t));
+    }
+  counters_ = LayerCounters{};
+  counters_.tiles = int64_t(tiles_.size());
+  counters_.arrays = next_id;
+  const int phys_cols = mc.tile_cols + (mc.mapping == "offset" ? 1 : 0);
+  counters_.occupancy = double(int64_t(in_) * out_ * (next_id / int64_t(tiles_.size()))) /
+                        (double(next_id) * mc.tile_rows * phys_cols);
+  drift_to(cfg_.run.t_inference_s);
+}
+
+void AnalogLayer::drift_to(double t_s) {
+  check_programmed("drift_to");
+  if (!(t_s >= 0) || !std::isfinite(t_s)) throw ConfigError("run.t_inference_s", std::to_string(t_s), "must be finite and >= 0");
+  t_s_ = t_s;
+  const DeviceModel& dev = *device_;
+  const double dg = dev.g_max_uS() - dev.g_min_uS();
+  const double t0 = dev.t0_s();
+  const double rate_stuck = dev.stuck_at_gmin_rate() + dev.stuck_at_gmax_rate();
+  const bool offset = cfg_.mapping.mapping == "offset";
+  const SliceLayout lay = slice_layout(cfg_.mapping);
+  const bool read_noise = dev.read_scale > 0;
+  int iters = 0;
+  double resid = 0, severity = 0;
+  int64_t bytes = 0;
+  // Cells drift by their own exponent (drawn from the same stream at every call, so drift_to(t)
+  // is a function of t alone); stuck cells do not drift.
+  for (auto& t : tiles_) {
+    const size_t S = t.arrays.size();
+    t.A.assign(S, ColMatrixXf());
+    t.S2.assign(S, ColMatrixXf());
+    t.S2ref.assign(S, Eigen::VectorXf());
+    t.lsb.assign(S, 0.0);
+    t.adc.assign(S, AdcBank());
+    for (size_t s = 0; s < S; ++s) {
+      std::vector<ColMatrixXf> M(t.arrays[s].size()), var(t.arrays[s].size());
+      for (size_t p = 0; p < t.arrays[s].size(); ++p) {
+        const Array& a = t.arrays[s][p];
+        ColMatrixXf g = a.g_prog;
+        const CounterRng nu(make_key(chip_key_, kNu), a.id), fault(make_key(chip_key_, kFault), a.id);
+        var[p].resize(g.rows(), g.cols());
+        for (Eigen::Index j = 0; j < g.cols(); ++j)
+          for (Eigen::Index i = 0; i < g.rows(); ++i) {
+            const uint64_t idx = uint64_t(j) * g.rows() + i;
+            const double gp = a.g_prog(i, j);
+            double gt = gp;
+            if (t_s > 0 && fault.uniform(idx) >= rate_stuck) {
+              const double n = dev.sample_nu(gp, nu.normal(idx));
+              if (n != 0) gt = gp * std::pow((t_s + t0) / t0, -n);
+            }
+            g(i, j) = float(gt);
+            const double sr = read_noise ? dev.read_scale * dev.read_sigma_uS(gp, gt, t_s) / dg : 0.0;
+            var[p](i, j) = float(sr * sr);
+          }
+        SolveStats st;
+        M[p] = array_read_matrix(g, cfg_.wires, &st);
+        iters += st.iterations;
+        resid = std::max(resid, st.residual);
+        if (!cfg_.wires.ideal()) {
+          for (Eigen::Index j = 0; j < g.cols(); ++j) {
+            const double ideal = g.col(j).cast<double>().sum(), real = M[p].col(j).cast<double>().sum();
+            if (ideal > 0) severity = std::max(severity, (ideal - real) / ideal);
+          }
+        }
+      }
+      const float inv_dg = float(1.0 / dg);
+      if (offset) {
+        t.A[s] = (M[0].leftCols(t.cols).colwise() - M[0].col(t.cols)) * inv_dg;
+        t.S2ref[s] = var[0].col(t.cols);
+        var[0] = var[0].leftCols(t.cols).eval();
+      } else {
+        t.A[s] = (M[0] - M[1]) * inv_dg;
+        var[0] += var[1];
+      }
+      bool any_noise = read_noise && (var[0].maxCoeff() > 0 || (offset && t.S2ref[s].maxCoeff() > 0));
+      if (any_noise) t.S2[s] = std::move(var[0]);
+      else t.S2ref[s].resize(0);
+      // ADC range and bank.
+      if (!cfg_.adc.ideal()) {
+        const double worst = double(cfg_.mapping.tile_rows) * lay.max_abs_diff;
+        const double unit = cfg_.dac.unit() * lay.unit;  // grid of the column signal (0: continuous)
+        if (cfg_.adc.range == "worst_case") t.lsb[s] = adc_lsb(cfg_.adc, worst, unit);
+        else if (cfg_.adc.range == "fixed") t.lsb[s] = adc_lsb(cfg_.adc, worst * cfg_.adc.fixed_fraction, 0.0);
+        else t.lsb[s] = 0;  // set by calibrate()
+        t.adc[s].draw(cfg_.adc, t.cols, make_key(chip_key_, kAdcBank, t.arrays[s][0].id));
+      }
+      for (const auto& a : t.arrays[s]) bytes += int64_t(a.g_prog.size()) * 4;
+      bytes += int64_t(t.A[s].size() + t.S2[s].size() + t.S2ref[s].size()) * 4;
+    }
+  }
+  counters_.solver_iterations = iters;
+  counters_.solver_residual = resid;
+  counters_.ir_drop_severity = severity;
+  counters_.bytes_per_weight = double(bytes) / (double(in_) * out_);
+}
+
+void AnalogLayer::calibrate(const Eigen::Ref<const RowMatrixXf>& X) {
+  check_programmed("calibrate");
+  if (cfg_.adc.ideal() || cfg_.adc.range != "calibrated") return;
+  std::vector<std::vector<float>> collect;
+  run(X, &collect);
+  size_t k = 0;
+  for (auto& t : tiles_)
+    for (size_t s = 0; s < t.A.size(); ++s, ++k) {
+      auto& v = collect[k];
+      double fs = 0;
+      if (!v.empty()) {
+        const size_t n = std::min(v.size() - 1, size_t(std::ceil(cfg_.adc.percentile / 100.0 * double(v.size()))) );
+        std::nth_element(v.begin(), v.begin() + n, v.end());
+        fs = v[n];
+      }
+      if (fs <= 0) fs = 1e-12;  // all-zero calibration signal: any range reads zero
+      t.lsb[s] = adc_lsb(cfg_.adc, fs, 0.0);
+    }
+}
+
+RowMatrixXf AnalogLayer::read(const Eigen::Ref<const RowMatrixXf>& X) { return run(X, nullptr); }
+
+RowMatrixXf AnalogLayer::run(const Eigen::Ref<const RowMatrixXf>& X, std::vector<std::vector<float>>* collect) {
+  check_programmed("read");
+  if (X.cols() != in_)
+    throw InputError("X has " + std::to_string(X.cols()) + " columns, the layer has " + std::to_string(in_) + " inputs");
+  check_finite(X, "X");
+  if (!collect && !cfg_.adc.ideal() && cfg_.adc.range == "calibrated")
+    for (const auto& t : tiles_)
+      for (double l : t.lsb)
+        if (l <= 0) throw InputError("read: adc.range = calibrated but calibrate() was not run");
+  const Eigen::Index B = X.rows();
+  RowMatrixXf Y = RowMatrixXf::Zero(B, out_);
+  if (B == 0) return Y;
+  const DacOutput in = dac_convert(cfg_.dac, X);
+  const int K = int(in.weight.size());
+  const SliceLayout lay = slice_layout(cfg_.mapping);
+  const int64_t read_idx = counters_.reads++;
+  const uint64_t noise_key = make_key(chip_key_, kReadNoise, uint64_t(read_idx));
+  const uint64_t adc_key = make_key(chip_key_, kAdcNoise, uint64_t(read_idx));
+  if (collect) {
+    collect->clear();
+    for (const auto& t : tiles_) collect->resize(collect->size() + t.A.size());
+  }
+  // Work items: (batch chunk, column tile); each owns its block of Y.
+  std::vector<int> col_starts;
+  for (const auto& t : tiles_)
+    if (col_starts.empty() || col_starts.back() != t.c0) col_starts.push_back(t.c0);
+  const Eigen::Index n_chunks = (B + kChunk - 1) / kChunk;
+  const int64_t n_items = n_chunks * int64_t(col_starts.size());
+  int64_t sat = 0, conv = 0;
+  const int threads = cfg_.run.threads > 0 ? cfg_.run.threads : omp_get_max_threads();
+  Eigen::setNbThreads(1);
+
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) reduction(+ : sat, conv) if (!collect)
+  for (int64_t item = 0; item < n_items; ++item) {
+    const Eigen::Index b0 = (item / int64_t(col_starts.size())) * kChunk;
+    const Eigen::Index nb = std::min(kChunk, B - b0);
+    const int c0 = col_starts[item % int64_t(col_starts.size())];
+    RowMatrixXf V, Yk, Var, acc;
+    size_t collect_k = 0;
+    for (size_t ti = 0; ti < tiles_.size(); ++ti) {
+      const Tile& t = tiles_[ti];
+      if (t.c0 != c0) {
+        collect_k += t.A.size();
+        continue;
+      }
+      // Input voltages of this tile's rows for all slices, stacked: row k*nb + b.
+      V.resize(K * nb, t.rows);
+      for (int k = 0; k < K; ++k) V.middleRows(k * nb, nb) = in.stacked.block(k * B + b0, t.r0, nb, t.rows);
+      acc.setZero(nb, t.cols);
+      for (size_t s = 0; s < t.A.size(); ++s, ++collect_k) {
+        Yk.noalias() = V * t.A[s];
+        const int64_t aid = t.arrays[s][0].id;
+        if (t.S2[s].size() > 0) {
+          Var.noalias() = V.cwiseAbs2() * t.S2[s];
+          const CounterRng rng(noise_key, uint64_t(aid));
+          const bool ref = t.S2ref[s].size() > 0;
+          for (int k = 0; k < K; ++k)
+            for (Eigen::Index b = 0; b < nb; ++b) {
+              const Eigen::Index r = k * nb + b;
+              const uint64_t grow = uint64_t(k) * B + b0 + b;
+              float zref = 0;
+              if (ref) {
+                const double vr = V.row(r).cwiseAbs2().dot(t.S2ref[s]);
+                zref = float(std::sqrt(vr) * rng.normal(grow * (t.cols + 1) + t.cols));
+              }
+              for (int j = 0; j < t.cols; ++j)
+                Yk(r, j) += float(std::sqrt(double(Var(r, j))) * rng.normal(grow * (t.cols + 1) + j)) - zref;
+            }
+        }
+        if (collect) {
+          auto& c = (*collect)[collect_k];
+          for (Eigen::Index i = 0; i < Yk.size(); ++i) c.push_back(std::abs(Yk.data()[i]));
+        } else if (!cfg_.adc.ideal()) {
+          const CounterRng rng(adc_key, uint64_t(aid));
+          for (int k = 0; k < K; ++k)
+            sat += adc_convert(cfg_.adc, t.lsb[s], t.adc[s], Yk.middleRows(k * nb, nb), rng, uint64_t(k) * B + b0, uint64_t(t.cols));
+          conv += int64_t(K) * nb * t.cols;
+        }
+        for (int k = 0; k < K; ++k) acc += float(lay.weight[s] * in.weight[k]) * Yk.middleRows(k * nb, nb);
+      }
+      for (int j = 0; j < t.cols; ++j) acc.col(j) *= t.col_scale[j];
+      Y.block(b0, c0, nb, t.cols) += acc;
+    }
+  }
+  for (Eigen::Index b = 0; b < B; ++b) {
+    Y.row(b) *= in.scale[b];
+    for (int j = 0; j < out_; ++j) Y(b, j) += bias_[j];
+  }
+  counters_.saturations += sat;
+  counters_.conversions += conv;
+  counters_.dac_clipped += in.clipped;
+  return Y;
+}
+
+}  // namespace xbar

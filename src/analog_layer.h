@@ -1,0 +1,73 @@
+// The analog matrix-product engine for one layer y = W x + b: mapping -> device programming ->
+// drift -> DAC -> array read (with read noise) -> ADC -> digital shift-add, accumulation over row
+// tiles, unscaling and bias. program(), drift_to() and read() are separate steps so repeated reads
+// emulate the same chip. Every random draw is a function of (run.seed, stream, index): results
+// are bit-identical at any thread count.
+#pragma once
+#include <Eigen/Dense>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "circuits/dac.h"
+#include "devices/device_model.h"
+#include "src/config.h"
+
+namespace xbar {
+
+struct LayerCounters {
+  int64_t tiles = 0;             // row tiles x column tiles
+  int64_t arrays = 0;            // physical arrays (tiles x slices x arrays per slice)
+  double occupancy = 0;          // used cells / physical cells
+  int64_t reads = 0;             // read() calls since programming
+  int64_t conversions = 0;       // ADC conversions
+  int64_t saturations = 0;       // conversions clipped at the ADC range
+  int64_t dac_clipped = 0;       // inputs clipped by a static DAC range
+  double bytes_per_weight = 0;   // programmed state held per weight
+  double ir_drop_severity = 0;   // worst relative column-current shortfall (all-ones input), max over arrays
+  int solver_iterations = 0;     // parasitic solver iterations (sum over arrays, last drift step)
+  double solver_residual = 0;    // worst parasitic solver residual
+};
+
+class AnalogLayer {
+ public:
+  explicit AnalogLayer(const XbarConfig& cfg);  // validates cfg and builds the device model
+  ~AnalogLayer();
+
+  // Maps W (out x in) to conductances and programs them (noise, faults) with run.seed + chip.
+  // bias (size out, optional) is added digitally. Then drifts to run.t_inference_s.
+  void program(const Eigen::Ref<const RowMatrixXf>& W, const float* bias = nullptr, uint64_t chip = 0);
+  // Recomputes the read state for time t_s after programming (drift, read-noise sigmas, M).
+  void drift_to(double t_s);
+  // Sets the calibrated ADC full scale from representative inputs (adc.range = calibrated).
+  void calibrate(const Eigen::Ref<const RowMatrixXf>& X);
+  // y = W x + b for every row of X (batch x in); returns batch x out.
+  RowMatrixXf read(const Eigen::Ref<const RowMatrixXf>& X);
+
+  int in_features() const { return in_; }
+  int out_features() const { return out_; }
+  const XbarConfig& config() const { return cfg_; }
+  const LayerCounters& counters() const { return counters_; }
+  const DeviceModel& device() const { return *device_; }
+  // Programmed conductances (uS) of physical array a (for tests and inspection).
+  const Eigen::MatrixXf& programmed(int64_t a) const;
+  double time_s() const { return t_s_; }
+
+  struct Array;  // one physical array's state
+  struct Tile;   // one rows x cols block with its slices
+
+ private:
+  void check_programmed(const char* what) const;
+  RowMatrixXf run(const Eigen::Ref<const RowMatrixXf>& X, std::vector<std::vector<float>>* collect);
+
+  XbarConfig cfg_;
+  std::unique_ptr<DeviceModel> device_;
+  int in_ = 0, out_ = 0;
+  uint64_t chip_key_ = 0;
+  double t_s_ = 0;
+  std::vector<Tile> tiles_;
+  std::vector<float> bias_;
+  LayerCounters counters_;
+};
+
+}  // namespace xbar

@@ -1,0 +1,41 @@
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "common/rng.h"
+
+using namespace xbar;
+
+TEST_CASE("counter RNG draws are a pure function of key, stream and index") {
+  const CounterRng a(make_key(7, 1), 3), b(make_key(7, 1), 3), c(make_key(8, 1), 3), d(make_key(7, 1), 4);
+  for (uint64_t i = 0; i < 100; ++i) {
+    CHECK(a.normal(i) == b.normal(i));
+    CHECK(a.uniform(i) == b.uniform(i));
+  }
+  int same_c = 0, same_d = 0;
+  for (uint64_t i = 0; i < 100; ++i) {
+    same_c += a.normal(i) == c.normal(i);
+    same_d += a.normal(i) == d.normal(i);
+  }
+  CHECK(same_c == 0);
+  CHECK(same_d == 0);
+}
+
+TEST_CASE("normal draws have mean 0, variance 1, and uniform draws mean 1/2") {
+  // n = 1e6: standard error of the mean 1e-3, of the variance sqrt(2/n) = 1.4e-3;
+  // tolerances are 5 standard errors.
+  const CounterRng r(make_key(42));
+  const int n = 1000000;
+  double s = 0, s2 = 0, s4 = 0, u = 0;
+  for (int i = 0; i < n; ++i) {
+    const double z = r.normal(uint64_t(i));
+    s += z;
+    s2 += z * z;
+    s4 += z * z * z * z;
+    u += r.uniform(uint64_t(i));
+  }
+  CHECK(std::abs(s / n) < 5e-3);
+  CHECK(std::abs(s2 / n - 1) < 7e-3);
+  CHECK(std::abs(s4 / n - 3) < 0.05);  // Gaussian kurtosis; se of 4th moment sqrt(96/n) ~ 0.01
+  CHECK(std::abs(u / n - 0.5) < 5 * std::sqrt(1.0 / 12 / n));
+}

@@ -1,0 +1,52 @@
+// xbar mvm: one layer through the emulated crossbar, for verification and users' own scripts.
+#include <cxxopts.hpp>
+#include <iostream>
+
+#include "src/config.h"
+#include "src/mvm_io.h"
+#include "tools/commands.h"
+#include "tools/config_options.h"
+
+namespace xbar::cli {
+
+int cmd_mvm(int argc, char** argv) {
+  cxxopts::Options opt("xbar mvm",
+                       "Programs W onto emulated crossbar arrays, drifts to run.t_inference_s and reads Y = X W^T + bias.\n"
+                       "Input HDF5: W (out x in), X (batch x in), optional bias (out), float64 or float32.\n"
+                       "Output HDF5: Y (batch x out, float32), /counters and /config attributes.");
+  opt.add_options()("in", "input HDF5 file with W, X and optional bias", cxxopts::value<std::string>())(
+      "out", "output HDF5 file (overwritten)", cxxopts::value<std::string>())(
+      "calibrate", "for adc.range = calibrated: HDF5 file whose dataset X calibrates the ADC range (default: the input X)",
+      cxxopts::value<std::string>()->default_value(""))(
+      "repeat", "read the same programmed chip this many times; Y holds the last read (counts, default 1)",
+      cxxopts::value<int>()->default_value("1"));
+  add_config_options(opt);
+  opt.add_options()("h,help", "show this help");
+  auto res = opt.parse(argc, argv);
+  if (res.count("help")) {
+    std::cout << opt.help() << "\nConfiguration keys (TOML [section] key = value, or --set section.key=value):\n"
+              << config_help();
+    return 0;
+  }
+  if (!res.count("in") || !res.count("out")) throw Error("--in and --out are required (see xbar mvm --help)");
+  const XbarConfig cfg = config_from_options(res);
+  const MvmInput in = read_mvm_input(res["in"].as<std::string>());
+  AnalogLayer layer(cfg);
+  layer.program(in.W, in.bias.empty() ? nullptr : in.bias.data());
+  if (cfg.adc.range == "calibrated" && !cfg.adc.ideal()) {
+    const std::string cal = res["calibrate"].as<std::string>();
+    layer.calibrate(cal.empty() ? in.X : read_mvm_input(cal).X);
+  }
+  const int repeat = res["repeat"].as<int>();
+  if (repeat < 1) throw ConfigError("--repeat", std::to_string(repeat), "must be >= 1");
+  RowMatrixXf Y;
+  for (int r = 0; r < repeat; ++r) Y = layer.read(in.X);
+  write_mvm_output(res["out"].as<std::string>(), Y, layer);
+  const LayerCounters& c = layer.counters();
+  std::cout << "mvm: " << in.W.rows() << "x" << in.W.cols() << " weights, batch " << in.X.rows() << ", tiles " << c.tiles
+            << ", arrays " << c.arrays << ", conversions " << c.conversions << ", saturated " << c.saturations
+            << ", bytes/weight " << c.bytes_per_weight << "\n";
+  return 0;
+}
+
+}  // namespace xbar::cli

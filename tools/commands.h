@@ -1,0 +1,12 @@
+// Subcommands of the xbar tool. Each takes argv starting at the subcommand name and returns the
+// process exit code; errors escape as exceptions and are printed by main as one line.
+#pragma once
+
+namespace xbar::cli {
+
+int cmd_mvm(int argc, char** argv);
+int cmd_bench(int argc, char** argv);
+int cmd_crossbar(int argc, char** argv);
+int cmd_device(int argc, char** argv);
+
+}  // namespace xbar::cli

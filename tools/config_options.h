@@ -1,0 +1,31 @@
+// Shared CLI options for a layer configuration: --config FILE.toml and repeated --set key=value.
+#pragma once
+#include <cxxopts.hpp>
+
+#include "src/config.h"
+
+namespace xbar::cli {
+
+inline void add_config_options(cxxopts::Options& opt) {
+  opt.add_options()("c,config", "TOML configuration file (sections [mapping] [device] [dac] [adc] [wires] [run]; "
+                                "default: every stage ideal)",
+                    cxxopts::value<std::string>()->default_value(""))(
+      "set", "override one key, e.g. --set adc.bits=6 (repeatable; applied after --config)",
+      cxxopts::value<std::vector<std::string>>());
+}
+
+inline XbarConfig config_from_options(const cxxopts::ParseResult& res) {
+  XbarConfig cfg;
+  const std::string path = res["config"].as<std::string>();
+  if (!path.empty()) apply_toml_file(cfg, path);
+  if (res.count("set"))
+    for (const auto& kv : res["set"].as<std::vector<std::string>>()) {
+      const auto eq = kv.find('=');
+      if (eq == std::string::npos) throw ConfigError(kv, "", "--set expects section.key=value");
+      set_key(cfg, kv.substr(0, eq), kv.substr(eq + 1));
+    }
+  cfg.validate();
+  return cfg;
+}
+
+}  // namespace xbar::cli

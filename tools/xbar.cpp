@@ -1,0 +1,54 @@
+// xbar: noise-aware functional emulator for analog in-memory computing.
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "tools/commands.h"
+
+namespace {
+
+struct Command {
+  const char* name;
+  const char* summary;
+  int (*run)(int, char**);
+};
+
+const std::vector<Command>& commands() {
+  static const std::vector<Command> c = {
+      {"mvm", "run a matrix-vector product W x through the emulated crossbar (HDF5 in/out)", xbar::cli::cmd_mvm},
+      {"bench", "benchmarks: `xbar bench engine` (engine cost as ratios to a plain GEMM)", xbar::cli::cmd_bench},
+      {"crossbar", "circuit-level array tools: `xbar crossbar solve` (exact IR-drop solve, HDF5 in/out)", xbar::cli::cmd_crossbar},
+      {"device", "device characterization files: `xbar device import|tabulate|show|validate` (HDF5)", xbar::cli::cmd_device},
+  };
+  return c;
+}
+
+void usage() {
+  std::printf(
+      "xbar - emulate neural-network matrix products on analog in-memory-computing crossbars\n\n"
+      "usage: xbar <command> [options]      (xbar <command> --help for its options)\n\ncommands:\n");
+  for (const auto& c : commands()) std::printf("  %-10s %s\n", c.name, c.summary);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
+    usage();
+    return argc < 2 ? 1 : 0;
+  }
+  for (const auto& c : commands()) {
+    if (std::string(argv[1]) == c.name) {
+      try {
+        return c.run(argc - 1, argv + 1);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "xbar %s: error: %s\n", c.name, e.what());
+        return 2;
+      }
+    }
+  }
+  std::fprintf(stderr, "xbar: unknown command '%s' (see xbar --help)\n", argv[1]);
+  return 1;
+}
