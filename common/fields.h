@@ -2,6 +2,7 @@
 // TOML reading/writing, --set overrides, --help text and HDF5 attributes, without macros.
 #pragma once
 #include <cmath>
+#include <cstdlib>
 #include <cstdint>
 #include <limits>
 #include <sstream>
@@ -85,9 +86,10 @@ void set_field(S& s, const std::string& key, const FieldValue& value) {
           if (auto p = std::get_if<double>(&value)) dst = *p;
           else if (auto q = std::get_if<int64_t>(&value)) dst = double(*q);
           else if (auto r = std::get_if<std::string>(&value)) {
-            std::istringstream is(*r);
-            double d;
-            if (!(is >> d) || !(is >> std::ws).eof()) throw ConfigError(name, shown, "expected a number");
+            // strtod also reads nan/inf, which check_fields then rejects with the field name.
+            char* end = nullptr;
+            const double d = std::strtod(r->c_str(), &end);
+            if (r->empty() || end != r->c_str() + r->size()) throw ConfigError(name, shown, "expected a number");
             dst = d;
           } else throw ConfigError(name, shown, "expected a number");
         } else {
