@@ -60,6 +60,8 @@ class CounterRng {
     z0 = r * std::cos(6.283185307179586 * u2);
     z1 = r * std::sin(6.283185307179586 * u2);
   }
+  // The four raw words of block i.
+  inline void block(uint64_t i, uint32_t w[4]) const { Philox::block(key_, sub_, i, w); }
   inline double normal(uint64_t i) const {
     double a, b;
     normal2(i, a, b);

@@ -7,6 +7,7 @@
 
 #include "circuits/adc.h"
 #include "circuits/crossbar.h"
+#include "circuits/normal_fill.h"
 #include "common/rng.h"
 
 namespace xbar {
@@ -279,6 +280,7 @@ RowMatrixXf AnalogLayer::run(const Eigen::Ref<const RowMatrixXf>& X, std::vector
     const Eigen::Index nb = std::min(kChunk, B - b0);
     const int c0 = col_starts[item % int64_t(col_starts.size())];
     RowMatrixXf V, Yk, Var, acc;
+    Eigen::ArrayXf z, u1, u2;
     size_t collect_k = 0;
     for (size_t ti = 0; ti < tiles_.size(); ++ti) {
       const Tile& t = tiles_[ti];
@@ -295,19 +297,19 @@ RowMatrixXf AnalogLayer::run(const Eigen::Ref<const RowMatrixXf>& X, std::vector
         const int64_t aid = t.arrays[s][0].id;
         if (t.S2[s].size() > 0) {
           Var.noalias() = V.cwiseAbs2() * t.S2[s];
+          // Column noise ~ N(0, Var); one normal per column plus one for the reference column,
+          // whose noise is common to every column of the read.
           const CounterRng rng(noise_key, uint64_t(aid));
           const bool ref = t.S2ref[s].size() > 0;
+          const uint64_t stride = normal_blocks(uint64_t(t.cols) + 1);
+          z.resize(t.cols + 1);
           for (int k = 0; k < K; ++k)
             for (Eigen::Index b = 0; b < nb; ++b) {
               const Eigen::Index r = k * nb + b;
               const uint64_t grow = uint64_t(k) * B + b0 + b;
-              float zref = 0;
-              if (ref) {
-                const double vr = V.row(r).cwiseAbs2().dot(t.S2ref[s]);
-                zref = float(std::sqrt(vr) * rng.normal(grow * (t.cols + 1) + t.cols));
-              }
-              for (int j = 0; j < t.cols; ++j)
-                Yk(r, j) += float(std::sqrt(double(Var(r, j))) * rng.normal(grow * (t.cols + 1) + j)) - zref;
+              fill_normal(rng, grow * stride, u1, u2, z);
+              const float zref = ref ? std::sqrt(V.row(r).cwiseAbs2().dot(t.S2ref[s])) * z(t.cols) : 0.f;
+              Yk.row(r).array() += Var.row(r).array().sqrt() * z.head(t.cols).transpose() - zref;
             }
         }
         if (collect) {
