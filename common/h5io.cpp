@@ -145,6 +145,7 @@ std::string Reader::attr_string(const std::string& object, const std::string& na
       char* p = nullptr;
       Hid mt{H5Tcopy(H5T_C_S1), H5Tclose};
       H5Tset_size(mt.id, H5T_VARIABLE);
+      H5Tset_cset(mt.id, H5Tget_cset(t.id));  // h5py writes UTF-8; ASCII<->UTF-8 has no conversion
       if (H5Aread(a.id, mt.id, &p) < 0) throw FileError(where + " cannot be read");
       if (p) s = p;
       H5free_memory(p);

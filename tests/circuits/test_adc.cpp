@@ -32,7 +32,7 @@ TEST_CASE("signals beyond the range saturate and are counted") {
   AdcBank bank;
   bank.draw(c, 4, 1);
   RM y(1, 4);
-  y << 100.f, -100.f, 3.f, -8.4f;
+  y << 100.f, -100.f, 3.f, -8.6f;  // -8.6 rounds to code -9: one past the end
   const int64_t sat = adc_convert(c, 1.0, bank, y, CounterRng(1), 0, 4);
   CHECK(sat == 3);
   CHECK(y(0, 0) == 7.f);

@@ -2,6 +2,9 @@
 // with a non-zero exit code for bad input.
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <cstdlib>
