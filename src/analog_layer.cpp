@@ -183,10 +183,10 @@ void AnalogLayer::drift_to(double t_s) {
         iters += st.iterations;
         resid = std::max(resid, st.residual);
         if (!cfg_.wires.ideal()) {
-          for (Eigen::Index j = 0; j < g.cols(); ++j) {
-            const double ideal = g.col(j).cast<double>().sum(), real = M[p].col(j).cast<double>().sum();
-            if (ideal > 0) severity = std::max(severity, (ideal - real) / ideal);
-          }
+          // Both functions are ratios of conductances, so microsiemens serve as well as siemens.
+          const Eigen::MatrixXd gd = g.cast<double>(), md = M[p].cast<double>();
+          severity = std::max(severity, ir_drop_severity(gd, md));
+          if (read_noise) var[p].array() *= read_noise_scale(gd, md).array().square().cast<float>();
         }
       }
       const float inv_dg = float(1.0 / dg);
