@@ -52,6 +52,8 @@ class AnalogLayer {
   // Programmed conductances (uS) of physical array a (for tests and inspection).
   const Eigen::MatrixXf& programmed(int64_t a) const;
   double time_s() const { return t_s_; }
+  // Advances the read counter (the read-noise stream) as if n reads had happened.
+  void skip_reads(int64_t n) { counters_.reads = n; }
 
   struct Array;  // one physical array's state
   struct Tile;   // one rows x cols block with its slices

@@ -1,0 +1,176 @@
+#include "src/torch/layer_state.h"
+
+#include <cmath>
+
+namespace xbar {
+
+namespace {
+RowMatrixXf to_eigen(const at::Tensor& t) {
+  const at::Tensor c = t.detach().to(at::kFloat).contiguous();
+  return Eigen::Map<const RowMatrixXf>(c.data_ptr<float>(), c.size(0), c.size(1));
+}
+at::Tensor to_tensor(const RowMatrixXf& m, at::ScalarType dtype) {
+  at::Tensor t = at::empty({m.rows(), m.cols()}, at::kFloat);
+  std::copy(m.data(), m.data() + m.size(), t.data_ptr<float>());
+  return t.to(dtype);
+}
+// Symmetric per-tensor integer quantization (the digital baseline for activation products).
+at::Tensor quantize_sym(const at::Tensor& x, int64_t bits) {
+  const double levels = std::ldexp(1.0, int(bits) - 1) - 1.0;
+  const double m = x.abs().max().item<double>();
+  if (m == 0) return x;
+  return at::round(x * (levels / m)) * (m / levels);
+}
+}  // namespace
+
+XbarLayer::XbarLayer(std::string name, std::string op_class, std::string mode, int64_t digital_bits,
+                     std::string config_toml)
+    : name_(std::move(name)),
+      op_class_(std::move(op_class)),
+      mode_(std::move(mode)),
+      config_toml_(std::move(config_toml)),
+      digital_bits_(digital_bits) {
+  TORCH_CHECK(mode_ == "analog" || mode_ == "digital", "xbar layer ", name_, ": mode must be analog or digital, got '",
+              mode_, "'");
+  TORCH_CHECK(digital_bits_ == 0 || (digital_bits_ >= 2 && digital_bits_ <= 24), "xbar layer ", name_,
+              ": digital_bits must be 0 (float) or 2..24, got ", digital_bits_);
+  apply_toml_string(cfg_, config_toml_, "layer " + name_);
+  cfg_.validate();
+  t_s_ = cfg_.run.t_inference_s;
+}
+
+void XbarLayer::ensure_layer() {
+  if (!layer_) layer_ = std::make_unique<AnalogLayer>(cfg_);
+}
+
+void XbarLayer::program(const at::Tensor& weight, const c10::optional<at::Tensor>& bias, int64_t chip) {
+  std::lock_guard<std::mutex> g(mu_);
+  TORCH_CHECK(weight.dim() == 2, "xbar layer ", name_, ": weight must be 2-D (out x in), got ", weight.sizes());
+  ensure_layer();
+  chip_ = chip;
+  const RowMatrixXf W = to_eigen(weight);
+  std::vector<float> b;
+  if (bias && bias->defined()) {
+    TORCH_CHECK(bias->numel() == weight.size(0), "xbar layer ", name_, ": bias has ", bias->numel(),
+                " entries, weight has ", weight.size(0), " outputs");
+    const at::Tensor bc = bias->detach().to(at::kFloat).contiguous();
+    b.assign(bc.data_ptr<float>(), bc.data_ptr<float>() + bc.numel());
+  }
+  layer_->program(W, b.empty() ? nullptr : b.data(), uint64_t(chip));
+  // Continue the read-noise stream where a saved model stopped.
+  layer_->skip_reads(reads_);
+  layer_->drift_to(t_s_);
+  programmed_ = true;
+  weight_ptr_ = weight.data_ptr();
+  weight_version_ = int64_t(weight._version());
+}
+
+void XbarLayer::drift_to(double t_s) {
+  std::lock_guard<std::mutex> g(mu_);
+  TORCH_CHECK(std::isfinite(t_s) && t_s >= 0, "xbar layer ", name_, ": drift time must be finite and >= 0, got ", t_s);
+  t_s_ = t_s;
+  if (programmed_) layer_->drift_to(t_s);
+}
+
+void XbarLayer::reset() {
+  std::lock_guard<std::mutex> g(mu_);
+  programmed_ = false;
+  reads_ = 0;
+  calls_ = 0;
+  totals_ = LayerCounters{};
+  t_s_ = cfg_.run.t_inference_s;
+}
+
+void XbarLayer::set_chip(int64_t chip) {
+  std::lock_guard<std::mutex> g(mu_);
+  chip_ = chip;
+  programmed_ = false;
+}
+
+void XbarLayer::add_counters(const LayerCounters& c) {
+  totals_.tiles = std::max(totals_.tiles, c.tiles);
+  totals_.arrays = std::max(totals_.arrays, c.arrays);
+  totals_.occupancy = c.occupancy;
+  totals_.reads += c.reads;
+  totals_.conversions += c.conversions;
+  totals_.saturations += c.saturations;
+  totals_.dac_clipped += c.dac_clipped;
+  totals_.bytes_per_weight = c.bytes_per_weight;
+  totals_.ir_drop_severity = std::max(totals_.ir_drop_severity, c.ir_drop_severity);
+}
+
+c10::Dict<std::string, double> XbarLayer::counters() const {
+  std::lock_guard<std::mutex> g(mu_);
+  LayerCounters c = totals_;
+  if (op_class_ != "attn_qk" && op_class_ != "attn_av" && layer_ && programmed_) c = layer_->counters();
+  c10::Dict<std::string, double> d;
+  d.insert("tiles", double(c.tiles));
+  d.insert("arrays", double(c.arrays));
+  d.insert("occupancy", c.occupancy);
+  d.insert("reads", double(c.reads));
+  d.insert("conversions", double(c.conversions));
+  d.insert("saturations", double(c.saturations));
+  d.insert("dac_clipped", double(c.dac_clipped));
+  d.insert("bytes_per_weight", c.bytes_per_weight);
+  d.insert("ir_drop_severity", c.ir_drop_severity);
+  d.insert("t_inference_s", t_s_);
+  d.insert("chip", double(chip_));
+  return d;
+}
+
+at::Tensor XbarLayer::linear(const at::Tensor& x, const at::Tensor& weight, const c10::optional<at::Tensor>& bias) {
+  if (mode_ == "digital") {
+    if (digital_bits_ == 0) return at::linear(x, weight, bias);
+    return at::linear(quantize_sym(x, digital_bits_), quantize_sym(weight, digital_bits_), bias);
+  }
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    const bool stale = !programmed_ || weight.data_ptr() != weight_ptr_ || int64_t(weight._version()) != weight_version_;
+    if (!stale) {
+      const RowMatrixXf X = to_eigen(x);
+      const RowMatrixXf Y = layer_->read(X);
+      reads_ = layer_->counters().reads;
+      return to_tensor(Y, x.scalar_type());
+    }
+  }
+  program(weight, bias, chip_);
+  std::lock_guard<std::mutex> g(mu_);
+  const RowMatrixXf Y = layer_->read(to_eigen(x));
+  reads_ = layer_->counters().reads;
+  return to_tensor(Y, x.scalar_type());
+}
+
+at::Tensor XbarLayer::matmul2d(const at::Tensor& a, const at::Tensor& b) {
+  if (mode_ == "digital") {
+    if (digital_bits_ == 0) return at::matmul(a, b);
+    return at::matmul(quantize_sym(a, digital_bits_), quantize_sym(b, digital_bits_));
+  }
+  std::lock_guard<std::mutex> g(mu_);
+  ensure_layer();
+  // The stationary operand b (k x m) is written as W = b^T (m outputs x k inputs), fresh write
+  // noise per call: the chip index advances with every written matrix.
+  layer_->program(to_eigen(b.t()), nullptr, uint64_t(chip_) * 1000003ull + uint64_t(calls_++));
+  layer_->drift_to(t_s_);
+  const RowMatrixXf Y = layer_->read(to_eigen(a));
+  add_counters(layer_->counters());
+  return to_tensor(Y, a.scalar_type());
+}
+
+std::vector<std::string> XbarLayer::state() const {
+  std::lock_guard<std::mutex> g(mu_);
+  return {"xbar-layer-v1", name_, op_class_, mode_, std::to_string(digital_bits_), config_toml_,
+          std::to_string(chip_), format_double(t_s_), std::to_string(reads_), std::to_string(calls_)};
+}
+
+c10::intrusive_ptr<XbarLayer> XbarLayer::from_state(const std::vector<std::string>& s) {
+  TORCH_CHECK(s.size() == 10 && s[0] == "xbar-layer-v1", "xbar: unrecognised saved layer state (", s.size(),
+              " fields); was the model saved by a different xbar version?");
+  auto l = c10::make_intrusive<XbarLayer>(s[1], s[2], s[3], std::stoll(s[4]), s[5]);
+  l->chip_ = std::stoll(s[6]);
+  l->t_s_ = std::stod(s[7]);
+  l->reads_ = std::stoll(s[8]);
+  l->calls_ = std::stoll(s[9]);
+  return l;
+}
+
+}  // namespace xbar

@@ -1,0 +1,66 @@
+// Programmed state of one converted layer, as a TorchScript custom class (torch.classes.xbar.Layer):
+// its configuration, the emulated chip (conductances, read matrices, ADC banks) and counters.
+// Pickling stores only (name, op class, mode, config, chip, time, read count): programming is a
+// pure function of (seed, chip, weights), so a loaded model re-programs the identical chip.
+#pragma once
+#include <ATen/ATen.h>
+#include <torch/custom_class.h>
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "src/analog_layer.h"
+
+namespace xbar {
+
+class XbarLayer : public torch::CustomClassHolder {
+ public:
+  // mode: "analog" (crossbar emulation) or "digital" (float, or integer-quantized at digital_bits).
+  XbarLayer(std::string name, std::string op_class, std::string mode, int64_t digital_bits, std::string config_toml);
+
+  // Programs W (out x in, any float dtype) and bias onto the chip with index `chip`.
+  void program(const at::Tensor& weight, const c10::optional<at::Tensor>& bias, int64_t chip);
+  void drift_to(double t_s);
+  // Forgets the programmed chip: the next forward programs again (same chip index).
+  void reset();
+  void set_chip(int64_t chip);
+  // Per-layer counters (tiles, arrays, occupancy, conversions, saturations, ...).
+  c10::Dict<std::string, double> counters() const;
+
+  // y = x W^T + b for x (N x in); programs lazily (or again if W changed since programming).
+  at::Tensor linear(const at::Tensor& x2d, const at::Tensor& weight, const c10::optional<at::Tensor>& bias);
+  // Activation product a (N x k) times b (k x m): b is written to the array for this call.
+  at::Tensor matmul2d(const at::Tensor& a, const at::Tensor& b);
+
+  std::vector<std::string> state() const;  // for pickling
+  static c10::intrusive_ptr<XbarLayer> from_state(const std::vector<std::string>& s);
+
+  const std::string& name() const { return name_; }
+  const std::string& op_class() const { return op_class_; }
+  const std::string& mode() const { return mode_; }
+  int64_t digital_bits() const { return digital_bits_; }
+  const std::string& config_toml() const { return config_toml_; }
+  double time_s() const { return t_s_; }
+
+ private:
+  void ensure_layer();
+  void add_counters(const LayerCounters& c);
+
+  std::string name_, op_class_, mode_, config_toml_;
+  int64_t digital_bits_ = 0;
+  XbarConfig cfg_;
+  int64_t chip_ = 0;
+  double t_s_;
+  int64_t reads_ = 0;          // reads so far (restored on load: read noise continues its stream)
+  int64_t calls_ = 0;          // activation products written so far
+  std::unique_ptr<AnalogLayer> layer_;
+  bool programmed_ = false;
+  const void* weight_ptr_ = nullptr;  // what was programmed: data pointer and version
+  int64_t weight_version_ = -1;
+  LayerCounters totals_;              // accumulated over activation-product calls
+  mutable std::mutex mu_;
+};
+
+}  // namespace xbar
