@@ -203,7 +203,8 @@ void AnalogLayer::drift_to(double t_s) {
       else t.S2ref[s].resize(0);
       // ADC range and bank.
       if (!cfg_.adc.ideal()) {
-        const double worst = double(cfg_.mapping.tile_rows) * lay.max_abs_diff;
+        // The ADC reference is set per tile for the rows in use (a partial tile has a smaller range).
+        const double worst = double(t.rows) * lay.max_abs_diff;
         const double unit = cfg_.dac.unit() * lay.unit;  // grid of the column signal (0: continuous)
         if (cfg_.adc.range == "worst_case") t.lsb[s] = adc_lsb(cfg_.adc, worst, unit);
         else if (cfg_.adc.range == "fixed") t.lsb[s] = adc_lsb(cfg_.adc, worst * cfg_.adc.fixed_fraction, 0.0);
@@ -257,7 +258,8 @@ RowMatrixXf AnalogLayer::run(const Eigen::Ref<const RowMatrixXf>& X, std::vector
   const DacOutput in = dac_convert(cfg_.dac, X);
   const int K = int(in.weight.size());
   const SliceLayout lay = slice_layout(cfg_.mapping);
-  const int64_t read_idx = counters_.reads++;
+  // Calibration reads draw from their own stream so they do not shift the reads that follow.
+  const int64_t read_idx = collect ? -1 : counters_.reads++;
   const uint64_t noise_key = make_key(chip_key_, kReadNoise, uint64_t(read_idx));
   const uint64_t adc_key = make_key(chip_key_, kAdcNoise, uint64_t(read_idx));
   if (collect) {

@@ -7,6 +7,7 @@ namespace xbar::cli {
 int cmd_mvm(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
 int cmd_demo(int argc, char** argv);
+int cmd_convert(int argc, char** argv);
 int cmd_crossbar(int argc, char** argv);
 int cmd_device(int argc, char** argv);
 

@@ -18,6 +18,7 @@ struct Command {
 const std::vector<Command>& commands() {
   static const std::vector<Command> c = {
       {"demo", "one layer through the engine at several ADC resolutions and devices: error table", xbar::cli::cmd_demo},
+      {"convert", "convert a TorchScript model: linear/conv/attention products onto emulated crossbars", xbar::cli::cmd_convert},
       {"mvm", "run a matrix-vector product W x through the emulated crossbar (HDF5 in/out)", xbar::cli::cmd_mvm},
       {"bench", "benchmarks: `xbar bench engine` (engine cost as ratios to a plain GEMM)", xbar::cli::cmd_bench},
       {"crossbar", "circuit-level array tools: `xbar crossbar solve` (exact IR-drop solve, HDF5 in/out)", xbar::cli::cmd_crossbar},

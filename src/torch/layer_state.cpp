@@ -135,7 +135,10 @@ at::Tensor XbarLayer::linear(const at::Tensor& x, const at::Tensor& weight, cons
   }
   program(weight, bias, chip_);
   std::lock_guard<std::mutex> g(mu_);
-  const RowMatrixXf Y = layer_->read(to_eigen(x));
+  const RowMatrixXf X = to_eigen(x);
+  // adc.range = calibrated: the first inputs after programming set the ADC ranges.
+  layer_->calibrate(X);
+  const RowMatrixXf Y = layer_->read(X);
   reads_ = layer_->counters().reads;
   return to_tensor(Y, x.scalar_type());
 }
@@ -151,7 +154,9 @@ at::Tensor XbarLayer::matmul2d(const at::Tensor& a, const at::Tensor& b) {
   // noise per call: the chip index advances with every written matrix.
   layer_->program(to_eigen(b.t()), nullptr, uint64_t(chip_) * 1000003ull + uint64_t(calls_++));
   layer_->drift_to(t_s_);
-  const RowMatrixXf Y = layer_->read(to_eigen(a));
+  const RowMatrixXf A = to_eigen(a);
+  layer_->calibrate(A);
+  const RowMatrixXf Y = layer_->read(A);
   add_counters(layer_->counters());
   return to_tensor(Y, a.scalar_type());
 }

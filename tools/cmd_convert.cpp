@@ -1,0 +1,45 @@
+// xbar convert: rewrites a TorchScript model so its matrix products run on emulated crossbars.
+#include <torch/script.h>
+
+#include <cxxopts.hpp>
+#include <iostream>
+
+#include "src/torch/convert.h"
+#include "tools/commands.h"
+
+namespace xbar::cli {
+
+int cmd_convert(int argc, char** argv) {
+  cxxopts::Options opt("xbar convert",
+                       "Converts a TorchScript model (scripted or traced in PyTorch, no code changes): aten::linear,\n"
+                       "aten::conv2d and attention products (matmul/bmm of two activations) become xbar ops with\n"
+                       "per-layer configs from the policy. Prints which nodes were converted and which stayed float, and why.\n"
+                       "The output loads in C++ or in Python after torch.ops.load_library(\"libxbar_torch.so\").");
+  opt.add_options()("model", "input TorchScript file (.pt)", cxxopts::value<std::string>())(
+      "p,policy", "policy TOML (default config sections + [[override]] rules; see data/policies/)",
+      cxxopts::value<std::string>())("o,out", "output TorchScript file", cxxopts::value<std::string>())(
+      "h,help", "show this help");
+  opt.parse_positional({"model"});
+  auto res = opt.parse(argc, argv);
+  if (res.count("help")) {
+    std::cout << opt.help();
+    return 0;
+  }
+  if (!res.count("model") || !res.count("policy") || !res.count("out"))
+    throw Error("MODEL.pt, --policy and -o/--out are required (see xbar convert --help)");
+  const Policy policy = load_policy(res["policy"].as<std::string>());
+  const std::string in = res["model"].as<std::string>();
+  torch::jit::Module m;
+  try {
+    m = torch::jit::load(in);
+  } catch (const c10::Error& e) {
+    throw FileError(in + ": not a loadable TorchScript file (" + e.what_without_backtrace() + ")");
+  }
+  const ConvertReport rep = convert_module(m, policy);
+  std::cout << rep.table();
+  m.save(res["out"].as<std::string>());
+  std::cout << "wrote " << res["out"].as<std::string>() << "\n";
+  return 0;
+}
+
+}  // namespace xbar::cli
