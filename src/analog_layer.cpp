@@ -78,6 +78,7 @@ void AnalogLayer::program(const Eigen::Ref<const RowMatrixXf>& W, const float* b
       bias_[j] = bias[j];
     }
   chip_key_ = make_key(uint64_t(cfg_.run.seed), chip);
+  const RowMatrixXf Wa = outliers_.split_weights(cfg_.outliers, W);
   const MappingConfig& mc = cfg_.mapping;
   const SliceLayout lay = slice_layout(mc);
   const DeviceModel& dev = *device_;
@@ -94,7 +95,7 @@ void AnalogLayer::program(const Eigen::Ref<const RowMatrixXf>& W, const float* b
       t.rows = std::min(mc.tile_rows, in_ - r0);
       t.cols = std::min(mc.tile_cols, out_ - c0);
       // Crossbar rows are inputs: the tile holds W^T.
-      ColMatrixXf w = W.block(c0, r0, t.cols, t.rows).transpose();
+      ColMatrixXf w = Wa.block(c0, r0, t.cols, t.rows).transpose();
       t.col_scale.assign(t.cols, 0.f);
       for (int j = 0; j < t.cols; ++j) t.col_scale[j] = w.col(j).cwiseAbs().maxCoeff();
       if (mc.scale == "tile") std::fill(t.col_scale.begin(), t.col_scale.end(), *std::max_element(t.col_scale.begin(), t.col_scale.end()));
@@ -127,6 +128,7 @@ void AnalogLayer::program(const Eigen::Ref<const RowMatrixXf>& W, const float* b
       tiles_.push_back(std::move(t));
     }
   counters_ = LayerCounters{};
+  counters_.digital_weights = outliers_.digital_weights();
   counters_.tiles = int64_t(tiles_.size());
   counters_.arrays = next_id;
   const int phys_cols = mc.tile_cols + (mc.mapping == "offset" ? 1 : 0);
@@ -223,9 +225,16 @@ void AnalogLayer::drift_to(double t_s) {
 
 void AnalogLayer::calibrate(const Eigen::Ref<const RowMatrixXf>& X) {
   check_programmed("calibrate");
+  outliers_.calibrate(cfg_.outliers, X);
   if (cfg_.adc.ideal() || cfg_.adc.range != "calibrated") return;
   std::vector<std::vector<float>> collect;
-  run(X, &collect);
+  if (cfg_.outliers.inputs()) {
+    RowMatrixXf Xa = X;
+    outliers_.apply(cfg_.outliers, Xa);  // calibrate on what the arrays will see
+    run(Xa, &collect);
+  } else {
+    run(X, &collect);
+  }
   size_t k = 0;
   for (auto& t : tiles_)
     for (size_t s = 0; s < t.A.size(); ++s, ++k) {
@@ -241,7 +250,17 @@ void AnalogLayer::calibrate(const Eigen::Ref<const RowMatrixXf>& X) {
     }
 }
 
-RowMatrixXf AnalogLayer::read(const Eigen::Ref<const RowMatrixXf>& X) { return run(X, nullptr); }
+RowMatrixXf AnalogLayer::read(const Eigen::Ref<const RowMatrixXf>& X) {
+  if (!cfg_.outliers.inputs() && outliers_.digital_weights() == 0) return run(X, nullptr);
+  check_programmed("read");
+  if (X.cols() != in_)
+    throw InputError("X has " + std::to_string(X.cols()) + " columns, the layer has " + std::to_string(in_) + " inputs");
+  check_finite(X, "X");
+  RowMatrixXf Xa = X;
+  const RowMatrixXf digital = outliers_.apply(cfg_.outliers, Xa);
+  counters_.digital_channels = outliers_.last_channels();
+  return run(Xa, nullptr) + digital;
+}
 
 RowMatrixXf AnalogLayer::run(const Eigen::Ref<const RowMatrixXf>& X, std::vector<std::vector<float>>* collect) {
   check_programmed("read");

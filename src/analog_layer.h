@@ -12,6 +12,7 @@
 #include "circuits/dac.h"
 #include "devices/device_model.h"
 #include "src/config.h"
+#include "src/outliers.h"
 
 namespace xbar {
 
@@ -25,6 +26,8 @@ struct LayerCounters {
   int64_t dac_clipped = 0;       // inputs clipped by a static DAC range
   double bytes_per_weight = 0;   // programmed state held per weight
   double ir_drop_severity = 0;   // worst relative column-current shortfall (all-ones input), max over arrays
+  int64_t digital_weights = 0;   // weights in the sparse float outlier path
+  int64_t digital_channels = 0;  // input channels routed to float in the last read
   int solver_iterations = 0;     // parasitic solver iterations (sum over arrays, last drift step)
   double solver_residual = 0;    // worst parasitic solver residual
 };
@@ -69,6 +72,7 @@ class AnalogLayer {
   double t_s_ = 0;
   std::vector<Tile> tiles_;
   std::vector<float> bias_;
+  OutlierPath outliers_;
   LayerCounters counters_;
 };
 

@@ -1,5 +1,5 @@
 // The full configuration of one analog layer: one struct per stage, read from TOML
-// ([mapping], [device], [dac], [adc], [wires], [run]) and `--set section.key=value` overrides.
+// ([mapping], [device], [dac], [adc], [wires], [outliers], [run]) and `--set section.key=value` overrides.
 #pragma once
 #include <string>
 #include <vector>
@@ -9,6 +9,7 @@
 #include "circuits/parasitics.h"
 #include "devices/device_config.h"
 #include "src/mapping.h"
+#include "src/outliers.h"
 
 namespace xbar {
 
@@ -28,17 +29,18 @@ struct XbarConfig {
   DacConfig dac;
   AdcConfig adc;
   WireConfig wires;
+  OutlierConfig outliers;
   RunConfig run;
 
   void validate() const;
   // Visits every section struct (generic lambda taking any config struct).
   template <class F>
   void visit(F&& f) {
-    f(mapping), f(device), f(dac), f(adc), f(wires), f(run);
+    f(mapping), f(device), f(dac), f(adc), f(wires), f(outliers), f(run);
   }
   template <class F>
   void visit(F&& f) const {
-    f(mapping), f(device), f(dac), f(adc), f(wires), f(run);
+    f(mapping), f(device), f(dac), f(adc), f(wires), f(outliers), f(run);
   }
 };
 

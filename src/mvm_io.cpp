@@ -48,6 +48,8 @@ void write_mvm_output(const std::string& path, const RowMatrixXf& Y, const Analo
   w.attr("/counters", "dac_clipped", c.dac_clipped);
   w.attr("/counters", "bytes_per_weight", c.bytes_per_weight);
   w.attr("/counters", "ir_drop_severity", c.ir_drop_severity);
+  w.attr("/counters", "digital_weights", c.digital_weights);
+  w.attr("/counters", "digital_channels", c.digital_channels);
   w.attr("/counters", "solver_iterations", int64_t(c.solver_iterations));
   w.attr("/counters", "solver_residual", c.solver_residual);
   w.group("/config");

@@ -113,6 +113,8 @@ c10::Dict<std::string, double> XbarLayer::counters() const {
   d.insert("dac_clipped", double(c.dac_clipped));
   d.insert("bytes_per_weight", c.bytes_per_weight);
   d.insert("ir_drop_severity", c.ir_drop_severity);
+  d.insert("digital_weights", double(c.digital_weights));
+  d.insert("digital_channels", double(c.digital_channels));
   d.insert("t_inference_s", t_s_);
   d.insert("chip", double(chip_));
   return d;
