@@ -86,7 +86,7 @@ void AnalogLayer::program(const Eigen::Ref<const RowMatrixXf>& W, const float* b
   const double rate_min = dev.stuck_at_gmin_rate(), rate_max = dev.stuck_at_gmax_rate();
 
   tiles_.clear();
-  int64_t next_id = 0;
+  int64_t n_arrays = 0;
   for (int c0 = 0; c0 < out_; c0 += mc.tile_cols)
     for (int r0 = 0; r0 < in_; r0 += mc.tile_rows) {
       Tile t;
@@ -107,7 +107,11 @@ void AnalogLayer::program(const Eigen::Ref<const RowMatrixXf>& W, const float* b
       for (size_t s = 0; s < cells.size(); ++s)
         for (auto& c : cells[s]) {
           Array a;
-          a.id = next_id++;
+          // The id depends only on the array's place (tile row, tile column, slice, array), so a
+          // matrix that grows (a KV cache) keeps the random streams of the cells it already had.
+          a.id = ((int64_t(r0 / mc.tile_rows) * 65536 + c0 / mc.tile_cols) * 64 + int64_t(s)) * 2 +
+                 int64_t(t.arrays[s].size());
+          ++n_arrays;
           a.g_prog.resize(c.rows(), c.cols());
           const CounterRng prog(make_key(chip_key_, kProg), a.id), fault(make_key(chip_key_, kFault), a.id);
           for (Eigen::Index j = 0; j < c.cols(); ++j)
@@ -130,10 +134,10 @@ void AnalogLayer::program(const Eigen::Ref<const RowMatrixXf>& W, const float* b
   counters_ = LayerCounters{};
   counters_.digital_weights = outliers_.digital_weights();
   counters_.tiles = int64_t(tiles_.size());
-  counters_.arrays = next_id;
+  counters_.arrays = n_arrays;
   const int phys_cols = mc.tile_cols + (mc.mapping == "offset" ? 1 : 0);
-  counters_.occupancy = double(int64_t(in_) * out_ * (next_id / int64_t(tiles_.size()))) /
-                        (double(next_id) * mc.tile_rows * phys_cols);
+  counters_.occupancy = double(int64_t(in_) * out_ * (n_arrays / int64_t(tiles_.size()))) /
+                        (double(n_arrays) * mc.tile_rows * phys_cols);
   drift_to(cfg_.run.t_inference_s);
 }
 
@@ -141,6 +145,10 @@ void AnalogLayer::drift_to(double t_s) {
   check_programmed("drift_to");
   if (!(t_s >= 0) || !std::isfinite(t_s)) throw ConfigError("run.t_inference_s", std::to_string(t_s), "must be finite and >= 0");
   t_s_ = t_s;
+  if ((!in_age_.empty() && int(in_age_.size()) != in_) || (!out_age_.empty() && int(out_age_.size()) != out_))
+    throw InputError("drift_to: age offsets have " + std::to_string(in_age_.size()) + " inputs / " +
+                     std::to_string(out_age_.size()) + " outputs, the layer has " + std::to_string(in_) + " / " +
+                     std::to_string(out_));
   const DeviceModel& dev = *device_;
   const double dg = dev.g_max_uS() - dev.g_min_uS();
   const double t0 = dev.t0_s();
@@ -172,12 +180,15 @@ void AnalogLayer::drift_to(double t_s) {
             const uint64_t idx = uint64_t(j) * g.rows() + i;
             const double gp = a.g_prog(i, j);
             double gt = gp;
-            if (t_s > 0 && fault.uniform(idx) >= rate_stuck) {
+            // Cells written later than programming (KV cache) are younger by their age offset.
+            const double tc = t_s + (in_age_.empty() ? 0.0 : in_age_[t.r0 + i]) +
+                              (out_age_.empty() || j >= t.cols ? 0.0 : out_age_[t.c0 + j]);
+            if (tc > 0 && fault.uniform(idx) >= rate_stuck) {
               const double n = dev.sample_nu(gp, nu.normal(idx));
-              if (n != 0) gt = gp * std::pow((t_s + t0) / t0, -n);
+              if (n != 0) gt = gp * std::pow((tc + t0) / t0, -n);
             }
             g(i, j) = float(gt);
-            const double sr = read_noise ? dev.read_scale * dev.read_sigma_uS(gp, gt, t_s) / dg : 0.0;
+            const double sr = read_noise ? dev.read_scale * dev.read_sigma_uS(gp, gt, tc) / dg : 0.0;
             var[p](i, j) = float(sr * sr);
           }
         SolveStats st;

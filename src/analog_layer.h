@@ -55,6 +55,13 @@ class AnalogLayer {
   // Programmed conductances (uS) of physical array a (for tests and inspection).
   const Eigen::MatrixXf& programmed(int64_t a) const;
   double time_s() const { return t_s_; }
+  // Extra age (s) of the cells on each input row / output column, for matrices written
+  // incrementally (KV cache): cell (i, j) is read at t_s + in_age[i] + out_age[j]. Empty: none.
+  // Takes effect at the next drift_to().
+  void set_age_offsets(std::vector<float> in_age_s, std::vector<float> out_age_s) {
+    in_age_ = std::move(in_age_s);
+    out_age_ = std::move(out_age_s);
+  }
   // Advances the read counter (the read-noise stream) as if n reads had happened.
   void skip_reads(int64_t n) { counters_.reads = n; }
 
@@ -73,6 +80,7 @@ class AnalogLayer {
   std::vector<Tile> tiles_;
   std::vector<float> bias_;
   OutlierPath outliers_;
+  std::vector<float> in_age_, out_age_;
   LayerCounters counters_;
 };
 

@@ -13,6 +13,8 @@ const std::vector<Field<RunConfig>>& RunConfig::fields() {
       {"t_inference_s", "s", "time between programming and reading (drift and 1/f read noise grow with it)",
        &R::t_inference_s, 0, 1e12},
       {"threads", "", "worker threads (0: OpenMP default, usually all cores)", &R::threads, 0, 1024},
+      {"token_interval_s", "s", "time between decode steps; KV-cache cells written earlier are older by this per step",
+       &R::token_interval_s, 0, 1e9},
   };
   return f;
 }

@@ -17,6 +17,7 @@ struct RunConfig {
   int seed = 1;               // seed of every random draw (programming, faults, ADC, read noise)
   double t_inference_s = 1.0;  // time since programming at which the array is read
   int threads = 0;             // worker threads (0: OpenMP default)
+  double token_interval_s = 0.05;  // time between decode steps: ages KV-cache cells written earlier
 
   static const char* section() { return "run"; }
   static const std::vector<Field<RunConfig>>& fields();

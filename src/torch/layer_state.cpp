@@ -59,7 +59,7 @@ void XbarLayer::program(const at::Tensor& weight, const c10::optional<at::Tensor
   layer_->program(W, b.empty() ? nullptr : b.data(), uint64_t(chip));
   // Continue the read-noise stream where a saved model stopped.
   layer_->skip_reads(reads_);
-  layer_->drift_to(t_s_);
+  if (t_s_ != cfg_.run.t_inference_s) layer_->drift_to(t_s_);  // program() drifted to the config's time
   programmed_ = true;
   weight_ptr_ = weight.data_ptr();
   weight_version_ = int64_t(weight._version());
@@ -77,6 +77,8 @@ void XbarLayer::reset() {
   programmed_ = false;
   reads_ = 0;
   calls_ = 0;
+  seqs_ = 0;
+  slots_.clear();
   totals_ = LayerCounters{};
   t_s_ = cfg_.run.t_inference_s;
 }
@@ -145,38 +147,64 @@ at::Tensor XbarLayer::linear(const at::Tensor& x, const at::Tensor& weight, cons
   return to_tensor(Y, x.scalar_type());
 }
 
-at::Tensor XbarLayer::matmul2d(const at::Tensor& a, const at::Tensor& b) {
+at::Tensor XbarLayer::matmul_batch(const at::Tensor& A, const at::Tensor& B) {
   if (mode_ == "digital") {
-    if (digital_bits_ == 0) return at::matmul(a, b);
-    return at::matmul(quantize_sym(a, digital_bits_), quantize_sym(b, digital_bits_));
+    if (digital_bits_ == 0) return at::bmm(A, B);
+    return at::bmm(quantize_sym(A, digital_bits_), quantize_sym(B, digital_bits_));
   }
   std::lock_guard<std::mutex> g(mu_);
   ensure_layer();
-  // The stationary operand b (k x m) is written as W = b^T (m outputs x k inputs), fresh write
-  // noise per call: the chip index advances with every written matrix.
-  layer_->program(to_eigen(b.t()), nullptr, uint64_t(chip_) * 1000003ull + uint64_t(calls_++));
-  layer_->drift_to(t_s_);
-  const RowMatrixXf A = to_eigen(a);
-  layer_->calibrate(A);
-  const RowMatrixXf Y = layer_->read(A);
-  add_counters(layer_->counters());
-  return to_tensor(Y, a.scalar_type());
+  const int64_t step = calls_++;
+  const bool tokens_in_cols = op_class_ == "attn_qk";  // K^T: one column per token; V: one row
+  const int tok_dim = tokens_in_cols ? 1 : 0;
+  if (int64_t(slots_.size()) < B.size(0)) slots_.resize(B.size(0));
+  std::vector<at::Tensor> out;
+  for (int64_t i = 0; i < B.size(0); ++i) {
+    const at::Tensor b = B[i].detach();
+    KvSlot& slot = slots_[i];
+    const int64_t T = b.size(tok_dim), prev = int64_t(slot.written_step.size());
+    // Decode appends tokens: a strictly longer B whose prefix is what the array holds.
+    const bool extends = slot.b.defined() && prev < T && slot.b.size(1 - tok_dim) == b.size(1 - tok_dim) &&
+                         at::equal(b.narrow(tok_dim, 0, prev).to(slot.b.scalar_type()), slot.b);
+    if (!extends) {
+      slot.seq = seqs_++;
+      slot.written_step.assign(size_t(T), step);
+    } else {
+      slot.written_step.resize(size_t(T), step);
+    }
+    slot.b = b.clone();
+    std::vector<float> age(static_cast<size_t>(T), 0.f);
+    for (int64_t k = 0; k < T; ++k) age[size_t(k)] = float(double(step - slot.written_step[size_t(k)]) * cfg_.run.token_interval_s);
+    // W = b^T: for attn_qk its outputs are the tokens, for attn_av its inputs.
+    if (tokens_in_cols) layer_->set_age_offsets({}, std::move(age));
+    else layer_->set_age_offsets(std::move(age), {});
+    layer_->program(to_eigen(b.t()), nullptr, uint64_t(chip_) * 1000003ull + uint64_t(slot.seq));
+    if (t_s_ != cfg_.run.t_inference_s) layer_->drift_to(t_s_);
+    const RowMatrixXf a = to_eigen(A[i]);
+    layer_->calibrate(a);
+    const RowMatrixXf Y = layer_->read(a);
+    add_counters(layer_->counters());
+    out.push_back(to_tensor(Y, A.scalar_type()));
+  }
+  return at::stack(out);
 }
 
 std::vector<std::string> XbarLayer::state() const {
   std::lock_guard<std::mutex> g(mu_);
   return {"xbar-layer-v1", name_, op_class_, mode_, std::to_string(digital_bits_), config_toml_,
-          std::to_string(chip_), format_double(t_s_), std::to_string(reads_), std::to_string(calls_)};
+          std::to_string(chip_), format_double(t_s_), std::to_string(reads_), std::to_string(calls_),
+          std::to_string(seqs_)};
 }
 
 c10::intrusive_ptr<XbarLayer> XbarLayer::from_state(const std::vector<std::string>& s) {
-  TORCH_CHECK(s.size() == 10 && s[0] == "xbar-layer-v1", "xbar: unrecognised saved layer state (", s.size(),
+  TORCH_CHECK(s.size() == 11 && s[0] == "xbar-layer-v1", "xbar: unrecognised saved layer state (", s.size(),
               " fields); was the model saved by a different xbar version?");
   auto l = c10::make_intrusive<XbarLayer>(s[1], s[2], s[3], std::stoll(s[4]), s[5]);
   l->chip_ = std::stoll(s[6]);
   l->t_s_ = std::stod(s[7]);
   l->reads_ = std::stoll(s[8]);
   l->calls_ = std::stoll(s[9]);
+  l->seqs_ = std::stoll(s[10]);
   return l;
 }
 

@@ -31,8 +31,11 @@ class XbarLayer : public torch::CustomClassHolder {
 
   // y = x W^T + b for x (N x in); programs lazily (or again if W changed since programming).
   at::Tensor linear(const at::Tensor& x2d, const at::Tensor& weight, const c10::optional<at::Tensor>& bias);
-  // Activation product a (N x k) times b (k x m): b is written to the array for this call.
-  at::Tensor matmul2d(const at::Tensor& a, const at::Tensor& b);
+  // Activation products A[s] (n x k) times B[s] (k x m) for every slice s (batch x heads). B is
+  // the stationary operand (K^T for attn_qk, V for attn_av), written to arrays as tokens arrive:
+  // when B[s] extends the previous call's B[s] by new tokens (KV-cache decode), the earlier
+  // tokens keep their programmed cells (same noise) and age by run.token_interval_s per step.
+  at::Tensor matmul_batch(const at::Tensor& A, const at::Tensor& B);
 
   std::vector<std::string> state() const;  // for pickling
   static c10::intrusive_ptr<XbarLayer> from_state(const std::vector<std::string>& s);
@@ -54,12 +57,19 @@ class XbarLayer : public torch::CustomClassHolder {
   int64_t chip_ = 0;
   double t_s_;
   int64_t reads_ = 0;          // reads so far (restored on load: read noise continues its stream)
-  int64_t calls_ = 0;          // activation products written so far
+  int64_t calls_ = 0;          // activation-product calls so far (decode steps)
   std::unique_ptr<AnalogLayer> layer_;
   bool programmed_ = false;
   const void* weight_ptr_ = nullptr;  // what was programmed: data pointer and version
   int64_t weight_version_ = -1;
   LayerCounters totals_;              // accumulated over activation-product calls
+  struct KvSlot {
+    at::Tensor b;                       // what this slice's array holds
+    std::vector<int64_t> written_step;  // step at which each token was written
+    int64_t seq = 0;                    // sequence id: selects the programming-noise stream
+  };
+  std::vector<KvSlot> slots_;
+  int64_t seqs_ = 0;  // sequences started (prefills)
   mutable std::mutex mu_;
 };
 

@@ -47,12 +47,10 @@ struct MatmulFn : public torch::autograd::Function<MatmulFn> {
     bs.push_back(b.size(-1));
     const at::Tensor A = a.expand(as).reshape({-1, a.size(-2), a.size(-1)});
     const at::Tensor B = b.expand(bs).reshape({-1, b.size(-2), b.size(-1)});
-    std::vector<at::Tensor> out;
-    for (int64_t i = 0; i < A.size(0); ++i) out.push_back(s->matmul2d(A[i], B[i]));
     std::vector<int64_t> os(batch);
     os.push_back(a.size(-2));
     os.push_back(b.size(-1));
-    return at::stack(out).reshape(os);
+    return s->matmul_batch(A, B).reshape(os);
   }
   static variable_list backward(AutogradContext* ctx, variable_list grad) {
     const auto saved = ctx->get_saved_variables();
