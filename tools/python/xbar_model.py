@@ -1,0 +1,46 @@
+"""Lifecycle helpers for xbar-converted TorchScript models in Python (Debian's /usr/bin/python3).
+
+    import torch, xbar_model
+    xbar_model.load_library("build/libxbar_torch.so")
+    m = torch.jit.load("model_analog.pt")
+    xbar_model.program(m, chip=3)        # next forward programs chip 3 (Monte Carlo instance)
+    y = m(x)
+    xbar_model.drift(m, 86400.0)         # the same chip one day after programming
+    print(xbar_model.counters(m))        # per-layer tiles, conversions, saturations, ...
+"""
+import torch
+
+
+def load_library(path):
+    torch.ops.load_library(path)
+
+
+def layers(model):
+    """(attribute name, torch.classes.xbar.Layer) of every converted operator."""
+    out = []
+    for name in dir(model):
+        if name.startswith("_xbar_"):
+            obj = getattr(model, name)
+            if hasattr(obj, "counters") and hasattr(obj, "drift_to"):
+                out.append((name, obj))
+    return out
+
+
+def program(model, chip=0):
+    for _, layer in layers(model):
+        layer.reset()
+        layer.set_chip(int(chip))
+
+
+def drift(model, t_s):
+    for _, layer in layers(model):
+        layer.drift_to(float(t_s))
+
+
+def reset(model):
+    for _, layer in layers(model):
+        layer.reset()
+
+
+def counters(model):
+    return {layer.name(): dict(layer.counters()) for _, layer in layers(model)}
