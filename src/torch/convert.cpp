@@ -19,6 +19,7 @@ namespace {
 const c10::Symbol kXLinear = c10::Symbol::fromQualString("xbar::linear");
 const c10::Symbol kXConv = c10::Symbol::fromQualString("xbar::conv2d");
 const c10::Symbol kXMatmul = c10::Symbol::fromQualString("xbar::matmul");
+const char* kLayerList = "xbar_layer_attributes";
 
 // Module path of a value reached from `self` through prim::GetAttr ("blocks.0.fc.weight").
 std::optional<std::string> attr_path(Value* v, Value* self) {
@@ -202,6 +203,11 @@ ConvertReport convert_module(torch::jit::Module& m, const Policy& policy) {
       rep.ops.push_back(op);
     }
   }
+  // The attribute names, listed for Python (scripted modules hide custom-class attributes from dir()).
+  c10::List<std::string> names;
+  for (const auto& kv : state_attr) names.push_back(kv.second);
+  if (m.hasattr(kLayerList)) m.setattr(kLayerList, names);
+  else m.register_attribute(kLayerList, c10::ListType::ofStrings(), names);
   for (size_t i = 0; i < policy.rules.size(); ++i)
     if (!used_rules.count(i))
       rep.warnings.push_back(policy.source + ": override[" + std::to_string(i) + "] (match \"" + policy.rules[i].match +

@@ -17,13 +17,7 @@ def load_library(path):
 
 def layers(model):
     """(attribute name, torch.classes.xbar.Layer) of every converted operator."""
-    out = []
-    for name in dir(model):
-        if name.startswith("_xbar_"):
-            obj = getattr(model, name)
-            if hasattr(obj, "counters") and hasattr(obj, "drift_to"):
-                out.append((name, obj))
-    return out
+    return [(name, getattr(model, name)) for name in model.xbar_layer_attributes]
 
 
 def program(model, chip=0):
