@@ -50,14 +50,55 @@ bool from_softmax(Value* v) {
   return k == "aten::softmax" || k == "aten::_softmax";
 }
 
-std::string module_path(Node* n) {
-  std::string s;
+// The module-method frames a node was inlined through, outermost first, each as a key (callee
+// function and call site) and the module instance name.
+std::vector<std::pair<std::string, std::string>> module_frames(Node* n) {
+  std::vector<std::pair<std::string, std::string>> out;
   if (auto cs = n->callstack())
     for (const auto& e : (*cs)->vec())
       if (const auto& info = std::get<2>(e)) {
-        std::string inst = info->instance_name();
-        if (!inst.empty()) s += (s.empty() ? "" : ".") + inst;
+        const auto& r = std::get<1>(e);
+        out.emplace_back(std::to_string(reinterpret_cast<uintptr_t>(std::get<0>(e))) + ":" +
+                             std::to_string(r.start()) + ":" + std::to_string(r.end()),
+                         info->instance_name());
       }
+  return out;
+}
+
+std::string frames_key(const std::vector<std::pair<std::string, std::string>>& f, size_t depth) {
+  std::string k;
+  for (size_t i = 0; i < depth; ++i) k += f[i].first + "/";
+  return k;
+}
+
+// Full module paths of call frames, learned from weight products whose attribute paths are known:
+// the frame that owns a weight is the module path of the weight minus its attribute name, and
+// each outer frame drops one more component. Instance names alone lose containers such as
+// ModuleList ("blocks"), which is why the paths come from the weights.
+std::map<std::string, std::string> frame_paths(const std::vector<Node*>& nodes, Value* self) {
+  std::map<std::string, std::string> out;
+  for (Node* n : nodes) {
+    const std::string kind = n->kind().toQualString();
+    if (kind != "aten::linear" && kind != "aten::conv2d" && kind != "aten::_convolution") continue;
+    auto wp = attr_path(n->input(1), self);
+    if (!wp) continue;
+    const auto f = module_frames(n);
+    std::string path = wp->substr(0, wp->rfind('.') == std::string::npos ? 0 : wp->rfind('.'));
+    for (size_t d = f.size(); d > 0; --d) {
+      out.emplace(frames_key(f, d), path);
+      path = path.substr(0, path.rfind('.') == std::string::npos ? 0 : path.rfind('.'));
+    }
+  }
+  return out;
+}
+
+std::string module_path(Node* n, const std::map<std::string, std::string>& known) {
+  const auto f = module_frames(n);
+  if (f.empty()) return "";
+  auto it = known.find(frames_key(f, f.size()));
+  if (it != known.end()) return it->second;
+  std::string s;
+  for (const auto& e : f) s += (s.empty() ? "" : ".") + e.second;
   return s;
 }
 
@@ -121,6 +162,7 @@ ConvertReport convert_module(torch::jit::Module& m, const Policy& policy) {
     std::vector<Node*> nodes;
     collect(g->block(), nodes);
     std::map<std::string, int> seen;  // activation-product names used in this method
+    const auto paths = frame_paths(nodes, self);
     for (Node* n : nodes) {
       const std::string kind = n->kind().toQualString();
       ConvertedOp op;
@@ -176,7 +218,7 @@ ConvertReport convert_module(torch::jit::Module& m, const Policy& policy) {
           continue;
         }
         op.op_class = from_softmax(n->input(0)) ? "attn_av" : "attn_qk";
-        const std::string base = module_path(n);
+        const std::string base = module_path(n, paths);
         std::string name = base + (base.empty() ? "" : ".") + (op.op_class == "attn_qk" ? "scores" : "context");
         const int k = seen[name]++;
         op.name = k ? name + "_" + std::to_string(k) : name;
