@@ -8,7 +8,10 @@ int cmd_mvm(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
 int cmd_demo(int argc, char** argv);
 int cmd_convert(int argc, char** argv);
+int cmd_eval(int argc, char** argv);
+int cmd_sweep(int argc, char** argv);
 int cmd_crossbar(int argc, char** argv);
 int cmd_device(int argc, char** argv);
+int cmd_train(int argc, char** argv);
 
 }  // namespace xbar::cli

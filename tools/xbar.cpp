@@ -19,10 +19,13 @@ const std::vector<Command>& commands() {
   static const std::vector<Command> c = {
       {"demo", "one layer through the engine at several ADC resolutions and devices: error table", xbar::cli::cmd_demo},
       {"convert", "convert a TorchScript model: linear/conv/attention products onto emulated crossbars", xbar::cli::cmd_convert},
+      {"eval", "accuracy / bits-per-char of a model on emulated chips (mean, std over chips)", xbar::cli::cmd_eval},
+      {"sweep", "accuracy-versus-precision study over any config keys (resumable; CSV + HDF5)", xbar::cli::cmd_sweep},
       {"mvm", "run a matrix-vector product W x through the emulated crossbar (HDF5 in/out)", xbar::cli::cmd_mvm},
       {"bench", "benchmarks: `xbar bench engine` (engine cost as ratios to a plain GEMM)", xbar::cli::cmd_bench},
       {"crossbar", "circuit-level array tools: `xbar crossbar solve` (exact IR-drop solve, HDF5 in/out)", xbar::cli::cmd_crossbar},
       {"device", "device characterization files: `xbar device import|tabulate|show|validate` (HDF5)", xbar::cli::cmd_device},
+      {"train", "train a zoo model (mlp, cnn, vit, gpt) in float on Fashion-MNIST / fortunes; save TorchScript", xbar::cli::cmd_train},
   };
   return c;
 }

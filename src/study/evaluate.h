@@ -1,0 +1,25 @@
+// Task metrics of a (converted or float) TorchScript model: Fashion-MNIST test accuracy (%) or
+// bits per character of the character LM on the fortunes validation split (prefill).
+#pragma once
+#include <torch/script.h>
+
+#include <string>
+
+#include "src/data/fashion_mnist.h"
+#include "src/data/text_corpus.h"
+
+namespace xbar {
+
+struct EvalData {
+  std::string task;             // fashion_mnist | text
+  data::FashionMnist images;    // task fashion_mnist: the first `samples` test images
+  at::Tensor tokens;            // task text: the first `samples` validation tokens
+  int64_t context = 0;          // task text: window length (the model's context_len)
+  std::string metric() const { return task == "text" ? "bits_per_char" : "accuracy_percent"; }
+};
+
+// samples = 0: the whole test / validation set. Throws Error naming the task on a bad task name.
+EvalData load_eval_data(const std::string& task, int64_t samples, int64_t context);
+double evaluate(torch::jit::Module& m, const EvalData& d);
+
+}  // namespace xbar
