@@ -261,6 +261,23 @@ void AnalogLayer::calibrate(const Eigen::Ref<const RowMatrixXf>& X) {
     }
 }
 
+std::vector<double> AnalogLayer::adc_lsbs() const {
+  std::vector<double> out;
+  for (const auto& t : tiles_) out.insert(out.end(), t.lsb.begin(), t.lsb.end());
+  return out;
+}
+
+void AnalogLayer::set_adc_lsbs(const std::vector<double>& lsbs) {
+  check_programmed("set_adc_lsbs");
+  size_t n = 0;
+  for (const auto& t : tiles_) n += t.lsb.size();
+  if (lsbs.size() != n)
+    throw InputError("set_adc_lsbs: " + std::to_string(lsbs.size()) + " values for " + std::to_string(n) + " ADC banks");
+  size_t k = 0;
+  for (auto& t : tiles_)
+    for (auto& l : t.lsb) l = lsbs[k++];
+}
+
 RowMatrixXf AnalogLayer::read(const Eigen::Ref<const RowMatrixXf>& X) {
   if (!cfg_.outliers.inputs() && outliers_.digital_weights() == 0) return run(X, nullptr);
   check_programmed("read");

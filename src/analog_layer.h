@@ -62,6 +62,10 @@ class AnalogLayer {
     in_age_ = std::move(in_age_s);
     out_age_ = std::move(out_age_s);
   }
+  // ADC LSBs of every array bank (tiles x slices, in order); set_adc_lsbs restores calibrated
+  // ranges on a re-programmed identical chip (saved models).
+  std::vector<double> adc_lsbs() const;
+  void set_adc_lsbs(const std::vector<double>& lsbs);
   // Advances the read counter (the read-noise stream) as if n reads had happened.
   void skip_reads(int64_t n) { counters_.reads = n; }
 

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
@@ -263,6 +264,10 @@ std::vector<StudyPoint> study_points(const StudySpec& s) {
 int64_t run_study(const StudySpec& s, const StudyOptions& o) {
   const std::vector<StudyPoint> pts = study_points(s);
   const std::string csv = s.output + ".csv";
+  const auto dir = std::filesystem::path(s.output).parent_path();
+  std::error_code ec;
+  if (!dir.empty()) std::filesystem::create_directories(dir, ec);
+  if (ec) throw FileError(dir.string() + ": cannot create the results directory (" + ec.message() + ")");
   std::map<int64_t, Row> rows = read_rows(s, csv);
   {
     // Rewrite the finished rows (dropping a partial line), then append from here on.

@@ -56,7 +56,8 @@ std::vector<std::pair<std::string, std::string>> module_frames(Node* n) {
   std::vector<std::pair<std::string, std::string>> out;
   if (auto cs = n->callstack())
     for (const auto& e : (*cs)->vec())
-      if (const auto& info = std::get<2>(e)) {
+      // A method called on the module itself ("SELF") is not a submodule frame.
+      if (const auto& info = std::get<2>(e); info && info->instance_name() != "SELF") {
         const auto& r = std::get<1>(e);
         out.emplace_back(std::to_string(reinterpret_cast<uintptr_t>(std::get<0>(e))) + ":" +
                              std::to_string(r.start()) + ":" + std::to_string(r.end()),
@@ -153,11 +154,13 @@ ConvertReport convert_module(torch::jit::Module& m, const Policy& policy) {
     return unique;
   };
 
+  // Inline every method before rewriting any: a method that calls another then holds its own
+  // copy of the callee's operators, converted with its own phase.
+  for (const auto& method : m.get_methods()) torch::jit::Inline(*method.graph());
   for (const auto& method : m.get_methods()) {
     const std::string mname = method.name();
     const std::string phase = mname.find("decode") != std::string::npos ? "decode" : "prefill";
     std::shared_ptr<Graph> g = method.graph();
-    torch::jit::Inline(*g);
     Value* self = g->inputs().at(0);
     std::vector<Node*> nodes;
     collect(g->block(), nodes);
@@ -186,6 +189,11 @@ ConvertReport convert_module(torch::jit::Module& m, const Policy& policy) {
         }
         if (kind == "aten::_convolution" && !is_constant_false(n->input(6))) {
           op.reason = "transposed convolution";
+          rep.ops.push_back(op);
+          continue;
+        }
+        if (conv && n->input(4)->type()->kind() == c10::TypeKind::StringType) {
+          op.reason = "padding given as a string ('same'/'valid'); give it as numbers to map it";
           rep.ops.push_back(op);
           continue;
         }
@@ -255,6 +263,11 @@ ConvertReport convert_module(torch::jit::Module& m, const Policy& policy) {
       rep.warnings.push_back(policy.source + ": override[" + std::to_string(i) + "] (match \"" + policy.rules[i].match +
                              "\"" + (policy.rules[i].op.empty() ? "" : ", op " + policy.rules[i].op) +
                              ") matches no operator");
+  // A method that already ran keeps its compiled plan; a save/load round trip gives a module
+  // whose methods run the rewritten graphs (LibTorch 1.13 has no public way to drop the plan).
+  std::stringstream ss;
+  m.save(ss);
+  m = torch::jit::load(ss);
   return rep;
 }
 

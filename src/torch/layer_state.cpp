@@ -21,6 +21,22 @@ at::Tensor quantize_sym(const at::Tensor& x, int64_t bits) {
   if (m == 0) return x;
   return at::round(x * (levels / m)) * (m / levels);
 }
+std::string join_doubles(const std::vector<double>& v) {
+  std::string s;
+  for (double x : v) s += (s.empty() ? "" : ",") + format_double(x);
+  return s;
+}
+std::vector<double> split_doubles(const std::string& s) {
+  std::vector<double> v;
+  size_t a = 0;
+  while (a < s.size()) {
+    size_t b = s.find(',', a);
+    if (b == std::string::npos) b = s.size();
+    v.push_back(std::stod(s.substr(a, b - a)));
+    a = b + 1;
+  }
+  return v;
+}
 }  // namespace
 
 XbarLayer::XbarLayer(std::string name, std::string op_class, std::string mode, int64_t digital_bits,
@@ -56,7 +72,14 @@ void XbarLayer::program(const at::Tensor& weight, const c10::optional<at::Tensor
     const at::Tensor bc = bias->detach().to(at::kFloat).contiguous();
     b.assign(bc.data_ptr<float>(), bc.data_ptr<float>() + bc.numel());
   }
+  const bool same_weights = prog_w_.defined() && prog_w_.sizes() == weight.sizes() && at::equal(prog_w_, weight.detach()) &&
+                            ((bias && bias->defined()) ? (prog_b_.defined() && at::equal(prog_b_, bias->detach()))
+                                                       : !prog_b_.defined());
+  if (prog_w_.defined() && !same_weights) adc_lsbs_.clear();  // new weights: calibrate again
   layer_->program(W, b.empty() ? nullptr : b.data(), uint64_t(chip));
+  if (!adc_lsbs_.empty()) layer_->set_adc_lsbs(adc_lsbs_);
+  prog_w_ = weight.detach().clone();
+  prog_b_ = (bias && bias->defined()) ? bias->detach().clone() : at::Tensor();
   // Continue the read-noise stream where a saved model stopped.
   layer_->skip_reads(reads_);
   if (t_s_ != cfg_.run.t_inference_s) layer_->drift_to(t_s_);  // program() drifted to the config's time
@@ -75,6 +98,7 @@ void XbarLayer::drift_to(double t_s) {
 void XbarLayer::reset() {
   std::lock_guard<std::mutex> g(mu_);
   programmed_ = false;
+  adc_lsbs_.clear();
   reads_ = 0;
   calls_ = 0;
   seqs_ = 0;
@@ -87,6 +111,7 @@ void XbarLayer::set_chip(int64_t chip) {
   std::lock_guard<std::mutex> g(mu_);
   chip_ = chip;
   programmed_ = false;
+  adc_lsbs_.clear();
 }
 
 void XbarLayer::add_counters(const LayerCounters& c) {
@@ -129,7 +154,12 @@ at::Tensor XbarLayer::linear(const at::Tensor& x, const at::Tensor& weight, cons
   }
   {
     std::lock_guard<std::mutex> g(mu_);
-    const bool stale = !programmed_ || weight.data_ptr() != weight_ptr_ || int64_t(weight._version()) != weight_version_;
+    // Re-program when the weights changed: another tensor, a new version, or new contents
+    // (writes through .data keep the version; the comparison costs less than one read).
+    const bool has_bias = bias && bias->defined();
+    const bool stale = !programmed_ || weight.data_ptr() != weight_ptr_ ||
+                       int64_t(weight._version()) != weight_version_ || !at::equal(prog_w_, weight.detach()) ||
+                       has_bias != prog_b_.defined() || (has_bias && !at::equal(prog_b_, bias->detach()));
     if (!stale) {
       const RowMatrixXf X = to_eigen(x);
       const RowMatrixXf Y = layer_->read(X);
@@ -140,8 +170,11 @@ at::Tensor XbarLayer::linear(const at::Tensor& x, const at::Tensor& weight, cons
   program(weight, bias, chip_);
   std::lock_guard<std::mutex> g(mu_);
   const RowMatrixXf X = to_eigen(x);
-  // adc.range = calibrated: the first inputs after programming set the ADC ranges.
-  layer_->calibrate(X);
+  // adc.range = calibrated: the first inputs after programming these weights set the ADC ranges.
+  if (adc_lsbs_.empty() && cfg_.adc.range == "calibrated" && !cfg_.adc.ideal()) {
+    layer_->calibrate(X);
+    adc_lsbs_ = layer_->adc_lsbs();
+  }
   const RowMatrixXf Y = layer_->read(X);
   reads_ = layer_->counters().reads;
   return to_tensor(Y, x.scalar_type());
@@ -193,11 +226,11 @@ std::vector<std::string> XbarLayer::state() const {
   std::lock_guard<std::mutex> g(mu_);
   return {"xbar-layer-v1", name_, op_class_, mode_, std::to_string(digital_bits_), config_toml_,
           std::to_string(chip_), format_double(t_s_), std::to_string(reads_), std::to_string(calls_),
-          std::to_string(seqs_)};
+          std::to_string(seqs_), join_doubles(adc_lsbs_)};
 }
 
 c10::intrusive_ptr<XbarLayer> XbarLayer::from_state(const std::vector<std::string>& s) {
-  TORCH_CHECK(s.size() == 11 && s[0] == "xbar-layer-v1", "xbar: unrecognised saved layer state (", s.size(),
+  TORCH_CHECK(s.size() == 12 && s[0] == "xbar-layer-v1", "xbar: unrecognised saved layer state (", s.size(),
               " fields); was the model saved by a different xbar version?");
   auto l = c10::make_intrusive<XbarLayer>(s[1], s[2], s[3], std::stoll(s[4]), s[5]);
   l->chip_ = std::stoll(s[6]);
@@ -205,6 +238,7 @@ c10::intrusive_ptr<XbarLayer> XbarLayer::from_state(const std::vector<std::strin
   l->reads_ = std::stoll(s[8]);
   l->calls_ = std::stoll(s[9]);
   l->seqs_ = std::stoll(s[10]);
+  l->adc_lsbs_ = split_doubles(s[11]);
   return l;
 }
 

@@ -62,6 +62,8 @@ class XbarLayer : public torch::CustomClassHolder {
   bool programmed_ = false;
   const void* weight_ptr_ = nullptr;  // what was programmed: data pointer and version
   int64_t weight_version_ = -1;
+  at::Tensor prog_w_, prog_b_;        // and contents (in-place edits through .data keep the version)
+  std::vector<double> adc_lsbs_;      // calibrated ADC ranges of this chip (empty: not calibrated)
   LayerCounters totals_;              // accumulated over activation-product calls
   struct KvSlot {
     at::Tensor b;                       // what this slice's array holds

@@ -89,11 +89,15 @@ at::Tensor op_conv2d(const at::Tensor& x, const at::Tensor& weight, const c10::o
                      at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups,
                      const c10::intrusive_ptr<XbarLayer>& state) {
   check_float(x, "xbar::conv2d", "x");
+  check_float(weight, "xbar::conv2d", "weight");
   TORCH_CHECK(x.dim() == 4, "xbar::conv2d: x must be N x C x H x W, got sizes ", x.sizes());
   TORCH_CHECK(weight.dim() == 4, "xbar::conv2d: weight must be O x C x kH x kW, got sizes ", weight.sizes());
   TORCH_CHECK(groups == 1, "xbar::conv2d: only groups = 1 maps onto one crossbar layer, got groups = ", groups);
   TORCH_CHECK(x.size(1) == weight.size(1), "xbar::conv2d: x has ", x.size(1), " channels, weight expects ",
               weight.size(1));
+  if (bias && bias->defined())
+    TORCH_CHECK(bias->dim() == 1 && bias->size(0) == weight.size(0), "xbar::conv2d: bias has sizes ", bias->sizes(),
+                ", expected [", weight.size(0), "]");
   TORCH_CHECK(stride.size() == 2 && padding.size() == 2 && dilation.size() == 2,
               "xbar::conv2d: stride, padding and dilation must have 2 entries");
   const int64_t N = x.size(0), O = weight.size(0), kh = weight.size(2), kw = weight.size(3);
@@ -110,8 +114,12 @@ at::Tensor op_conv2d(const at::Tensor& x, const at::Tensor& weight, const c10::o
 at::Tensor op_matmul(const at::Tensor& a, const at::Tensor& b, const c10::intrusive_ptr<XbarLayer>& state) {
   check_float(a, "xbar::matmul", "a");
   check_float(b, "xbar::matmul", "b");
-  TORCH_CHECK(a.dim() >= 2 && b.dim() >= 2, "xbar::matmul: operands must be at least 2-D, got sizes ", a.sizes(),
+  TORCH_CHECK(a.dim() >= 1 && b.dim() >= 1, "xbar::matmul: operands must not be scalars, got sizes ", a.sizes(),
               " and ", b.sizes());
+  // 1-D operands as torch.matmul treats them: a vector is a 1 x k row (a) or a k x 1 column (b).
+  if (a.dim() == 1 && b.dim() == 1) return op_matmul(a.unsqueeze(0), b.unsqueeze(-1), state).reshape({});
+  if (a.dim() == 1) return op_matmul(a.unsqueeze(0), b, state).squeeze(-2);
+  if (b.dim() == 1) return op_matmul(a, b.unsqueeze(-1), state).squeeze(-1);
   TORCH_CHECK(a.size(-1) == b.size(-2), "xbar::matmul: inner sizes differ: a ", a.sizes(), ", b ", b.sizes());
   return MatmulFn::apply(a, b, state);
 }
