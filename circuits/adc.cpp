@@ -57,22 +57,19 @@ int64_t adc_convert(const AdcConfig& cfg, double lsb, const AdcBank& bank,
   const double lo = -std::ldexp(1.0, cfg.bits - 1), hi = std::ldexp(1.0, cfg.bits - 1) - 1.0;
   const double inv = 1.0 / lsb;
   const bool noisy = cfg.noise_sigma_lsb > 0;
+  const Eigen::Index C = y.cols();
+  const Eigen::ArrayXd gain = Eigen::Map<const Eigen::ArrayXf>(bank.gain.data(), C).cast<double>();
+  const Eigen::ArrayXd offset = Eigen::Map<const Eigen::ArrayXf>(bank.offset_lsb.data(), C).cast<double>();
+  Eigen::ArrayXd code(C);
   int64_t sat = 0;
   for (Eigen::Index r = 0; r < y.rows(); ++r) {
-    float* row = y.row(r).data();
-    for (Eigen::Index c = 0; c < y.cols(); ++c) {
-      double code = double(bank.gain[c]) * row[c] * inv + bank.offset_lsb[c];
-      if (noisy) code += cfg.noise_sigma_lsb * noise_rng.normal((first_row + r) * row_stride + c);
-      code = std::nearbyint(code);
-      if (code > hi) {
-        code = hi;
-        ++sat;
-      } else if (code < lo) {
-        code = lo;
-        ++sat;
-      }
-      row[c] = float(code * lsb);
-    }
+    Eigen::Map<Eigen::ArrayXf> row(y.row(r).data(), C);
+    code = (gain * row.cast<double>()) * inv + offset;
+    if (noisy)
+      for (Eigen::Index c = 0; c < C; ++c) code(c) += cfg.noise_sigma_lsb * noise_rng.normal((first_row + r) * row_stride + c);
+    code = code.rint();
+    sat += (code > hi).count() + (code < lo).count();
+    row = (code.max(lo).min(hi) * lsb).cast<float>();
   }
   return sat;
 }

@@ -50,33 +50,34 @@ DacOutput dac_convert(const DacConfig& cfg, const Eigen::Ref<const RowMatrixXf>&
     out.weight.push_back(sliced ? step * std::ldexp(1.0, kb * k) / levels : 1.0);
 
   int64_t clipped = 0;
+  const double lo = cfg.is_signed ? -1.0 : 0.0;
+  const bool absmax = cfg.range == "absmax";
+  // Rows are independent: parallel and vectorized, same result at any thread count.
+#pragma omp parallel for schedule(static) reduction(+ : clipped)
   for (Eigen::Index b = 0; b < B; ++b) {
+    Eigen::ArrayXd v = x.row(b).transpose().cast<double>().array();
     double r = cfg.static_range;
-    if (cfg.range == "absmax") {
-      r = 0;
-      for (Eigen::Index i = 0; i < N; ++i) r = std::max(r, double(std::abs(x(b, i))));
+    if (absmax) {
+      r = N > 0 ? v.abs().maxCoeff() : 0.0;
       if (r == 0) r = 1;  // an all-zero vector reads as zero at any scale
     }
     out.scale[b] = float(r);
-    for (Eigen::Index i = 0; i < N; ++i) {
-      double v = x(b, i) / r;
-      if (v > 1 || v < (cfg.is_signed ? -1 : 0)) {
-        ++clipped;
-        v = std::clamp(v, cfg.is_signed ? -1.0 : 0.0, 1.0);
-      }
-      if (cfg.bits == 0) {
-        out.stacked(b, i) = float(v);
-        continue;
-      }
-      const double sign = v < 0 ? -1.0 : 1.0;
-      const int64_t m = int64_t(std::nearbyint(std::abs(v) * levels));
-      if (!sliced) {
-        out.stacked(b, i) = float(sign * double(m) / levels);
-        continue;
-      }
+    v /= r;
+    clipped += (v > 1.0).count() + (v < lo).count();
+    v = v.min(1.0).max(lo);
+    if (cfg.bits == 0) {
+      out.stacked.row(b) = v.cast<float>().matrix().transpose();
+    } else if (!sliced) {
+      // rint is symmetric (half to even), so this is sign(v) * round(|v| levels) / levels.
+      out.stacked.row(b) = ((v * levels).rint() / levels).cast<float>().matrix().transpose();
+    } else {
       const int64_t mask = (int64_t(1) << kb) - 1;
-      for (int k = 0; k < K; ++k)
-        out.stacked(k * B + b, i) = float(sign * double((m >> (kb * k)) & mask) / step);
+      for (Eigen::Index i = 0; i < N; ++i) {
+        const double sign = v(i) < 0 ? -1.0 : 1.0;
+        const int64_t m = int64_t(std::nearbyint(std::abs(v(i)) * levels));
+        for (int k = 0; k < K; ++k)
+          out.stacked(k * B + b, i) = float(sign * double((m >> (kb * k)) & mask) / step);
+      }
     }
   }
   out.clipped = clipped;

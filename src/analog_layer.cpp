@@ -58,6 +58,7 @@ void AnalogLayer::check_programmed(const char* what) const {
 
 namespace {
 void check_finite(const Eigen::Ref<const RowMatrixXf>& M, const char* name) {
+  if (M.allFinite()) return;  // vectorized fast path; the loop below names the first bad entry
   for (Eigen::Index i = 0; i < M.rows(); ++i)
     for (Eigen::Index j = 0; j < M.cols(); ++j)
       if (!std::isfinite(M(i, j)))
@@ -329,7 +330,8 @@ RowMatrixXf AnalogLayer::run(const Eigen::Ref<const RowMatrixXf>& X, std::vector
     const Eigen::Index nb = std::min(kChunk, B - b0);
     const int c0 = col_starts[item % int64_t(col_starts.size())];
     RowMatrixXf V, Yk, Var, acc;
-    Eigen::ArrayXf z, u1, u2;
+    Eigen::ArrayXf z;
+    NormalWork work;
     size_t collect_k = 0;
     for (size_t ti = 0; ti < tiles_.size(); ++ti) {
       const Tile& t = tiles_[ti];
@@ -356,7 +358,7 @@ RowMatrixXf AnalogLayer::run(const Eigen::Ref<const RowMatrixXf>& X, std::vector
             for (Eigen::Index b = 0; b < nb; ++b) {
               const Eigen::Index r = k * nb + b;
               const uint64_t grow = uint64_t(k) * B + b0 + b;
-              fill_normal(rng, grow * stride, u1, u2, z);
+              fill_normal(rng, grow * stride, work, z);
               const float zref = ref ? std::sqrt(V.row(r).cwiseAbs2().dot(t.S2ref[s])) * z(t.cols) : 0.f;
               Yk.row(r).array() += Var.row(r).array().sqrt() * z.head(t.cols).transpose() - zref;
             }
@@ -372,14 +374,12 @@ RowMatrixXf AnalogLayer::run(const Eigen::Ref<const RowMatrixXf>& X, std::vector
         }
         for (int k = 0; k < K; ++k) acc += float(lay.weight[s] * in.weight[k]) * Yk.middleRows(k * nb, nb);
       }
-      for (int j = 0; j < t.cols; ++j) acc.col(j) *= t.col_scale[j];
+      acc.array().rowwise() *= Eigen::Map<const Eigen::ArrayXf>(t.col_scale.data(), t.cols).transpose();
       Y.block(b0, c0, nb, t.cols) += acc;
     }
   }
-  for (Eigen::Index b = 0; b < B; ++b) {
-    Y.row(b) *= in.scale[b];
-    for (int j = 0; j < out_; ++j) Y(b, j) += bias_[j];
-  }
+  Y.array().colwise() *= Eigen::Map<const Eigen::ArrayXf>(in.scale.data(), B);
+  Y.array().rowwise() += Eigen::Map<const Eigen::ArrayXf>(bias_.data(), out_).transpose();
   counters_.saturations += sat;
   counters_.conversions += conv;
   counters_.dac_clipped += in.clipped;

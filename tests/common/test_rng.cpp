@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <vector>
 
 #include "common/rng.h"
 
@@ -38,4 +39,15 @@ TEST_CASE("normal draws have mean 0, variance 1, and uniform draws mean 1/2") {
   CHECK(std::abs(s2 / n - 1) < 7e-3);
   CHECK(std::abs(s4 / n - 3) < 0.05);  // Gaussian kurtosis; se of 4th moment sqrt(96/n) ~ 0.01
   CHECK(std::abs(u / n - 0.5) < 5 * std::sqrt(1.0 / 12 / n));
+}
+
+TEST_CASE("batched Philox blocks equal the scalar ones") {
+  const uint64_t key = make_key(9, 4);
+  std::vector<uint32_t> w(4 * 37);
+  philox_blocks(key, 5, 1000, 37, w.data());  // 37: two full lanes of 16 and a partial one
+  for (uint64_t i = 0; i < 37; ++i) {
+    uint32_t s[4];
+    Philox::block(key, 5, 1000 + i, s);
+    for (int k = 0; k < 4; ++k) CHECK(w[4 * i + k] == s[k]);
+  }
 }
