@@ -29,12 +29,7 @@ int cmd_convert(int argc, char** argv) {
     throw Error("MODEL.pt, --policy and -o/--out are required (see xbar convert --help)");
   const Policy policy = load_policy(res["policy"].as<std::string>());
   const std::string in = res["model"].as<std::string>();
-  torch::jit::Module m;
-  try {
-    m = torch::jit::load(in);
-  } catch (const c10::Error& e) {
-    throw FileError(in + ": not a loadable TorchScript file (" + e.what_without_backtrace() + ")");
-  }
+  torch::jit::Module m = load_torchscript(in);
   const ConvertReport rep = convert_module(m, policy);
   std::cout << rep.table();
   m.save(res["out"].as<std::string>());

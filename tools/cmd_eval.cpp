@@ -9,6 +9,7 @@
 #include "src/study/evaluate.h"
 #include "src/torch/convert.h"
 #include "tools/commands.h"
+#include "tools/config_options.h"
 
 namespace xbar::cli {
 
@@ -41,29 +42,17 @@ int cmd_eval(int argc, char** argv) {
     base.device.file = res["device"].as<std::string>();
   }
   if (res.count("t-inference")) base.run.t_inference_s = res["t-inference"].as<double>();
-  if (res.count("set"))
-    for (const auto& kv : res["set"].as<std::vector<std::string>>()) {
-      const auto eq = kv.find('=');
-      if (eq == std::string::npos) throw ConfigError(kv, "", "--set expects section.key=value");
-      set_key(base, kv.substr(0, eq), kv.substr(eq + 1));
-    }
+  apply_set_options(base, res);
   base.validate();
   policy.default_toml = to_toml(base);
   const int repeats = res["repeats"].as<int>();
   if (repeats < 1) throw ConfigError("--repeats", std::to_string(repeats), "must be >= 1");
   const std::string path = res["model"].as<std::string>();
-  auto load = [&] {
-    try {
-      return torch::jit::load(path);
-    } catch (const c10::Error& e) {
-      throw FileError(path + ": not a loadable TorchScript model (" + e.what_without_backtrace() + ")");
-    }
-  };
   const EvalData data = load_eval_data(res["task"].as<std::string>(), res["samples"].as<int64_t>(), 0);
-  torch::jit::Module fm = load();
+  torch::jit::Module fm = load_torchscript(path);
   std::cout << std::fixed << std::setprecision(3) << "float " << data.metric() << " " << evaluate(fm, data) << "\n";
   double s = 0, s2 = 0;
-  torch::jit::Module m = load();
+  torch::jit::Module m = load_torchscript(path);
   const ConvertReport rep = convert_module(m, policy);
   for (int r = 0; r < repeats; ++r) {
     program_chip(m, r);

@@ -14,16 +14,21 @@ inline void add_config_options(cxxopts::Options& opt) {
       cxxopts::value<std::vector<std::string>>());
 }
 
+// Applies every --set section.key=value in order.
+inline void apply_set_options(XbarConfig& cfg, const cxxopts::ParseResult& res) {
+  if (!res.count("set")) return;
+  for (const auto& kv : res["set"].as<std::vector<std::string>>()) {
+    const auto eq = kv.find('=');
+    if (eq == std::string::npos) throw ConfigError(kv, "", "--set expects section.key=value");
+    set_key(cfg, kv.substr(0, eq), kv.substr(eq + 1));
+  }
+}
+
 inline XbarConfig config_from_options(const cxxopts::ParseResult& res) {
   XbarConfig cfg;
   const std::string path = res["config"].as<std::string>();
   if (!path.empty()) apply_toml_file(cfg, path);
-  if (res.count("set"))
-    for (const auto& kv : res["set"].as<std::vector<std::string>>()) {
-      const auto eq = kv.find('=');
-      if (eq == std::string::npos) throw ConfigError(kv, "", "--set expects section.key=value");
-      set_key(cfg, kv.substr(0, eq), kv.substr(eq + 1));
-    }
+  apply_set_options(cfg, res);
   cfg.validate();
   return cfg;
 }

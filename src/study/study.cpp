@@ -285,14 +285,7 @@ int64_t run_study(const StudySpec& s, const StudyOptions& o) {
   }
   const Policy base = load_policy(s.policy);
   const EvalData data = load_eval_data(s.task, s.samples, s.context);
-  auto load_model = [&] {
-    try {
-      return torch::jit::load(s.model);
-    } catch (const c10::Error& e) {
-      throw FileError(s.model + ": not a loadable TorchScript model (" + e.what_without_backtrace() + ")");
-    }
-  };
-  torch::jit::Module fm = load_model();
+  torch::jit::Module fm = load_torchscript(s.model);
   const double float_metric = evaluate(fm, data);
   if (!rows.empty()) std::cerr << "resuming: " << rows.size() << " of " << pts.size() << " points already done\n";
   models::Progress bar("study", int64_t(pts.size()), o.progress);
@@ -302,7 +295,7 @@ int64_t run_study(const StudySpec& s, const StudyOptions& o) {
   for (const auto& p : pts) {
     if (rows.count(p.index)) continue;
     if (o.stop_after > 0 && done_now >= o.stop_after) break;
-    torch::jit::Module m = load_model();
+    torch::jit::Module m = load_torchscript(s.model);
     convert_module(m, point_policy(base, s, p.values));
     program_chip(m, p.repeat);
     const double metric = evaluate(m, data);

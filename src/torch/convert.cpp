@@ -271,6 +271,14 @@ ConvertReport convert_module(torch::jit::Module& m, const Policy& policy) {
   return rep;
 }
 
+torch::jit::Module load_torchscript(const std::string& path) {
+  try {
+    return torch::jit::load(path);
+  } catch (const c10::Error& e) {
+    throw FileError(path + ": not a loadable TorchScript model (" + e.what_without_backtrace() + ")");
+  }
+}
+
 std::vector<c10::intrusive_ptr<XbarLayer>> xbar_layers(const torch::jit::Module& m) {
   std::vector<c10::intrusive_ptr<XbarLayer>> out;
   const auto type = c10::getCustomClassType<c10::intrusive_ptr<XbarLayer>>();

@@ -23,6 +23,9 @@ struct ConvertReport {
   std::string table() const;          // human-readable report
 };
 
+// torch::jit::load with a FileError naming the file when it is missing or not TorchScript.
+torch::jit::Module load_torchscript(const std::string& path);
+
 // Rewrites every method of `m` in place. Throws ConfigError for an invalid policy.
 ConvertReport convert_module(torch::jit::Module& m, const Policy& policy);
 
