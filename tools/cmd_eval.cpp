@@ -16,8 +16,8 @@ namespace xbar::cli {
 int cmd_eval(int argc, char** argv) {
   cxxopts::Options opt("xbar eval",
                        "Evaluates a float TorchScript model converted with a policy on N programmed chips: Fashion-MNIST\n"
-                       "test accuracy (%) or bits per character on the fortunes validation split; prints mean, std and\n"
-                       "the per-layer counters of the last chip.");
+                       "test accuracy (%) or bits per character on the fortunes validation split (prefill, and decode\n"
+                       "token by token through the KV cache); prints mean, std and the per-layer counters of the last chip.");
   opt.add_options()("model", "TorchScript float model (.pt)", cxxopts::value<std::string>())(
       "policy", "policy TOML (default: every stage ideal)", cxxopts::value<std::string>()->default_value(""))(
       "task", "fashion_mnist or text", cxxopts::value<std::string>()->default_value("fashion_mnist"))(
@@ -26,7 +26,10 @@ int cmd_eval(int argc, char** argv) {
       cxxopts::value<double>())("repeats", "programmed chips (count)", cxxopts::value<int>()->default_value("3"))(
       "samples", "test images / validation characters (count; 0 = all)", cxxopts::value<int64_t>()->default_value("0"))(
       "set", "override a config key of the policy's default, e.g. --set adc.bits=6 (repeatable)",
-      cxxopts::value<std::vector<std::string>>())("h,help", "show this help");
+      cxxopts::value<std::vector<std::string>>())(
+      "decode-windows", "task text: also measure bits per character when generating token by token through the "
+      "KV cache (decode phase) over this many context windows (count; 0 = skip)",
+      cxxopts::value<int64_t>()->default_value("4"))("h,help", "show this help");
   auto res = opt.parse(argc, argv);
   if (res.count("help")) {
     std::cout << opt.help();
@@ -50,14 +53,19 @@ int cmd_eval(int argc, char** argv) {
   const std::string path = res["model"].as<std::string>();
   const EvalData data = load_eval_data(res["task"].as<std::string>(), res["samples"].as<int64_t>(), 0);
   torch::jit::Module fm = load_torchscript(path);
-  std::cout << std::fixed << std::setprecision(3) << "float " << data.metric() << " " << evaluate(fm, data) << "\n";
+  const int64_t dw = data.task == "text" ? res["decode-windows"].as<int64_t>() : 0;
+  std::cout << std::fixed << std::setprecision(3) << "float " << data.metric() << " " << evaluate(fm, data);
+  if (dw > 0) std::cout << "  decode (first " << dw << " windows) " << evaluate_decode(fm, data, dw);
+  std::cout << "\n";
   double s = 0, s2 = 0;
   torch::jit::Module m = load_torchscript(path);
   const ConvertReport rep = convert_module(m, policy);
   for (int r = 0; r < repeats; ++r) {
     program_chip(m, r);
     const double v = evaluate(m, data);
-    std::cout << "chip " << r << " " << data.metric() << " " << v << "\n";
+    std::cout << "chip " << r << " " << data.metric() << " " << v;
+    if (dw > 0) std::cout << "  decode (first " << dw << " windows) " << evaluate_decode(m, data, dw);
+    std::cout << "\n";
     s += v;
     s2 += v * v;
   }

@@ -21,5 +21,8 @@ struct EvalData {
 // samples = 0: the whole test / validation set. Throws Error naming the task on a bad task name.
 EvalData load_eval_data(const std::string& task, int64_t samples, int64_t context);
 double evaluate(torch::jit::Module& m, const EvalData& d);
+// Task text: bits per character when generating through the model's KV-cache `decode` method one
+// token at a time (the decode phase), over the first `windows` windows of the context length.
+double evaluate_decode(torch::jit::Module& m, const EvalData& d, int64_t windows);
 
 }  // namespace xbar
