@@ -340,14 +340,26 @@ RowMatrixXf AnalogLayer::run(const Eigen::Ref<const RowMatrixXf>& X, std::vector
         continue;
       }
       // Input voltages of this tile's rows for all slices, stacked: row k*nb + b.
-      V.resize(K * nb, t.rows);
-      for (int k = 0; k < K; ++k) V.middleRows(k * nb, nb) = in.stacked.block(k * B + b0, t.r0, nb, t.rows);
+      // One input slice: read the DAC output in place; several: stack them for one GEMM.
+      using VRef = Eigen::Ref<const RowMatrixXf, 0, Eigen::OuterStride<>>;
+      if (K > 1) {
+        V.resize(K * nb, t.rows);
+        for (int k = 0; k < K; ++k) V.middleRows(k * nb, nb) = in.stacked.block(k * B + b0, t.r0, nb, t.rows);
+      }
+      const VRef Vr = K > 1 ? VRef(V) : VRef(in.stacked.block(b0, t.r0, nb, t.rows));
       acc.setZero(nb, t.cols);
+      // Ideal readout (no read noise, no ADC): accumulate straight from the GEMM.
+      const bool direct = !collect && cfg_.adc.ideal();
       for (size_t s = 0; s < t.A.size(); ++s, ++collect_k) {
-        Yk.noalias() = V * t.A[s];
+        if (direct && t.S2[s].size() == 0) {
+          for (int k = 0; k < K; ++k)
+            acc.noalias() += float(lay.weight[s] * in.weight[k]) * (Vr.middleRows(k * nb, nb) * t.A[s]);
+          continue;
+        }
+        Yk.noalias() = Vr * t.A[s];
         const int64_t aid = t.arrays[s][0].id;
         if (t.S2[s].size() > 0) {
-          Var.noalias() = V.cwiseAbs2() * t.S2[s];
+          Var.noalias() = Vr.cwiseAbs2() * t.S2[s];
           // Column noise ~ N(0, Var); one normal per column plus one for the reference column,
           // whose noise is common to every column of the read.
           const CounterRng rng(noise_key, uint64_t(aid));
@@ -359,7 +371,7 @@ RowMatrixXf AnalogLayer::run(const Eigen::Ref<const RowMatrixXf>& X, std::vector
               const Eigen::Index r = k * nb + b;
               const uint64_t grow = uint64_t(k) * B + b0 + b;
               fill_normal(rng, grow * stride, work, z);
-              const float zref = ref ? std::sqrt(V.row(r).cwiseAbs2().dot(t.S2ref[s])) * z(t.cols) : 0.f;
+              const float zref = ref ? std::sqrt(Vr.row(r).cwiseAbs2().dot(t.S2ref[s])) * z(t.cols) : 0.f;
               Yk.row(r).array() += Var.row(r).array().sqrt() * z.head(t.cols).transpose() - zref;
             }
         }
@@ -374,8 +386,7 @@ RowMatrixXf AnalogLayer::run(const Eigen::Ref<const RowMatrixXf>& X, std::vector
         }
         for (int k = 0; k < K; ++k) acc += float(lay.weight[s] * in.weight[k]) * Yk.middleRows(k * nb, nb);
       }
-      acc.array().rowwise() *= Eigen::Map<const Eigen::ArrayXf>(t.col_scale.data(), t.cols).transpose();
-      Y.block(b0, c0, nb, t.cols) += acc;
+      Y.block(b0, c0, nb, t.cols).noalias() += acc * Eigen::Map<const Eigen::VectorXf>(t.col_scale.data(), t.cols).asDiagonal();
     }
   }
   Y.array().colwise() *= Eigen::Map<const Eigen::ArrayXf>(in.scale.data(), B);
