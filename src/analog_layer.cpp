@@ -236,7 +236,7 @@ void AnalogLayer::drift_to(double t_s) {
 }
 
 void AnalogLayer::calibrate(const Eigen::Ref<const RowMatrixXf>& X) {
-  check_programmed("calibrate");
+  check_input(X, "calibrate");
   outliers_.calibrate(cfg_.outliers, X);
   if (cfg_.adc.ideal() || cfg_.adc.range != "calibrated") return;
   std::vector<std::vector<float>> collect;
@@ -279,12 +279,16 @@ void AnalogLayer::set_adc_lsbs(const std::vector<double>& lsbs) {
     for (auto& l : t.lsb) l = lsbs[k++];
 }
 
-RowMatrixXf AnalogLayer::read(const Eigen::Ref<const RowMatrixXf>& X) {
-  if (!cfg_.outliers.inputs() && outliers_.digital_weights() == 0) return run(X, nullptr);
-  check_programmed("read");
+void AnalogLayer::check_input(const Eigen::Ref<const RowMatrixXf>& X, const char* what) const {
+  check_programmed(what);
   if (X.cols() != in_)
     throw InputError("X has " + std::to_string(X.cols()) + " columns, the layer has " + std::to_string(in_) + " inputs");
   check_finite(X, "X");
+}
+
+RowMatrixXf AnalogLayer::read(const Eigen::Ref<const RowMatrixXf>& X) {
+  check_input(X, "read");
+  if (!cfg_.outliers.inputs() && outliers_.digital_weights() == 0) return run(X, nullptr);
   RowMatrixXf Xa = X;
   const RowMatrixXf digital = outliers_.apply(cfg_.outliers, Xa);
   counters_.digital_channels = outliers_.last_channels();
@@ -292,10 +296,6 @@ RowMatrixXf AnalogLayer::read(const Eigen::Ref<const RowMatrixXf>& X) {
 }
 
 RowMatrixXf AnalogLayer::run(const Eigen::Ref<const RowMatrixXf>& X, std::vector<std::vector<float>>* collect) {
-  check_programmed("read");
-  if (X.cols() != in_)
-    throw InputError("X has " + std::to_string(X.cols()) + " columns, the layer has " + std::to_string(in_) + " inputs");
-  check_finite(X, "X");
   if (!collect && !cfg_.adc.ideal() && cfg_.adc.range == "calibrated")
     for (const auto& t : tiles_)
       for (double l : t.lsb)

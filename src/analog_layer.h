@@ -74,6 +74,8 @@ class AnalogLayer {
 
  private:
   void check_programmed(const char* what) const;
+  // Programmed, X has in_features columns, every entry finite (run() relies on it).
+  void check_input(const Eigen::Ref<const RowMatrixXf>& X, const char* what) const;
   RowMatrixXf run(const Eigen::Ref<const RowMatrixXf>& X, std::vector<std::vector<float>>* collect);
 
   XbarConfig cfg_;

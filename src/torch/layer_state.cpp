@@ -152,22 +152,17 @@ at::Tensor XbarLayer::linear(const at::Tensor& x, const at::Tensor& weight, cons
     if (digital_bits_ == 0) return at::linear(x, weight, bias);
     return at::linear(quantize_sym(x, digital_bits_), quantize_sym(weight, digital_bits_), bias);
   }
+  bool stale;
   {
     std::lock_guard<std::mutex> g(mu_);
     // Re-program when the weights changed: another tensor, a new version, or new contents
     // (writes through .data keep the version; the comparison costs less than one read).
     const bool has_bias = bias && bias->defined();
-    const bool stale = !programmed_ || weight.data_ptr() != weight_ptr_ ||
-                       int64_t(weight._version()) != weight_version_ || !at::equal(prog_w_, weight.detach()) ||
-                       has_bias != prog_b_.defined() || (has_bias && !at::equal(prog_b_, bias->detach()));
-    if (!stale) {
-      const RowMatrixXf X = to_eigen(x);
-      const RowMatrixXf Y = layer_->read(X);
-      reads_ = layer_->counters().reads;
-      return to_tensor(Y, x.scalar_type());
-    }
+    stale = !programmed_ || weight.data_ptr() != weight_ptr_ || int64_t(weight._version()) != weight_version_ ||
+            !at::equal(prog_w_, weight.detach()) || has_bias != prog_b_.defined() ||
+            (has_bias && !at::equal(prog_b_, bias->detach()));
   }
-  program(weight, bias, chip_);
+  if (stale) program(weight, bias, chip_);
   std::lock_guard<std::mutex> g(mu_);
   const RowMatrixXf X = to_eigen(x);
   // adc.range = calibrated: the first inputs after programming these weights set the ADC ranges.
