@@ -63,9 +63,10 @@ Hparams resolve(const std::string& model, const TrainOptions& o) {
 Hparams default_hparams(const std::string& model) {
   if (model == "mlp") return {8, 128, 1e-3};
   if (model == "cnn") return {4, 64, 2e-3};
+  if (model == "cnn7k") return {8, 64, 3e-3};
   if (model == "vit") return {12, 128, 2e-3};
   if (model == "gpt") return {1, 32, 3e-3};
-  throw Error("unknown model '" + model + "' (expected mlp, cnn, vit or gpt)");
+  throw Error("unknown model '" + model + "' (expected mlp, cnn, cnn7k, vit or gpt)");
 }
 
 double lr_at(int64_t s, int64_t n, double peak) {

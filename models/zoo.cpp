@@ -121,6 +121,20 @@ Module make_cnn(uint64_t seed) {
   return m;
 }
 
+Module make_cnn7k(uint64_t seed) {
+  Builder b("cnn7k", seed);
+  Module m = b.module("Cnn7k", "");
+  m.register_module("conv1", b.conv2d("conv1", 1, 8, 3, 2, 0));   // 28 -> 13
+  m.register_module("conv2", b.conv2d("conv2", 8, 16, 3, 2, 0));  // 13 -> 6
+  m.register_module("fc", b.linear("fc", 16 * 6 * 6, 10));
+  set_task(m, "fashion-mnist");
+  m.define("def forward(self, x):\n"
+           "    x = torch.relu(self.conv1.forward(x))\n"
+           "    x = torch.relu(self.conv2.forward(x))\n"
+           "    return self.fc.forward(torch.flatten(x, 1))\n");
+  return m;
+}
+
 Module make_vit(uint64_t seed) {
   const int64_t dim = 64, heads = 4, hidden = 128, depth = 2;
   Builder b("vit", seed);
@@ -193,20 +207,21 @@ Module make_gpt(const GptConfig& c, uint64_t seed) {
 }
 
 const std::vector<std::string>& model_names() {
-  static const std::vector<std::string> n = {"mlp", "cnn", "vit", "gpt"};
+  static const std::vector<std::string> n = {"mlp", "cnn", "cnn7k", "vit", "gpt"};
   return n;
 }
 
 Module make_model(const std::string& name, uint64_t seed, const std::string& vocab_chars) {
   if (name == "mlp") return make_mlp(seed);
   if (name == "cnn") return make_cnn(seed);
+  if (name == "cnn7k") return make_cnn7k(seed);
   if (name == "vit") return make_vit(seed);
   if (name == "gpt") {
     GptConfig c;
     c.vocab_chars = vocab_chars;
     return make_gpt(c, seed);
   }
-  throw Error("unknown model '" + name + "' (expected mlp, cnn, vit or gpt)");
+  throw Error("unknown model '" + name + "' (expected mlp, cnn, cnn7k, vit or gpt)");
 }
 
 int64_t parameter_count(const torch::jit::Module& m) {

@@ -16,6 +16,9 @@ namespace xbar::models {
 // Fashion-MNIST classifiers: input [B, 1, 28, 28] (normalised), output logits [B, 10].
 torch::jit::Module make_mlp(uint64_t seed);  // flatten - 784-256 ReLU - 256-128 ReLU - 128-10
 torch::jit::Module make_cnn(uint64_t seed);  // conv 1->16 3x3 ReLU pool2 - conv 16->32 3x3 ReLU pool2 - 1568-128 ReLU - 128-10
+// The 7k-weight CNN of CrossSim's ISCA 2024 tutorial: conv 1->8 3x3 stride 2 ReLU - conv 8->16 3x3
+// stride 2 ReLU - 576-10 (7,106 parameters).
+torch::jit::Module make_cnn7k(uint64_t seed);
 // 7x7 patches -> 16 tokens, dim 64, 2 pre-LN blocks (4 heads, MLP 64-128-64 GELU), mean pool, head.
 torch::jit::Module make_vit(uint64_t seed);
 
@@ -34,7 +37,7 @@ struct GptConfig {
 // sequence); the new tokens sit at positions past..past+T-1 and attend to all cached ones.
 torch::jit::Module make_gpt(const GptConfig& cfg, uint64_t seed);
 
-// "mlp", "cnn", "vit" or "gpt" (the GPT needs vocab_chars); throws Error on another name.
+// "mlp", "cnn", "cnn7k", "vit" or "gpt" (the GPT needs vocab_chars); throws Error on another name.
 torch::jit::Module make_model(const std::string& name, uint64_t seed, const std::string& vocab_chars = "");
 const std::vector<std::string>& model_names();
 

@@ -40,6 +40,8 @@ extern const std::vector<std::string> kOpClasses;  // linear conv lm_head attn_q
 
 Policy parse_policy(const std::string& text, const std::string& source);
 Policy load_policy(const std::string& path);  // FileError / ConfigError naming file and key
+// The policy as TOML that parse_policy reads back to the same policy (src/policy_write.cpp).
+std::string policy_to_toml(const Policy& p);
 ResolvedOp resolve(const Policy& p, const std::string& name, const std::string& op_class, const std::string& phase);
 
 }  // namespace xbar

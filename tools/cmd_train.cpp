@@ -30,13 +30,16 @@ std::string defaults_text() {
 }  // namespace
 
 int cmd_train(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i)
+    if (std::string(argv[i]) == "--hwa") return cmd_train_hwa(argc, argv);
   cxxopts::Options opt("xbar train",
                        "Builds a model of the zoo (TorchScript, no Python), trains it in float with Adam (linear\n"
-                       "warm-up, cosine decay to 10% of --lr) and saves it. Classifiers (mlp, cnn, vit) train on the\n"
+                       "warm-up, cosine decay to 10% of --lr) and saves it. Classifiers (mlp, cnn, cnn7k, vit) train on the\n"
                        "Fashion-MNIST training set and report test accuracy; gpt trains on the fortunes corpus and\n"
-                       "reports validation bits per character next to a unigram baseline. 0 = the model's default:\n" +
+                       "reports validation bits per character next to a unigram baseline. Hardware-aware retraining of a\n"
+                       "trained model on the chip: xbar train --hwa (see xbar train --hwa --help). 0 = the model's default:\n" +
                            defaults_text());
-  opt.add_options()("model", "mlp | cnn | vit | gpt", cxxopts::value<std::string>())(
+  opt.add_options()("model", "mlp | cnn | cnn7k | vit | gpt", cxxopts::value<std::string>())(
       "out", "output TorchScript file (path)", cxxopts::value<std::string>())(
       "epochs", "passes over the training set (count; gpt: train_tokens / (batch * context) steps each; 0 = default)",
       cxxopts::value<int>()->default_value("0"))(

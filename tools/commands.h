@@ -13,5 +13,6 @@ int cmd_sweep(int argc, char** argv);
 int cmd_crossbar(int argc, char** argv);
 int cmd_device(int argc, char** argv);
 int cmd_train(int argc, char** argv);
+int cmd_train_hwa(int argc, char** argv);  // xbar train --hwa
 
 }  // namespace xbar::cli

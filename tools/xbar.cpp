@@ -25,7 +25,7 @@ const std::vector<Command>& commands() {
       {"bench", "benchmarks: `xbar bench engine` (engine cost as ratios to a plain GEMM)", xbar::cli::cmd_bench},
       {"crossbar", "circuit-level array tools: `xbar crossbar solve` (exact IR-drop solve, HDF5 in/out)", xbar::cli::cmd_crossbar},
       {"device", "device characterization files: `xbar device import|tabulate|show|validate` (HDF5)", xbar::cli::cmd_device},
-      {"train", "train a zoo model (mlp, cnn, vit, gpt) in float on Fashion-MNIST / fortunes; save TorchScript", xbar::cli::cmd_train},
+      {"train", "train a zoo model (mlp, cnn, cnn7k, vit, gpt) in float, or retrain one on the chip (--hwa)", xbar::cli::cmd_train},
   };
   return c;
 }

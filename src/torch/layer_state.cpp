@@ -217,6 +217,53 @@ at::Tensor XbarLayer::matmul_batch(const at::Tensor& A, const at::Tensor& B) {
   return at::stack(out);
 }
 
+void XbarLayer::learn_input_range(bool on) {
+  std::lock_guard<std::mutex> g(mu_);
+  if (mode_ != "analog" || (op_class_ != "linear" && op_class_ != "conv" && op_class_ != "lm_head")) return;
+  learn_range_ = on;
+  if (!on) {
+    range_ = at::Tensor();
+    return;
+  }
+  cfg_.dac.range = "static";
+  cfg_.dac.static_range = 1.0;
+  cfg_.validate();
+  config_toml_ = to_toml(cfg_);
+  layer_.reset();
+  programmed_ = false;
+  adc_lsbs_.clear();
+}
+
+at::Tensor XbarLayer::input_range(const at::Tensor& x) {
+  std::lock_guard<std::mutex> g(mu_);
+  if (!learn_range_) return at::Tensor();
+  if (!range_.defined()) {
+    const at::Tensor a = x.detach().abs().flatten().to(at::kFloat);
+    const int64_t k = std::max<int64_t>(1, int64_t(std::ceil(0.999 * double(a.numel()))));
+    double r = std::get<0>(a.kthvalue(k)).item<double>();
+    if (!(r > 0)) r = std::max(a.max().item<double>(), 1e-3);  // all-zero first batch
+    range_ = at::full({}, r, at::kDouble).requires_grad_(true);
+  }
+  return range_;
+}
+
+void XbarLayer::set_input_range(double r) {
+  std::lock_guard<std::mutex> g(mu_);
+  TORCH_CHECK(learn_range_, "xbar layer ", name_, ": set_input_range needs learn_input_range(true)");
+  TORCH_CHECK(std::isfinite(r) && r > 0, "xbar layer ", name_, ": input range must be finite and > 0, got ", r);
+  if (range_.defined()) {
+    at::NoGradGuard ng;
+    range_.fill_(r);  // in place: an optimizer holding this tensor keeps training it
+  } else {
+    range_ = at::full({}, r, at::kDouble).requires_grad_(true);
+  }
+}
+
+int XbarLayer::dac_levels() const {
+  if (cfg_.dac.bits == 0) return 0;
+  return int(std::ldexp(1.0, cfg_.dac.magnitude_bits())) - 1;
+}
+
 std::vector<std::string> XbarLayer::state() const {
   std::lock_guard<std::mutex> g(mu_);
   return {"xbar-layer-v1", name_, op_class_, mode_, std::to_string(digital_bits_), config_toml_,

@@ -37,6 +37,20 @@ class XbarLayer : public torch::CustomClassHolder {
   // tokens keep their programmed cells (same noise) and age by run.token_interval_s per step.
   at::Tensor matmul_batch(const at::Tensor& A, const at::Tensor& B);
 
+  // Noise-aware training: learn this layer's input range r (input units mapped to the DAC's full
+  // scale). The layer then reads clamp(x / r) through a static DAC of range 1 and scales the result
+  // by r, which equals a static DAC of range r (export: dac.range = "static", static_range = r).
+  // Analog linear/conv layers only; a no-op for others.
+  void learn_input_range(bool on);
+  bool learns_input_range() const { return learn_range_; }
+  // The learned range as a 0-dim float64 tensor that requires grad; on first use initialised from
+  // x (the 99.9th percentile of |x|, so rare outliers clip). Undefined unless learning.
+  at::Tensor input_range(const at::Tensor& x);
+  at::Tensor input_range() const { return range_; }
+  void set_input_range(double r);
+  int dac_levels() const;  // DAC magnitude levels (0: unquantized)
+  bool dac_signed() const { return cfg_.dac.is_signed; }
+
   std::vector<std::string> state() const;  // for pickling
   static c10::intrusive_ptr<XbarLayer> from_state(const std::vector<std::string>& s);
 
@@ -63,6 +77,8 @@ class XbarLayer : public torch::CustomClassHolder {
   const void* weight_ptr_ = nullptr;  // what was programmed: data pointer and version
   int64_t weight_version_ = -1;
   at::Tensor prog_w_, prog_b_;        // and contents (in-place edits through .data keep the version)
+  bool learn_range_ = false;
+  at::Tensor range_;                  // learned input range (training)
   std::vector<double> adc_lsbs_;      // calibrated ADC ranges of this chip (empty: not calibrated)
   LayerCounters totals_;              // accumulated over activation-product calls
   struct KvSlot {

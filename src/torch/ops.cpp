@@ -32,6 +32,43 @@ struct LinearFn : public torch::autograd::Function<LinearFn> {
   }
 };
 
+// Noise-aware training with a learned input range r: y = r * crossbar(clamp(x / r)) + b, which
+// is the crossbar read through a static DAC of range r. Straight-through for the weights and the
+// unclipped inputs; for r the gradient of r * q(clamp(x / r)) with the rounding treated as
+// identity inside (LSQ, Esser et al. 2020): q(v) - v for unclipped, sign(v) for clipped entries.
+struct RangedLinearFn : public torch::autograd::Function<RangedLinearFn> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x2d, const at::Tensor& w,
+                            const c10::optional<at::Tensor>& b, const at::Tensor& r,
+                            const c10::intrusive_ptr<XbarLayer>& s) {
+    ctx->save_for_backward({x2d, w, r});
+    ctx->saved_data["has_bias"] = b.has_value() && b->defined();
+    ctx->saved_data["levels"] = int64_t(s->dac_levels());
+    ctx->saved_data["signed"] = s->dac_signed();
+    at::AutoDispatchBelowADInplaceOrView guard;
+    const double rv = r.item<double>();
+    const at::Tensor u = (x2d / rv).clamp(s->dac_signed() ? -1.0 : 0.0, 1.0);
+    at::Tensor y = s->linear(u, w, c10::nullopt) * rv;
+    if (b && b->defined()) y = y + b->to(y.scalar_type());
+    return y;
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grad) {
+    const auto saved = ctx->get_saved_variables();
+    const at::Tensor &x = saved[0], &w = saved[1], &r = saved[2], &g = grad[0];
+    const double rv = r.item<double>();
+    const int64_t L = ctx->saved_data["levels"].toInt();
+    const double lo = ctx->saved_data["signed"].toBool() ? -1.0 : 0.0;
+    const at::Tensor v = x.to(g.scalar_type()) / rv;
+    const at::Tensor inside = (v > lo).logical_and(v < 1.0);
+    const at::Tensor u = v.clamp(lo, 1.0);
+    const at::Tensor gu = g.mm(w.to(g.scalar_type()));  // gradient w.r.t. the DAC output r * u
+    const at::Tensor qerr = L > 0 ? at::round(u * double(L)) / double(L) - u : at::zeros_like(u);
+    const at::Tensor dr = at::where(inside, qerr, u);   // clipped: u = +-1 (or 0 below an unsigned DAC)
+    const at::Tensor gr = (gu * dr).sum().to(r.scalar_type()).reshape(r.sizes());
+    at::Tensor gb = ctx->saved_data["has_bias"].toBool() ? g.sum(0) : at::Tensor();
+    return {gu * inside, g.t().mm(u * rv).to(w.scalar_type()), gb, gr, at::Tensor()};
+  }
+};
+
 // a @ b with b written to the array per call; gradients of the float product.
 struct MatmulFn : public torch::autograd::Function<MatmulFn> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& a, const at::Tensor& b,
@@ -81,7 +118,10 @@ at::Tensor op_linear(const at::Tensor& x, const at::Tensor& weight, const c10::o
                 ", expected [", weight.size(0), "]");
   std::vector<int64_t> out_shape(x.sizes().begin(), x.sizes().end());
   out_shape.back() = weight.size(0);
-  const at::Tensor y = LinearFn::apply(x.reshape({-1, weight.size(1)}), weight, bias, state);
+  const at::Tensor x2d = x.reshape({-1, weight.size(1)});
+  const at::Tensor r = state->input_range(x2d);
+  const at::Tensor y = r.defined() ? RangedLinearFn::apply(x2d, weight, bias, r, state)
+                                   : LinearFn::apply(x2d, weight, bias, state);
   return y.reshape(out_shape);
 }
 
