@@ -10,8 +10,11 @@ const std::vector<Field<DriftCompensationConfig>>& DriftCompensationConfig::fiel
   using D = DriftCompensationConfig;
   static const std::vector<Field<D>> f = {
       {"mode", "", "digital drift compensation from reference reads at t = 0 and at the read time: none, global "
-       "(one factor per layer, all-ones reference) or column (one factor per output, identity reference)",
+       "(one factor per layer) or column (one factor per output)",
        &D::mode, 0, 0, {"none", "global", "column"}},
+      {"reference", "", "reference input: identity (one input at a time; r_j ~ sum_i |w_ij|) or ones (one all-ones "
+       "read; r_j = |sum_i w_ij|, can cancel and clip a calibrated ADC)",
+       &D::reference, 0, 0, {"identity", "ones"}},
       {"reference_reads", "", "reference reads averaged per time point (each with fresh read and ADC noise)",
        &D::reference_reads, 1, 1024},
   };
@@ -20,11 +23,12 @@ const std::vector<Field<DriftCompensationConfig>>& DriftCompensationConfig::fiel
 
 RowMatrixXf drift_reference_inputs(const DriftCompensationConfig& cfg, const DacConfig& dac, int in) {
   const float amp = dac.range == "static" ? float(dac.static_range) : 1.f;
-  const int rows = cfg.mode == "column" ? in : 1;
+  const bool identity = cfg.reference == "identity";
+  const int rows = identity ? in : 1;
   RowMatrixXf X(Eigen::Index(rows) * cfg.reference_reads, in);
   for (int r = 0; r < cfg.reference_reads; ++r) {
     auto block = X.middleRows(Eigen::Index(r) * rows, rows);
-    if (cfg.mode == "column") block = amp * RowMatrixXf::Identity(in, in);
+    if (identity) block = amp * RowMatrixXf::Identity(in, in);
     else block.setConstant(amp);
   }
   return X;

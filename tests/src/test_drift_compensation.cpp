@@ -45,16 +45,22 @@ TEST_CASE("global compensation restores the t = 0 output when every cell drifts 
   for (int j = 0; j < 40; ++j) bias[size_t(j)] = 0.1f * float(j - 20);
   XbarConfig c = drifting(0.06, 0.0, "global");
   c.run.t_inference_s = 0;
-  AnalogLayer L(c);
-  L.program(W, bias.data());
-  const RowMatrixXf y0 = L.read(X);
-  CHECK(L.counters().drift_factor == 1.0);  // t = 0: baseline and current reference are the same read
-  L.drift_to(kYear);
-  const RowMatrixXf yc = L.read(X);
-  const double scale = y0.cwiseAbs().maxCoeff();
-  CHECK((yc - y0).cwiseAbs().maxCoeff() < 2e-5 * scale);
-  const double c_year = std::pow((kYear + 20) / 20, -0.06);
-  CHECK(L.counters().drift_factor == doctest::Approx(1 / c_year).epsilon(1e-5));
+  RowMatrixXf y0;
+  double scale = 0;
+  for (const char* ref : {"identity", "ones"}) {
+    INFO(ref);
+    c.drift_compensation.reference = ref;
+    AnalogLayer L(c);
+    L.program(W, bias.data());
+    y0 = L.read(X);
+    CHECK(L.counters().drift_factor == 1.0);  // t = 0: baseline and current reference are the same read
+    L.drift_to(kYear);
+    const RowMatrixXf yc = L.read(X);
+    scale = y0.cwiseAbs().maxCoeff();
+    CHECK((yc - y0).cwiseAbs().maxCoeff() < 2e-5 * scale);
+    const double c_year = std::pow((kYear + 20) / 20, -0.06);
+    CHECK(L.counters().drift_factor == doctest::Approx(1 / c_year).epsilon(1e-5));
+  }
   // Without compensation the same chip reads ~c times the signal (the check above can fail).
   XbarConfig n = c;
   n.drift_compensation.mode = "none";
@@ -196,6 +202,9 @@ TEST_CASE("drift_compensation config: TOML, --set and typed errors") {
     CHECK(e.field() == "drift_compensation.mode");
     CHECK(std::string(e.what()).find("sideways") != std::string::npos);
   }
+  XbarConfig e;
+  e.drift_compensation.reference = "zeros";
+  CHECK_THROWS_WITH_AS(e.validate(), doctest::Contains("drift_compensation.reference"), ConfigError);
   XbarConfig d;
   d.drift_compensation.reference_reads = 0;
   CHECK_THROWS_WITH_AS(AnalogLayer{d}, doctest::Contains("drift_compensation.reference_reads"), ConfigError);
