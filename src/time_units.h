@@ -1,5 +1,5 @@
 // Durations with units for the command line: "1s", "1h", "1d", "1mo", "1y", "90" (seconds).
-// 1 mo = 2.628e6 s (a year / 12) and 1 y = 3.15576e7 s (365.25 days).
+// 1 mo = 2.6298e6 s (a year / 12) and 1 y = 3.15576e7 s (365.25 days).
 #pragma once
 #include <string>
 #include <vector>

@@ -50,7 +50,7 @@ int cmd_eval(int argc, char** argv) {
       "task", "fashion_mnist or text", cxxopts::value<std::string>()->default_value("fashion_mnist"))(
       "device", "HDF5 device file: sets device.model = file for every operator", cxxopts::value<std::string>()->default_value(""))(
       "t-inference", "time(s) between programming and reading, comma-separated, each a number with an optional unit: "
-      "s (default), min, h, d, w, mo (= 1 y / 12 = 2.628e6 s), y (= 365.25 d = 3.15576e7 s), e.g. 1s,1h,1d,1mo,1y "
+      "s (default), min, h, d, w, mo (= 1 y / 12 = 2.6298e6 s), y (= 365.25 d = 3.15576e7 s), e.g. 1s,1h,1d,1mo,1y "
       "(default: the policy's run.t_inference_s)", cxxopts::value<std::string>())(
       "drift-compensation", "drift_compensation.mode(s) to compare, comma-separated: none, global, column "
       "(default: the policy's)", cxxopts::value<std::string>())(

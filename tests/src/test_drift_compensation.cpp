@@ -33,6 +33,25 @@ XbarConfig drifting(double nu, double nu_std, const char* mode) {
 
 constexpr double kYear = 3.15576e7;
 
+// PCM (nu depends on G, spread per cell) with programming and read noise off, ideal DAC/ADC:
+// relative error of the 1-year output against the t = 0 output of the same chip.
+double pcm_year_error(const RowMatrixXf& W, const RowMatrixXf& X, const char* mode, const char* scale) {
+  XbarConfig c;
+  c.device.model = "pcm";
+  c.device.prog_noise_scale = 0;
+  c.device.read_noise_scale = 0;
+  c.mapping.scale = scale;
+  c.drift_compensation.mode = mode;
+  c.run.t_inference_s = 0;
+  AnalogLayer L(c);
+  L.program(W);
+  const RowMatrixXf y0 = L.read(X);
+  L.drift_to(kYear);
+  const double e = rel_err(L.read(X), y0);
+  MESSAGE(std::string(mode) << " compensation, scale per " << std::string(scale) << ": relative error at 1 y " << e);
+  return e;
+}
+
 }  // namespace
 
 TEST_CASE("global compensation restores the t = 0 output when every cell drifts alike") {
@@ -93,30 +112,15 @@ TEST_CASE("global factor matches the closed form 1 / E[((t + t0)/t0)^-nu] with a
 }
 
 TEST_CASE("with a spread of nu, compensation cuts the 1-year error") {
-  // PCM (nu depends on G, spread per cell), programming and read noise off, ideal DAC/ADC.
   // Error against the t = 0 output of the same chip. Measured: none 0.506, global 0.128, column
   // 0.129 (what remains is the cell-to-cell spread of nu, which no output factor can undo);
   // required margin: compensated < 0.4 x uncompensated.
   const RowMatrixXf W = uniform(64, 256, -1, 1, 4), X = uniform(128, 256, 0, 1, 5);
-  double err[3];
-  const char* modes[3] = {"none", "global", "column"};
-  for (int k = 0; k < 3; ++k) {
-    XbarConfig c;
-    c.device.model = "pcm";
-    c.device.prog_noise_scale = 0;
-    c.device.read_noise_scale = 0;
-    c.drift_compensation.mode = modes[k];
-    c.run.t_inference_s = 0;
-    AnalogLayer L(c);
-    L.program(W);
-    const RowMatrixXf y0 = L.read(X);
-    L.drift_to(kYear);
-    err[k] = rel_err(L.read(X), y0);
-    MESSAGE(std::string(modes[k]) << " relative error at 1 y: " << err[k]);
-  }
-  CHECK(err[0] > 0.3);
-  CHECK(err[1] < 0.4 * err[0]);
-  CHECK(err[2] < 0.4 * err[0]);
+  const double none = pcm_year_error(W, X, "none", "column"), global = pcm_year_error(W, X, "global", "column"),
+               column = pcm_year_error(W, X, "column", "column");
+  CHECK(none > 0.3);
+  CHECK(global < 0.4 * none);
+  CHECK(column < 0.4 * none);
 }
 
 TEST_CASE("per-column compensation beats global when columns drift differently") {
@@ -129,24 +133,7 @@ TEST_CASE("per-column compensation beats global when columns drift differently")
   RowMatrixXf W = uniform(64, 256, 0.5f, 1, 6);
   W.topRows(32) *= 0.1f;
   const RowMatrixXf X = uniform(128, 256, 0, 1, 7);
-  double err[2];
-  const char* modes[2] = {"global", "column"};
-  for (int k = 0; k < 2; ++k) {
-    XbarConfig c;
-    c.device.model = "pcm";
-    c.device.prog_noise_scale = 0;
-    c.device.read_noise_scale = 0;
-    c.mapping.scale = "tile";
-    c.drift_compensation.mode = modes[k];
-    c.run.t_inference_s = 0;
-    AnalogLayer L(c);
-    L.program(W);
-    const RowMatrixXf y0 = L.read(X);
-    L.drift_to(kYear);
-    err[k] = rel_err(L.read(X), y0);
-    MESSAGE(std::string(modes[k]) << " relative error at 1 y: " << err[k]);
-  }
-  CHECK(err[1] < 0.5 * err[0]);
+  CHECK(pcm_year_error(W, X, "column", "tile") < 0.5 * pcm_year_error(W, X, "global", "tile"));
 }
 
 TEST_CASE("compensation is deterministic at any thread count and leaves the read-noise stream alone") {
