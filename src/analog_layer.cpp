@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "circuits/adc.h"
 #include "circuits/crossbar.h"
@@ -14,7 +15,8 @@ namespace xbar {
 
 namespace {
 // Random streams: each purpose has its own key so draws never collide.
-enum Stream : uint64_t { kProg = 1, kFault = 2, kNu = 3, kAdcBank = 4, kReadNoise = 5, kAdcNoise = 6 };
+enum Stream : uint64_t { kProg = 1, kFault = 2, kNu = 3, kAdcBank = 4, kReadNoise = 5, kAdcNoise = 6,
+                        kRefNoise = 7, kRefAdcNoise = 8 };
 // Batch rows per work item: fixed, so GEMM blocking and summation order never depend on threads.
 constexpr Eigen::Index kChunk = 128;
 using ColMatrixXf = Eigen::MatrixXf;
@@ -139,10 +141,48 @@ void AnalogLayer::program(const Eigen::Ref<const RowMatrixXf>& W, const float* b
   const int phys_cols = mc.tile_cols + (mc.mapping == "offset" ? 1 : 0);
   counters_.occupancy = double(int64_t(in_) * out_ * (n_arrays / int64_t(tiles_.size()))) /
                         (double(n_arrays) * mc.tile_rows * phys_cols);
+  comp_baseline_.clear();
   drift_to(cfg_.run.t_inference_s);
 }
 
 void AnalogLayer::drift_to(double t_s) {
+  set_read_state(t_s);
+  update_compensation();
+}
+
+void AnalogLayer::update_compensation() {
+  comp_factor_.clear();
+  counters_.drift_factor = 1;
+  if (!cfg_.drift_compensation.on()) return;
+  if (!cfg_.adc.ideal() && cfg_.adc.range == "calibrated")
+    for (const auto& t : tiles_)
+      for (double l : t.lsb)
+        if (l <= 0) return;  // calibrate() will call again
+  if (comp_baseline_.empty()) {
+    const double t = t_s_;
+    set_read_state(0);
+    comp_baseline_ = reference_response();
+    set_read_state(t);
+  }
+  comp_factor_ = drift_factors(cfg_.drift_compensation, comp_baseline_, reference_response());
+  double sum = 0;
+  for (float f : comp_factor_) sum += f;
+  counters_.drift_factor = sum / double(comp_factor_.size());
+}
+
+std::vector<double> AnalogLayer::reference_response() {
+  // Keyed by the read time: the reference reads at t are a function of (chip, t) alone and never
+  // shift the read-noise stream of the layer's own reads.
+  uint64_t tbits;
+  std::memcpy(&tbits, &t_s_, sizeof tbits);
+  const ReadKeys keys{make_key(chip_key_, kRefNoise, tbits), make_key(chip_key_, kRefAdcNoise, tbits)};
+  const LayerCounters saved = counters_;  // reference conversions are not the user's
+  const RowMatrixXf Y = run(drift_reference_inputs(cfg_.drift_compensation, cfg_.dac, in_), nullptr, &keys);
+  counters_ = saved;
+  return drift_reference_response(cfg_.drift_compensation, Y);
+}
+
+void AnalogLayer::set_read_state(double t_s) {
   check_programmed("drift_to");
   if (!(t_s >= 0) || !std::isfinite(t_s)) throw ConfigError("run.t_inference_s", std::to_string(t_s), "must be finite and >= 0");
   t_s_ = t_s;
@@ -164,6 +204,7 @@ void AnalogLayer::drift_to(double t_s) {
   // is a function of t alone); stuck cells do not drift.
   for (auto& t : tiles_) {
     const size_t S = t.arrays.size();
+    const std::vector<double> calibrated_lsb = t.lsb;  // calibrate() ranges stay across drift steps
     t.A.assign(S, ColMatrixXf());
     t.S2.assign(S, ColMatrixXf());
     t.S2ref.assign(S, Eigen::VectorXf());
@@ -222,7 +263,7 @@ void AnalogLayer::drift_to(double t_s) {
         const double unit = cfg_.dac.unit() * lay.unit;  // grid of the column signal (0: continuous)
         if (cfg_.adc.range == "worst_case") t.lsb[s] = adc_lsb(cfg_.adc, worst, unit);
         else if (cfg_.adc.range == "fixed") t.lsb[s] = adc_lsb(cfg_.adc, worst * cfg_.adc.fixed_fraction, 0.0);
-        else t.lsb[s] = 0;  // set by calibrate()
+        else t.lsb[s] = calibrated_lsb.size() == S ? calibrated_lsb[s] : 0;  // 0 until calibrate()
         t.adc[s].draw(cfg_.adc, t.cols, make_key(chip_key_, kAdcBank, t.arrays[s][0].id));
       }
       for (const auto& a : t.arrays[s]) bytes += int64_t(a.g_prog.size()) * 4;
@@ -260,6 +301,7 @@ void AnalogLayer::calibrate(const Eigen::Ref<const RowMatrixXf>& X) {
       if (fs <= 0) fs = 1e-12;  // all-zero calibration signal: any range reads zero
       t.lsb[s] = adc_lsb(cfg_.adc, fs, 0.0);
     }
+  update_compensation();
 }
 
 std::vector<double> AnalogLayer::adc_lsbs() const {
@@ -277,6 +319,7 @@ void AnalogLayer::set_adc_lsbs(const std::vector<double>& lsbs) {
   size_t k = 0;
   for (auto& t : tiles_)
     for (auto& l : t.lsb) l = lsbs[k++];
+  update_compensation();
 }
 
 void AnalogLayer::check_input(const Eigen::Ref<const RowMatrixXf>& X, const char* what) const {
@@ -295,7 +338,8 @@ RowMatrixXf AnalogLayer::read(const Eigen::Ref<const RowMatrixXf>& X) {
   return run(Xa, nullptr) + digital;
 }
 
-RowMatrixXf AnalogLayer::run(const Eigen::Ref<const RowMatrixXf>& X, std::vector<std::vector<float>>* collect) {
+RowMatrixXf AnalogLayer::run(const Eigen::Ref<const RowMatrixXf>& X, std::vector<std::vector<float>>* collect,
+                             const ReadKeys* ref) {
   if (!collect && !cfg_.adc.ideal() && cfg_.adc.range == "calibrated")
     for (const auto& t : tiles_)
       for (double l : t.lsb)
@@ -307,9 +351,9 @@ RowMatrixXf AnalogLayer::run(const Eigen::Ref<const RowMatrixXf>& X, std::vector
   const int K = int(in.weight.size());
   const SliceLayout lay = slice_layout(cfg_.mapping);
   // Calibration reads draw from their own stream so they do not shift the reads that follow.
-  const int64_t read_idx = collect ? -1 : counters_.reads++;
-  const uint64_t noise_key = make_key(chip_key_, kReadNoise, uint64_t(read_idx));
-  const uint64_t adc_key = make_key(chip_key_, kAdcNoise, uint64_t(read_idx));
+  const int64_t read_idx = (collect || ref) ? -1 : counters_.reads++;
+  const uint64_t noise_key = ref ? ref->noise : make_key(chip_key_, kReadNoise, uint64_t(read_idx));
+  const uint64_t adc_key = ref ? ref->adc : make_key(chip_key_, kAdcNoise, uint64_t(read_idx));
   if (collect) {
     collect->clear();
     for (const auto& t : tiles_) collect->resize(collect->size() + t.A.size());
@@ -390,6 +434,9 @@ RowMatrixXf AnalogLayer::run(const Eigen::Ref<const RowMatrixXf>& X, std::vector
     }
   }
   Y.array().colwise() *= Eigen::Map<const Eigen::ArrayXf>(in.scale.data(), B);
+  if (ref) return Y;
+  // Drift compensation: digital, after the ADC and before the bias.
+  if (!comp_factor_.empty()) Y.array().rowwise() *= Eigen::Map<const Eigen::ArrayXf>(comp_factor_.data(), out_).transpose();
   Y.array().rowwise() += Eigen::Map<const Eigen::ArrayXf>(bias_.data(), out_).transpose();
   counters_.saturations += sat;
   counters_.conversions += conv;

@@ -30,6 +30,7 @@ struct LayerCounters {
   int64_t digital_channels = 0;  // input channels routed to float in the last read
   int solver_iterations = 0;     // parasitic solver iterations (sum over arrays, last drift step)
   double solver_residual = 0;    // worst parasitic solver residual
+  double drift_factor = 1;       // mean digital drift-compensation factor over outputs (1: off)
 };
 
 class AnalogLayer {
@@ -40,7 +41,8 @@ class AnalogLayer {
   // Maps W (out x in) to conductances and programs them (noise, faults) with run.seed + chip.
   // bias (size out, optional) is added digitally. Then drifts to run.t_inference_s.
   void program(const Eigen::Ref<const RowMatrixXf>& W, const float* bias = nullptr, uint64_t chip = 0);
-  // Recomputes the read state for time t_s after programming (drift, read-noise sigmas, M).
+  // Recomputes the read state for time t_s after programming (drift, read-noise sigmas, M) and
+  // the drift-compensation factors (drift_compensation.mode).
   void drift_to(double t_s);
   // Sets the calibrated ADC full scale from representative inputs (adc.range = calibrated).
   void calibrate(const Eigen::Ref<const RowMatrixXf>& X);
@@ -76,7 +78,18 @@ class AnalogLayer {
   void check_programmed(const char* what) const;
   // Programmed, X has in_features columns, every entry finite (run() relies on it).
   void check_input(const Eigen::Ref<const RowMatrixXf>& X, const char* what) const;
-  RowMatrixXf run(const Eigen::Ref<const RowMatrixXf>& X, std::vector<std::vector<float>>* collect);
+  struct ReadKeys {
+    uint64_t noise, adc;
+  };
+  // ref: a drift-compensation reference read with its own noise keys (no bias, no factors, no
+  // read counter).
+  RowMatrixXf run(const Eigen::Ref<const RowMatrixXf>& X, std::vector<std::vector<float>>* collect,
+                  const ReadKeys* ref = nullptr);
+  void set_read_state(double t_s);  // drift_to without compensation
+  // Reference reads at t = 0 (once per programming) and now -> factors; waits for calibrate()
+  // when the ADC range is calibrated.
+  void update_compensation();
+  std::vector<double> reference_response();
 
   XbarConfig cfg_;
   std::unique_ptr<DeviceModel> device_;
@@ -87,6 +100,8 @@ class AnalogLayer {
   std::vector<float> bias_;
   OutlierPath outliers_;
   std::vector<float> in_age_, out_age_;
+  std::vector<double> comp_baseline_;  // reference response at t = 0 (empty: not read yet)
+  std::vector<float> comp_factor_;     // digital factor per output (empty: none)
   LayerCounters counters_;
 };
 

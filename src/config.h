@@ -1,5 +1,6 @@
 // The full configuration of one analog layer: one struct per stage, read from TOML
-// ([mapping], [device], [dac], [adc], [wires], [outliers], [run]) and `--set section.key=value` overrides.
+// ([mapping], [device], [dac], [adc], [wires], [outliers], [run],
+// [drift_compensation]) and `--set section.key=value` overrides.
 #pragma once
 #include <string>
 #include <vector>
@@ -8,6 +9,7 @@
 #include "circuits/dac.h"
 #include "circuits/parasitics.h"
 #include "devices/device_config.h"
+#include "src/drift_compensation.h"
 #include "src/mapping.h"
 #include "src/outliers.h"
 
@@ -32,16 +34,17 @@ struct XbarConfig {
   WireConfig wires;
   OutlierConfig outliers;
   RunConfig run;
+  DriftCompensationConfig drift_compensation;
 
   void validate() const;
   // Visits every section struct (generic lambda taking any config struct).
   template <class F>
   void visit(F&& f) {
-    f(mapping), f(device), f(dac), f(adc), f(wires), f(outliers), f(run);
+    f(mapping), f(device), f(dac), f(adc), f(wires), f(outliers), f(run), f(drift_compensation);
   }
   template <class F>
   void visit(F&& f) const {
-    f(mapping), f(device), f(dac), f(adc), f(wires), f(outliers), f(run);
+    f(mapping), f(device), f(dac), f(adc), f(wires), f(outliers), f(run), f(drift_compensation);
   }
 };
 

@@ -1,29 +1,60 @@
-// xbar eval: task metric of a model on emulated chips (mean and std over programmed chips).
+// xbar eval: task metric of a model on emulated chips (mean and std over programmed chips), at one
+// or several read times after programming and drift-compensation modes.
 #include <torch/script.h>
 
 #include <cmath>
 #include <cxxopts.hpp>
 #include <iomanip>
 #include <iostream>
+#include <sstream>
 
 #include "src/study/evaluate.h"
+#include "src/time_units.h"
 #include "src/torch/convert.h"
 #include "tools/commands.h"
 #include "tools/config_options.h"
 
 namespace xbar::cli {
 
+namespace {
+struct Stats {
+  double s = 0, s2 = 0;
+  int n = 0;
+  void add(double v) { s += v, s2 += v * v, ++n; }
+  double mean() const { return s / n; }
+  double sd() const { return n > 1 ? std::sqrt(std::max(0.0, (s2 - n * mean() * mean()) / (n - 1))) : 0.0; }
+};
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  size_t a = 0;
+  while (true) {
+    const size_t b = s.find(',', a);
+    out.push_back(s.substr(a, b == std::string::npos ? std::string::npos : b - a));
+    if (b == std::string::npos) return out;
+    a = b + 1;
+  }
+}
+}  // namespace
+
 int cmd_eval(int argc, char** argv) {
   cxxopts::Options opt("xbar eval",
                        "Evaluates a float TorchScript model converted with a policy on N programmed chips: Fashion-MNIST\n"
                        "test accuracy (%) or bits per character on the fortunes validation split (prefill, and decode\n"
-                       "token by token through the KV cache); prints mean, std and the per-layer counters of the last chip.");
+                       "token by token through the KV cache); prints mean, std and the per-layer counters of the last chip.\n"
+                       "With several read times each chip is programmed once and read at every time in order (the same\n"
+                       "chip ageing; calibrated ADC ranges are set on the first batch, at the first time); with several\n"
+                       "drift-compensation modes the same chips are evaluated once per mode. A table time x mode follows.");
   opt.add_options()("model", "TorchScript float model (.pt)", cxxopts::value<std::string>())(
       "policy", "policy TOML (default: every stage ideal)", cxxopts::value<std::string>()->default_value(""))(
       "task", "fashion_mnist or text", cxxopts::value<std::string>()->default_value("fashion_mnist"))(
       "device", "HDF5 device file: sets device.model = file for every operator", cxxopts::value<std::string>()->default_value(""))(
-      "t-inference", "seconds between programming and reading (s; default: the policy's run.t_inference_s)",
-      cxxopts::value<double>())("repeats", "programmed chips (count)", cxxopts::value<int>()->default_value("3"))(
+      "t-inference", "time(s) between programming and reading, comma-separated, each a number with an optional unit: "
+      "s (default), min, h, d, w, mo (= 1 y / 12 = 2.6298e6 s), y (= 365.25 d = 3.15576e7 s), e.g. 1s,1h,1d,1mo,1y "
+      "(default: the policy's run.t_inference_s)", cxxopts::value<std::string>())(
+      "drift-compensation", "drift_compensation.mode(s) to compare, comma-separated: none, global, column "
+      "(default: the policy's)", cxxopts::value<std::string>())(
+      "repeats", "programmed chips (count)", cxxopts::value<int>()->default_value("3"))(
       "samples", "test images / validation characters (count; 0 = all)", cxxopts::value<int64_t>()->default_value("0"))(
       "set", "override a config key of the policy's default, e.g. --set adc.bits=6 (repeatable)",
       cxxopts::value<std::vector<std::string>>())(
@@ -44,42 +75,78 @@ int cmd_eval(int argc, char** argv) {
     base.device.model = "file";
     base.device.file = res["device"].as<std::string>();
   }
-  if (res.count("t-inference")) base.run.t_inference_s = res["t-inference"].as<double>();
   apply_set_options(base, res);
+  std::vector<double> times = {base.run.t_inference_s};
+  if (res.count("t-inference")) times = parse_duration_list(res["t-inference"].as<std::string>(), "--t-inference");
+  base.run.t_inference_s = times[0];
+  std::vector<std::string> modes = {base.drift_compensation.mode};
+  if (res.count("drift-compensation")) modes = split_list(res["drift-compensation"].as<std::string>());
+  for (const auto& mo : modes) {
+    XbarConfig c = base;
+    set_key(c, "drift_compensation.mode", mo);
+    c.validate();  // names drift_compensation.mode and the bad value
+  }
   base.validate();
-  policy.default_toml = to_toml(base);
   const int repeats = res["repeats"].as<int>();
   if (repeats < 1) throw ConfigError("--repeats", std::to_string(repeats), "must be >= 1");
   const std::string path = res["model"].as<std::string>();
   const EvalData data = load_eval_data(res["task"].as<std::string>(), res["samples"].as<int64_t>(), 0);
   torch::jit::Module fm = load_torchscript(path);
   const int64_t dw = data.task == "text" ? res["decode-windows"].as<int64_t>() : 0;
-  std::cout << std::fixed << std::setprecision(3) << "float " << data.metric() << " " << evaluate(fm, data);
+  const double float_metric = evaluate(fm, data);
+  std::cout << std::fixed << std::setprecision(3) << "float " << data.metric() << " " << float_metric;
   if (dw > 0) std::cout << "  decode (first " << dw << " windows) " << evaluate_decode(fm, data, dw);
   std::cout << "\n";
-  double s = 0, s2 = 0;
-  torch::jit::Module m = load_torchscript(path);
-  const ConvertReport rep = convert_module(m, policy);
-  for (int r = 0; r < repeats; ++r) {
-    program_chip(m, r);
-    const double v = evaluate(m, data);
-    std::cout << "chip " << r << " " << data.metric() << " " << v;
-    if (dw > 0) std::cout << "  decode (first " << dw << " windows) " << evaluate_decode(m, data, dw);
-    std::cout << "\n";
-    s += v;
-    s2 += v * v;
+  const bool single = times.size() == 1 && modes.size() == 1;
+  std::vector<std::vector<Stats>> stats(times.size(), std::vector<Stats>(modes.size()));
+  torch::jit::Module m;
+  for (size_t mi = 0; mi < modes.size(); ++mi) {
+    XbarConfig c = base;
+    set_key(c, "drift_compensation.mode", modes[mi]);
+    Policy p = policy;
+    p.default_toml = to_toml(c);  // policy overrides that set the mode still win
+    m = load_torchscript(path);
+    convert_module(m, p);
+    for (int r = 0; r < repeats; ++r) {
+      program_chip(m, r);
+      for (size_t ti = 0; ti < times.size(); ++ti) {
+        drift_model(m, times[ti]);
+        const double v = evaluate(m, data);
+        std::cout << "chip " << r;
+        if (!single) std::cout << " t " << format_duration(times[ti]) << " drift_compensation " << modes[mi];
+        std::cout << " " << data.metric() << " " << v;
+        if (dw > 0) std::cout << "  decode (first " << dw << " windows) " << evaluate_decode(m, data, dw);
+        std::cout << "\n" << std::flush;
+        stats[ti][mi].add(v);
+      }
+    }
   }
-  const double mean = s / repeats, sd = repeats > 1 ? std::sqrt(std::max(0.0, (s2 - repeats * mean * mean) / (repeats - 1))) : 0.0;
-  std::cout << "analog " << data.metric() << " " << mean << " +- " << sd << " (" << repeats << " chips)\n";
-  std::cout << "layer counters (last chip):\n";
+  if (single) {
+    std::cout << "analog " << data.metric() << " " << stats[0][0].mean() << " +- " << stats[0][0].sd() << " ("
+              << repeats << " chips)\n";
+  } else {
+    std::cout << data.metric() << " mean +- std over " << repeats << " chips (float " << float_metric << ")\n"
+              << std::setw(12) << "t_inference";
+    for (const auto& mo : modes) std::cout << std::setw(20) << mo;
+    std::cout << "\n";
+    for (size_t ti = 0; ti < times.size(); ++ti) {
+      std::cout << std::setw(12) << format_duration(times[ti]);
+      for (const auto& s : stats[ti]) {
+        std::ostringstream cell;
+        cell << std::fixed << std::setprecision(2) << s.mean() << " +- " << s.sd();
+        std::cout << std::setw(20) << cell.str();
+      }
+      std::cout << "\n";
+    }
+  }
+  std::cout << "layer counters (last chip, time and mode):\n";
   for (const auto& l : xbar_layers(m)) {
     const auto c = l->counters();
     std::cout << "  " << std::left << std::setw(24) << l->name() << std::right << " tiles " << std::setw(3)
               << int64_t(c.at("tiles")) << "  conversions " << std::setw(10) << int64_t(c.at("conversions"))
               << "  saturations " << std::setw(8) << int64_t(c.at("saturations")) << "  occupancy "
-              << std::setprecision(3) << c.at("occupancy") << "\n";
+              << std::setprecision(3) << c.at("occupancy") << "  drift_factor " << c.at("drift_factor") << "\n";
   }
-  (void)rep;
   return 0;
 }
 

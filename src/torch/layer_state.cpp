@@ -142,6 +142,7 @@ c10::Dict<std::string, double> XbarLayer::counters() const {
   d.insert("ir_drop_severity", c.ir_drop_severity);
   d.insert("digital_weights", double(c.digital_weights));
   d.insert("digital_channels", double(c.digital_channels));
+  d.insert("drift_factor", c.drift_factor);
   d.insert("t_inference_s", t_s_);
   d.insert("chip", double(chip_));
   return d;
