@@ -14,29 +14,16 @@
 #include "src/study/point_cost.h"
 #include "src/study/results.h"
 #include "src/study/study.h"
+#include "tests/study/study_test_support.h"
 
 using namespace xbar;
+using xbar::test::slurp, xbar::test::src, xbar::test::tmpdir;
 
 namespace {
-std::string src(const std::string& rel) { return std::string(XBAR_SOURCE_DIR) + "/" + rel; }
-std::string tmpdir() {
-  static std::string d = [] {
-    char t[] = "/tmp/xbar_cluster_XXXXXX";
-    REQUIRE(mkdtemp(t) != nullptr);
-    return std::string(t);
-  }();
-  return d;
-}
 std::string bin() {
   const char* b = std::getenv("XBAR_BIN");
   REQUIRE_MESSAGE(b != nullptr, "XBAR_BIN must point at the xbar executable (set by CTest)");
   return b;
-}
-std::string slurp(const std::string& p) {
-  std::ifstream f(p);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
 }
 // A tiny study (MLP, 400 images, adc.bits {4, 8} x 2 chips = 4 points, about a second each).
 std::string study(const std::string& name, const std::string& grid = "\"adc.bits\" = [4, 8]\n") {
@@ -173,10 +160,15 @@ TEST_CASE("mpirun -n 2 gives the single-process results, also after a stop and r
 }
 
 TEST_CASE("an error on an MPI rank ends the job with the message instead of hanging") {
-  // Points 2 and 3 read a device file that is not HDF5: whichever rank gets them fails.
-  const std::string bad = tmpdir() + "/not_a_device.h5";
+  // Points 2 and 3 (device.model = file) read a device file that is not HDF5: whichever rank
+  // gets them fails (the grid check cannot see it; only reading the file does).
+  const std::string bad = tmpdir() + "/not_a_device.h5", pol = tmpdir() + "/bad_policy.toml";
   std::ofstream(bad) << "not hdf5";
-  const std::string s = study("mpi_error", "\"device.model\" = [\"pcm\", \"file\"]\n\"device.file\" = [\"" + bad + "\"]\n");
+  std::ofstream(pol) << "[device]\nmodel = \"pcm\"\nfile = \"" << bad << "\"\n";
+  std::string text = slurp(study("mpi_error", "\"device.model\" = [\"pcm\", \"file\"]\n"));
+  text.replace(text.find(src("data/policies/default.toml")), src("data/policies/default.toml").size(), pol);
+  const std::string s = tmpdir() + "/mpi_error.toml";
+  std::ofstream(s) << text;
   const int rc = sh("timeout 300 " + mpirun(2) + bin() + " sweep " + s);
   CHECK(rc != 0);
   CHECK(rc != 124);  // not the timeout
