@@ -11,6 +11,7 @@
 
 #include "common/error.h"
 #include "common/h5io.h"
+#include "devices/sha256.h"
 #include "src/study/point_cost.h"
 #include "src/study/results.h"
 #include "src/study/study.h"
@@ -76,6 +77,17 @@ TEST_CASE("the reference results file records what reproduces each point") {
   CHECK(r.rows.at(3).repeat == 1);
   CHECK(r.rows.at(3).config_toml.find("bits = 8") != std::string::npos);
   CHECK(r.rows.at(0).device_sha256.empty());  // default.toml uses the parametric pcm model
+  // A file-based device: its sha256 is recorded with the point.
+  const std::string pol = tmpdir() + "/file_device_policy.toml";
+  std::ofstream(pol) << "[device]\nmodel = \"file\"\nfile = \"" << src("data/devices/rram.h5") << "\"\n";
+  std::string text = slurp(study("file_device"));
+  text.replace(text.find(src("data/policies/default.toml")), src("data/policies/default.toml").size(), pol);
+  std::ofstream(tmpdir() + "/file_device.toml2") << text;
+  const StudySpec s = load_study(tmpdir() + "/file_device.toml2");
+  const ResultRow fr = make_row(s, load_policy(pol), study_points(s)[1], 50.0, 0.0);
+  CHECK(fr.device_sha256 == sha256_file(src("data/devices/rram.h5")));
+  CHECK(fr.repeat == 1);
+  CHECK(fr.seed == 1);
 }
 
 TEST_CASE("shards 0/2 and 1/2 merged equal the single-process results") {
@@ -112,8 +124,22 @@ TEST_CASE("rerun reproduces a point bit for bit and refuses a changed model") {
   write_h5(r, res + ".h5");
   CHECK(sh(bin() + " rerun " + res + ".h5 --point 2") == 2);
   CHECK(last_stderr().find("model_copy.pt: the model changed since the results were written") != std::string::npos);
-  // A stored metric that the run does not reproduce: exit 1.
+  // A file-based device whose file no longer has the recorded sha256 (checked before evaluating).
   r.meta.model = src("models/mlp.pt");
+  const std::string dev = tmpdir() + "/device_copy.h5";
+  std::ofstream(dev, std::ios::binary) << slurp(src("data/devices/pcm.h5"));
+  ResultRow& row = r.rows.at(2);
+  const std::string cfg = row.config_toml;
+  row.config_toml.replace(row.config_toml.find("model = 'pcm'"), 13, "model = 'file'");
+  row.config_toml.replace(row.config_toml.find("file = ''"), 9, "file = '" + dev + "'");
+  row.device_sha256 = sha256_file(src("data/devices/rram.h5"));
+  write_h5(r, res + ".h5");
+  CHECK(sha256_file(dev) == sha256_file(src("data/devices/pcm.h5")));
+  CHECK(sh(bin() + " rerun " + res + ".h5 --point 2") == 2);
+  CHECK(last_stderr().find("device_copy.h5: the device file changed") != std::string::npos);
+  row.config_toml = cfg;
+  row.device_sha256 = "";
+  // A stored metric that the run does not reproduce: exit 1.
   r.rows.at(2).metric += 1e-9;
   write_h5(r, res + ".h5");
   CHECK(sh(bin() + " rerun " + res + ".h5 --point 2") == 1);
