@@ -103,6 +103,27 @@ Array Reader::read(const std::string& name, int rank, bool finite_only) const {
   });
 }
 
+std::vector<std::string> Reader::read_strings(const std::string& name) const {
+  const std::string where = path_ + ": dataset " + name;
+  if (!has(name)) throw FileError(where + " is missing");
+  return checked(where, [&] {
+    H5::DataSet ds = f_->openDataSet(name);
+    if (ds.getTypeClass() != H5T_STRING) throw FileError(where + " is not a string dataset");
+    H5::DataSpace sp = ds.getSpace();
+    if (sp.getSimpleExtentNdims() != 1) throw FileError(where + " is not one-dimensional");
+    hsize_t n = 0;
+    sp.getSimpleExtentDims(&n);
+    std::vector<char*> p(size_t(n), nullptr);
+    H5::StrType t(H5::PredType::C_S1, H5T_VARIABLE);
+    if (!ds.getStrType().isVariableStr()) throw FileError(where + " holds fixed-length strings (expected variable)");
+    if (n) ds.read(p.data(), t);
+    std::vector<std::string> out;
+    for (char* c : p) out.push_back(c ? c : "");
+    if (n) H5Dvlen_reclaim(t.getId(), sp.getId(), H5P_DEFAULT, p.data());
+    return out;
+  });
+}
+
 bool Reader::has_attr(const std::string& object, const std::string& name) const {
   return checked(path_ + ": " + object, [&] {
     if (!object.empty() && object != "/" && !link_exists(*f_, object)) return false;

@@ -29,6 +29,8 @@ class Reader {
   // Reads a numeric dataset of the given rank (-1: any) as float64; checks rank, dtype class and
   // (when finite_only) that every value is finite.
   Array read(const std::string& dataset, int rank = -1, bool finite_only = true) const;
+  // A 1-D dataset of variable-length strings (as written by Writer::write_strings).
+  std::vector<std::string> read_strings(const std::string& dataset) const;
   bool has_attr(const std::string& object, const std::string& name) const;
   double attr_double(const std::string& object, const std::string& name) const;
   double attr_double(const std::string& object, const std::string& name, double fallback) const;

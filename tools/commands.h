@@ -10,6 +10,8 @@ int cmd_demo(int argc, char** argv);
 int cmd_convert(int argc, char** argv);
 int cmd_eval(int argc, char** argv);
 int cmd_sweep(int argc, char** argv);
+int cmd_merge(int argc, char** argv);
+int cmd_rerun(int argc, char** argv);
 int cmd_crossbar(int argc, char** argv);
 int cmd_device(int argc, char** argv);
 int cmd_train(int argc, char** argv);

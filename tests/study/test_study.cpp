@@ -15,19 +15,12 @@
 #include "src/study/evaluate.h"
 #include "src/study/study.h"
 #include "src/torch/convert.h"
+#include "tests/study/study_test_support.h"
 
 using namespace xbar;
+using xbar::test::slurp, xbar::test::src, xbar::test::tmpdir;
 
 namespace {
-std::string src(const std::string& rel) { return std::string(XBAR_SOURCE_DIR) + "/" + rel; }
-std::string tmpdir() {
-  static std::string d = [] {
-    char t[] = "/tmp/xbar_study_XXXXXX";
-    REQUIRE(mkdtemp(t) != nullptr);
-    return std::string(t);
-  }();
-  return d;
-}
 std::string write(const std::string& name, const std::string& text) {
   const std::string p = tmpdir() + "/" + name;
   std::ofstream(p) << text;
@@ -37,12 +30,6 @@ std::string study_text(const std::string& output, const std::string& extra_grid 
   return "[study]\nmodel = \"" + src("models/cnn.pt") + "\"\ntask = \"fashion_mnist\"\npolicy = \"" +
          src("data/policies/default.toml") + "\"\noutput = \"" + output + "\"\nrepeats = 2\nsamples = 3000\n[grid]\n" +
          "\"adc.bits\" = [4, 6, 8]\n" + extra_grid;
-}
-std::string slurp(const std::string& p) {
-  std::ifstream f(p);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
 }
 int count_rows(const std::string& csv) {
   std::ifstream f(csv);
