@@ -6,6 +6,9 @@
 #include <cmath>
 #include <algorithm>
 #include <cstdint>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 namespace xbar {
 
@@ -35,42 +38,75 @@ struct Philox {
   }
 };
 
-// Blocks first .. first + n - 1 of (key, ctr_hi) into out[4 n], in lanes of 16 so the compiler
-// vectorizes the rounds; identical to calling Philox::block for each counter.
+// Sixteen consecutive blocks first .. first + 15 of (key, ctr_hi) in lanes: word w of block
+// first + l is c[w][l]. With AVX-512 the rounds run on 16 lanes at once (a 32x32 -> 64-bit
+// multiply per even/odd lane pair); otherwise a plain loop. Both equal Philox::block.
+inline void philox_lanes16(uint64_t key, uint64_t ctr_hi, uint64_t first, uint32_t c[4][16]) {
+  for (int l = 0; l < 16; ++l) {
+    const uint64_t ctr = first + uint64_t(l);
+    c[0][l] = uint32_t(ctr);
+    c[1][l] = uint32_t(ctr >> 32);
+    c[2][l] = uint32_t(ctr_hi);
+    c[3][l] = uint32_t(ctr_hi >> 32);
+  }
+  uint32_t k0 = uint32_t(key), k1 = uint32_t(key >> 32);
+#if defined(__AVX512F__)
+  __m512i c0 = _mm512_loadu_si512(c[0]), c1 = _mm512_loadu_si512(c[1]);
+  __m512i c2 = _mm512_loadu_si512(c[2]), c3 = _mm512_loadu_si512(c[3]);
+  const __m512i m0 = _mm512_set1_epi32(int(0xD2511F53u)), m1 = _mm512_set1_epi32(int(0xCD9E8D57u));
+  // hi/lo 32-bit halves of a * m for all 16 lanes: even lanes from one 32x32 -> 64-bit multiply,
+  // odd lanes from a second on the shifted words, then interleaved back. (The maskz forms with
+  // an all-ones mask are the plain instructions; they avoid GCC 12's false "uninitialized"
+  // warning from the unmasked intrinsics.)
+  const __mmask8 all = 0xFF;
+  auto mulhilo = [all](__m512i a, __m512i m, __m512i& hi, __m512i& lo) {
+    const __m512i pe = _mm512_maskz_mul_epu32(all, a, m);
+    const __m512i po = _mm512_maskz_mul_epu32(all, _mm512_maskz_srli_epi64(all, a, 32), m);
+    lo = _mm512_mask_blend_epi32(0xAAAA, pe, _mm512_maskz_slli_epi64(all, po, 32));
+    hi = _mm512_mask_blend_epi32(0xAAAA, _mm512_maskz_srli_epi64(all, pe, 32), po);
+  };
+  for (int r = 0; r < 10; ++r) {
+    __m512i hi0, lo0, hi1, lo1;
+    mulhilo(c0, m0, hi0, lo0);
+    mulhilo(c2, m1, hi1, lo1);
+    c0 = _mm512_xor_si512(_mm512_xor_si512(hi1, c1), _mm512_set1_epi32(int(k0)));
+    c2 = _mm512_xor_si512(_mm512_xor_si512(hi0, c3), _mm512_set1_epi32(int(k1)));
+    c1 = lo1;
+    c3 = lo0;
+    k0 += 0x9E3779B9u;
+    k1 += 0xBB67AE85u;
+  }
+  _mm512_storeu_si512(c[0], c0);
+  _mm512_storeu_si512(c[1], c1);
+  _mm512_storeu_si512(c[2], c2);
+  _mm512_storeu_si512(c[3], c3);
+#else
+  for (int r = 0; r < 10; ++r) {
+    for (int l = 0; l < 16; ++l) {
+      const uint64_t p0 = uint64_t(0xD2511F53u) * c[0][l];
+      const uint64_t p1 = uint64_t(0xCD9E8D57u) * c[2][l];
+      const uint32_t n0 = uint32_t(p1 >> 32) ^ c[1][l] ^ k0;
+      const uint32_t n2 = uint32_t(p0 >> 32) ^ c[3][l] ^ k1;
+      c[1][l] = uint32_t(p1);
+      c[3][l] = uint32_t(p0);
+      c[0][l] = n0;
+      c[2][l] = n2;
+    }
+    k0 += 0x9E3779B9u;
+    k1 += 0xBB67AE85u;
+  }
+#endif
+}
+
+// Blocks first .. first + n - 1 of (key, ctr_hi) into out[4 n]; identical to calling
+// Philox::block for each counter.
 inline void philox_blocks(uint64_t key, uint64_t ctr_hi, uint64_t first, uint64_t n, uint32_t* out) {
-  constexpr int L = 16;
-  for (uint64_t base = 0; base < n; base += L) {
-    const int m = int(std::min<uint64_t>(L, n - base));
-    uint32_t c0[L], c1[L], c2[L], c3[L];
-    for (int l = 0; l < L; ++l) {
-      const uint64_t ctr = first + base + uint64_t(l);
-      c0[l] = uint32_t(ctr);
-      c1[l] = uint32_t(ctr >> 32);
-      c2[l] = uint32_t(ctr_hi);
-      c3[l] = uint32_t(ctr_hi >> 32);
-    }
-    uint32_t k0 = uint32_t(key), k1 = uint32_t(key >> 32);
-    for (int r = 0; r < 10; ++r) {
-      for (int l = 0; l < L; ++l) {
-        const uint64_t p0 = uint64_t(0xD2511F53u) * c0[l];
-        const uint64_t p1 = uint64_t(0xCD9E8D57u) * c2[l];
-        const uint32_t n0 = uint32_t(p1 >> 32) ^ c1[l] ^ k0;
-        const uint32_t n2 = uint32_t(p0 >> 32) ^ c3[l] ^ k1;
-        c1[l] = uint32_t(p1);
-        c3[l] = uint32_t(p0);
-        c0[l] = n0;
-        c2[l] = n2;
-      }
-      k0 += 0x9E3779B9u;
-      k1 += 0xBB67AE85u;
-    }
-    for (int l = 0; l < m; ++l) {
-      uint32_t* o = out + 4 * (base + uint64_t(l));
-      o[0] = c0[l];
-      o[1] = c1[l];
-      o[2] = c2[l];
-      o[3] = c3[l];
-    }
+  uint32_t c[4][16];
+  for (uint64_t base = 0; base < n; base += 16) {
+    philox_lanes16(key, ctr_hi, first + base, c);
+    const int m = int(std::min<uint64_t>(16, n - base));
+    for (int l = 0; l < m; ++l)
+      for (int w = 0; w < 4; ++w) out[4 * (base + uint64_t(l)) + uint64_t(w)] = c[w][l];
   }
 }
 
@@ -103,6 +139,8 @@ class CounterRng {
   // The four raw words of block i, and of n consecutive blocks.
   inline void block(uint64_t i, uint32_t w[4]) const { Philox::block(key_, sub_, i, w); }
   inline void blocks(uint64_t first, uint64_t n, uint32_t* w) const { philox_blocks(key_, sub_, first, n, w); }
+  // Blocks first .. first + 15 in lanes (see philox_lanes16).
+  inline void lanes16(uint64_t first, uint32_t c[4][16]) const { philox_lanes16(key_, sub_, first, c); }
   inline double normal(uint64_t i) const {
     double a, b;
     normal2(i, a, b);

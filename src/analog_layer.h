@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "circuits/dac.h"
+#include "common/rng.h"
 #include "devices/device_model.h"
 #include "src/config.h"
 #include "src/outliers.h"
@@ -77,6 +78,10 @@ class AnalogLayer {
   // Programmed, X has in_features columns, every entry finite (run() relies on it).
   void check_input(const Eigen::Ref<const RowMatrixXf>& X, const char* what) const;
   RowMatrixXf run(const Eigen::Ref<const RowMatrixXf>& X, std::vector<std::vector<float>>* collect);
+  // Adds slice s's read noise to Yk = Vr A (Vr: K stacked input slices of the batch rows b0..).
+  void add_read_noise(const Tile& t, size_t s, const Eigen::Ref<const RowMatrixXf, 0, Eigen::OuterStride<>>& Vr,
+                      const CounterRng& rng, Eigen::Index B, Eigen::Index b0, int K, RowMatrixXf& Var, RowMatrixXf& Z,
+                      RowMatrixXf& Yk) const;
 
   XbarConfig cfg_;
   std::unique_ptr<DeviceModel> device_;
