@@ -54,24 +54,23 @@ void AdcBank::draw(const AdcConfig& cfg, int columns, uint64_t key) {
 
 namespace {
 // Converts every row of y to codes (gain, offset, noise, rounding, clamping) and hands each row's
-// clamped codes to sink(r, codes). Returns the saturated count.
+// clamped codes to sink(r, codes). Returns the saturated count. Float is exact enough: codes are
+// integers below 2^23 and a code boundary moves by at most ~1e-7 LSB.
 template <class Sink>
 int64_t convert_rows(const AdcConfig& cfg, double lsb, const AdcBank& bank, const Eigen::Ref<const RowMatrixXf>& y,
                      const CounterRng& noise_rng, uint64_t first_row, uint64_t row_stride, Sink sink) {
-  const double lo = -std::ldexp(1.0, cfg.bits - 1), hi = std::ldexp(1.0, cfg.bits - 1) - 1.0;
-  const double inv = 1.0 / lsb;
+  const float lo = -std::ldexp(1.0f, cfg.bits - 1), hi = std::ldexp(1.0f, cfg.bits - 1) - 1.0f;
   const bool noisy = cfg.noise_sigma_lsb > 0;
   const Eigen::Index C = y.cols();
-  const Eigen::ArrayXd gain = Eigen::Map<const Eigen::ArrayXf>(bank.gain.data(), C).cast<double>() * inv;
-  const Eigen::ArrayXd offset = Eigen::Map<const Eigen::ArrayXf>(bank.offset_lsb.data(), C).cast<double>();
-  Eigen::ArrayXd code(C);
-  Eigen::ArrayXf z(noisy ? C : 0);
+  const Eigen::ArrayXf gain = (Eigen::Map<const Eigen::ArrayXf>(bank.gain.data(), C).cast<double>() / lsb).cast<float>();
+  const Eigen::Map<const Eigen::ArrayXf> offset(bank.offset_lsb.data(), C);
+  Eigen::ArrayXf code(C), z(noisy ? C : 0);
   int64_t sat = 0;
   for (Eigen::Index r = 0; r < y.rows(); ++r) {
-    code = gain * y.row(r).transpose().array().cast<double>() + offset;
+    code = gain * y.row(r).transpose().array() + offset;
     if (noisy) {
       fill_normal(noise_rng, (first_row + uint64_t(r)) * row_stride, C, z.data());
-      code += cfg.noise_sigma_lsb * z.cast<double>();
+      code += float(cfg.noise_sigma_lsb) * z;
     }
     code = code.rint();
     sat += (code > hi).count() + (code < lo).count();
@@ -85,8 +84,8 @@ int64_t convert_rows(const AdcConfig& cfg, double lsb, const AdcBank& bank, cons
 int64_t adc_convert(const AdcConfig& cfg, double lsb, const AdcBank& bank, Eigen::Ref<RowMatrixXf> y,
                     const CounterRng& noise_rng, uint64_t first_row, uint64_t row_stride) {
   if (cfg.bits == 0) return 0;
-  return convert_rows(cfg, lsb, bank, y, noise_rng, first_row, row_stride, [&](Eigen::Index r, const Eigen::ArrayXd& code) {
-    y.row(r) = (code * lsb).cast<float>().matrix().transpose();
+  return convert_rows(cfg, lsb, bank, y, noise_rng, first_row, row_stride, [&](Eigen::Index r, const Eigen::ArrayXf& code) {
+    y.row(r) = (code * float(lsb)).matrix().transpose();
   });
 }
 
@@ -94,9 +93,9 @@ int64_t adc_convert_add(const AdcConfig& cfg, double lsb, const AdcBank& bank, c
                         const CounterRng& noise_rng, uint64_t first_row, uint64_t row_stride, const float* col_factor,
                         Eigen::Ref<RowMatrixXf> acc) {
   const Eigen::Index C = y.cols();
-  const Eigen::ArrayXd f = Eigen::Map<const Eigen::ArrayXf>(col_factor, C).cast<double>() * lsb;
-  return convert_rows(cfg, lsb, bank, y, noise_rng, first_row, row_stride, [&](Eigen::Index r, const Eigen::ArrayXd& code) {
-    acc.row(r).array() += (code * f).cast<float>().transpose();
+  const Eigen::ArrayXf f = (Eigen::Map<const Eigen::ArrayXf>(col_factor, C).cast<double>() * lsb).cast<float>();
+  return convert_rows(cfg, lsb, bank, y, noise_rng, first_row, row_stride, [&](Eigen::Index r, const Eigen::ArrayXf& code) {
+    acc.row(r).array() += (code * f).transpose();
   });
 }
 

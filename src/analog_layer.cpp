@@ -23,6 +23,11 @@ Eigen::Index batch_chunk(Eigen::Index B, int64_t col_tiles) {
   return ((B + 255) / 256) * col_tiles >= 4 ? 256 : 128;
 }
 using ColMatrixXf = Eigen::MatrixXf;
+// Scratch matrices of one work item in run().
+struct ItemWork {
+  RowMatrixXf V, Yk, Var, Z, T, acc;
+  std::vector<float> factor;
+};
 }  // namespace
 
 struct AnalogLayer::Array {
@@ -350,9 +355,13 @@ RowMatrixXf AnalogLayer::run(const Eigen::Ref<const RowMatrixXf>& X, std::vector
     const Eigen::Index b0 = (item / int64_t(col_starts.size())) * chunk;
     const Eigen::Index nb = std::min(chunk, B - b0);
     const int c0 = col_starts[item % int64_t(col_starts.size())];
-    RowMatrixXf V, Yk, Var, Z, T;
-    RowMatrixXf acc;  // this item's block of Y, summed over row tiles and slices
-    std::vector<float> factor;
+    // Per-thread buffers kept across items and reads: fresh ones would cost a page fault per
+    // 4 KiB on every read (they are mmap-sized).
+    static thread_local ItemWork work;
+    RowMatrixXf &V = work.V, &Yk = work.Yk, &Var = work.Var, &Z = work.Z, &T = work.T;
+    RowMatrixXf& acc = work.acc;  // this item's block of Y, summed over row tiles and slices
+    std::vector<float>& factor = work.factor;
+    bool acc_used = false;
     size_t collect_k = 0;
     for (size_t ti = 0; ti < tiles_.size(); ++ti) {
       const Tile& t = tiles_[ti];
@@ -360,7 +369,8 @@ RowMatrixXf AnalogLayer::run(const Eigen::Ref<const RowMatrixXf>& X, std::vector
         collect_k += t.A.size();
         continue;
       }
-      if (acc.size() == 0) acc.setZero(nb, t.cols);
+      if (!acc_used) acc.setZero(nb, t.cols);
+      acc_used = true;
       const Eigen::Map<const Eigen::ArrayXf> col_scale(t.col_scale.data(), t.cols);
       // Input voltages of this tile's rows for all slices, stacked: row k*nb + b.
       // One input slice: read the DAC output in place; several: stack them for one GEMM.
@@ -408,7 +418,7 @@ RowMatrixXf AnalogLayer::run(const Eigen::Ref<const RowMatrixXf>& X, std::vector
       }
       if (t_used) acc.array() += T.array().rowwise() * col_scale.transpose();
     }
-    if (collect || acc.size() == 0) continue;
+    if (collect || !acc_used) continue;
     // Input unscaling (per vector) and digital bias, written once into Y.
     const Eigen::Map<const Eigen::ArrayXf> scale(in.scale.data() + b0, nb);
     const Eigen::Map<const Eigen::ArrayXf> bias(bias_.data() + c0, acc.cols());
