@@ -42,6 +42,38 @@ struct Philox {
 // first + l is c[w][l]. With AVX-512 the rounds run on 16 lanes at once (a 32x32 -> 64-bit
 // multiply per even/odd lane pair); otherwise a plain loop. Both equal Philox::block.
 inline void philox_lanes16(uint64_t key, uint64_t ctr_hi, uint64_t first, uint32_t c[4][16]) {
+  uint32_t k0 = uint32_t(key), k1 = uint32_t(key >> 32);
+#if defined(__AVX512F__)
+  // Two halves of 8 blocks; each word sits in the low 32 bits of a 64-bit lane, so one
+  // _mm512_mul_epu32 gives the full 64-bit product (it ignores the upper halves, which may hold
+  // garbage), its high word is one shift away, and the XORs are one ternary-logic op each.
+  // (maskz forms with an all-ones mask are the plain instructions; the unmasked intrinsics
+  // trigger GCC 12's false "uninitialized" warning.)
+  const __mmask8 all = 0xFF;
+  const __m512i m0 = _mm512_set1_epi64(0xD2511F53), m1 = _mm512_set1_epi64(0xCD9E8D57);
+  for (int half = 0; half < 2; ++half) {
+    const __m512i ctr = _mm512_add_epi64(_mm512_set1_epi64(int64_t(first + uint64_t(8 * half))),
+                                         _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0));
+    __m512i c0 = ctr, c1 = _mm512_maskz_srli_epi64(all, ctr, 32);
+    __m512i c2 = _mm512_set1_epi64(int64_t(ctr_hi & 0xFFFFFFFFu)), c3 = _mm512_set1_epi64(int64_t(ctr_hi >> 32));
+    uint32_t q0 = k0, q1 = k1;
+    for (int r = 0; r < 10; ++r) {
+      const __m512i p0 = _mm512_maskz_mul_epu32(all, c0, m0), p1 = _mm512_maskz_mul_epu32(all, c2, m1);
+      // 0x96: a ^ b ^ c.
+      c0 = _mm512_ternarylogic_epi64(_mm512_maskz_srli_epi64(all, p1, 32), c1, _mm512_set1_epi64(q0), 0x96);
+      c2 = _mm512_ternarylogic_epi64(_mm512_maskz_srli_epi64(all, p0, 32), c3, _mm512_set1_epi64(q1), 0x96);
+      c1 = p1;
+      c3 = p0;
+      q0 += 0x9E3779B9u;
+      q1 += 0xBB67AE85u;
+    }
+    // Low 32 bits of each lane.
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(c[0] + 8 * half), _mm512_maskz_cvtepi64_epi32(all, c0));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(c[1] + 8 * half), _mm512_maskz_cvtepi64_epi32(all, c1));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(c[2] + 8 * half), _mm512_maskz_cvtepi64_epi32(all, c2));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(c[3] + 8 * half), _mm512_maskz_cvtepi64_epi32(all, c3));
+  }
+#else
   for (int l = 0; l < 16; ++l) {
     const uint64_t ctr = first + uint64_t(l);
     c[0][l] = uint32_t(ctr);
@@ -49,38 +81,6 @@ inline void philox_lanes16(uint64_t key, uint64_t ctr_hi, uint64_t first, uint32
     c[2][l] = uint32_t(ctr_hi);
     c[3][l] = uint32_t(ctr_hi >> 32);
   }
-  uint32_t k0 = uint32_t(key), k1 = uint32_t(key >> 32);
-#if defined(__AVX512F__)
-  __m512i c0 = _mm512_loadu_si512(c[0]), c1 = _mm512_loadu_si512(c[1]);
-  __m512i c2 = _mm512_loadu_si512(c[2]), c3 = _mm512_loadu_si512(c[3]);
-  const __m512i m0 = _mm512_set1_epi32(int(0xD2511F53u)), m1 = _mm512_set1_epi32(int(0xCD9E8D57u));
-  // hi/lo 32-bit halves of a * m for all 16 lanes: even lanes from one 32x32 -> 64-bit multiply,
-  // odd lanes from a second on the shifted words, then interleaved back. (The maskz forms with
-  // an all-ones mask are the plain instructions; they avoid GCC 12's false "uninitialized"
-  // warning from the unmasked intrinsics.)
-  const __mmask8 all = 0xFF;
-  auto mulhilo = [all](__m512i a, __m512i m, __m512i& hi, __m512i& lo) {
-    const __m512i pe = _mm512_maskz_mul_epu32(all, a, m);
-    const __m512i po = _mm512_maskz_mul_epu32(all, _mm512_maskz_srli_epi64(all, a, 32), m);
-    lo = _mm512_mask_blend_epi32(0xAAAA, pe, _mm512_maskz_slli_epi64(all, po, 32));
-    hi = _mm512_mask_blend_epi32(0xAAAA, _mm512_maskz_srli_epi64(all, pe, 32), po);
-  };
-  for (int r = 0; r < 10; ++r) {
-    __m512i hi0, lo0, hi1, lo1;
-    mulhilo(c0, m0, hi0, lo0);
-    mulhilo(c2, m1, hi1, lo1);
-    c0 = _mm512_xor_si512(_mm512_xor_si512(hi1, c1), _mm512_set1_epi32(int(k0)));
-    c2 = _mm512_xor_si512(_mm512_xor_si512(hi0, c3), _mm512_set1_epi32(int(k1)));
-    c1 = lo1;
-    c3 = lo0;
-    k0 += 0x9E3779B9u;
-    k1 += 0xBB67AE85u;
-  }
-  _mm512_storeu_si512(c[0], c0);
-  _mm512_storeu_si512(c[1], c1);
-  _mm512_storeu_si512(c[2], c2);
-  _mm512_storeu_si512(c[3], c3);
-#else
   for (int r = 0; r < 10; ++r) {
     for (int l = 0; l < 16; ++l) {
       const uint64_t p0 = uint64_t(0xD2511F53u) * c[0][l];
