@@ -25,7 +25,8 @@ Eigen::Index batch_chunk(Eigen::Index B, int64_t col_tiles) {
 using ColMatrixXf = Eigen::MatrixXf;
 // Scratch matrices of one work item in run().
 struct ItemWork {
-  RowMatrixXf V, Yk, Var, Z, T, acc;
+  RowMatrixXf V, Yk, T, acc;
+  AnalogLayer::NoiseWork noise;
   std::vector<float> factor;
 };
 }  // namespace
@@ -358,7 +359,7 @@ RowMatrixXf AnalogLayer::run(const Eigen::Ref<const RowMatrixXf>& X, std::vector
     // Per-thread buffers kept across items and reads: fresh ones would cost a page fault per
     // 4 KiB on every read (they are mmap-sized).
     static thread_local ItemWork work;
-    RowMatrixXf &V = work.V, &Yk = work.Yk, &Var = work.Var, &Z = work.Z, &T = work.T;
+    RowMatrixXf &V = work.V, &Yk = work.Yk, &T = work.T;
     RowMatrixXf& acc = work.acc;  // this item's block of Y, summed over row tiles and slices
     std::vector<float>& factor = work.factor;
     bool acc_used = false;
@@ -395,7 +396,7 @@ RowMatrixXf AnalogLayer::run(const Eigen::Ref<const RowMatrixXf>& X, std::vector
         }
         Yk.noalias() = Vr * t.A[s];
         const int64_t aid = t.arrays[s][0].id;
-        if (t.S2[s].size() > 0) add_read_noise(t, s, Vr, CounterRng(noise_key, uint64_t(aid)), B, b0, K, Var, Z, Yk);
+        if (t.S2[s].size() > 0) add_read_noise(t, s, Vr, CounterRng(noise_key, uint64_t(aid)), B, b0, K, work.noise, Yk);
         if (collect) {
           auto& c = (*collect)[collect_k];
           for (Eigen::Index i = 0; i < Yk.size(); ++i) c.push_back(std::abs(Yk.data()[i]));
@@ -431,22 +432,30 @@ RowMatrixXf AnalogLayer::run(const Eigen::Ref<const RowMatrixXf>& X, std::vector
 }
 
 void AnalogLayer::add_read_noise(const Tile& t, size_t s, const Eigen::Ref<const RowMatrixXf, 0, Eigen::OuterStride<>>& Vr,
-                                 const CounterRng& rng, Eigen::Index B, Eigen::Index b0, int K, RowMatrixXf& Var,
-                                 RowMatrixXf& Z, RowMatrixXf& Yk) const {
+                                 const CounterRng& rng, Eigen::Index B, Eigen::Index b0, int K, NoiseWork& w,
+                                 RowMatrixXf& Yk) const {
+  RowMatrixXf &V2 = w.V2, &Var = w.Var, &Z = w.Z;
+  Eigen::VectorXf& zref = w.zref;
   // Column noise ~ N(0, Var) with Var = V^2 S2 (DESIGN.md "read noise at batch speed"); with the
   // offset mapping one more normal per read row for the reference column, whose noise is common
   // to every column of the read. Normal (grow, j) of the array's stream is grow * n + j.
   const Eigen::Index nb = Vr.rows() / K;
   const bool ref = t.S2ref[s].size() > 0;
   const Eigen::Index n = t.cols + (ref ? 1 : 0);
-  Var.noalias() = Vr.cwiseAbs2() * t.S2[s];
-  Z.resize(Vr.rows(), n);
-  for (int k = 0; k < K; ++k) fill_normal(rng, (uint64_t(k) * B + b0) * uint64_t(n), nb * n, Z.data() + k * nb * n);
-  Yk.array() += Var.array().sqrt() * Z.leftCols(t.cols).array();
-  if (ref) {
-    const Eigen::VectorXf zref = (Vr.cwiseAbs2() * t.S2ref[s]).cwiseSqrt().cwiseProduct(Z.col(t.cols));
-    Yk.colwise() -= zref;
-  }
+  V2 = Vr.cwiseAbs2();
+  Var.noalias() = V2 * t.S2[s];
+  if (ref) zref.noalias() = V2 * t.S2ref[s];
+  // Normals for 16 rows at a time, so they stay in L1 between drawing and use.
+  constexpr Eigen::Index kRows = 16;
+  Z.resize(kRows, n);
+  for (int k = 0; k < K; ++k)
+    for (Eigen::Index b = 0; b < nb; b += kRows) {
+      const Eigen::Index m = std::min(kRows, nb - b), r0 = k * nb + b;
+      fill_normal(rng, (uint64_t(k) * B + b0 + b) * uint64_t(n), m * n, Z.data());
+      auto Yr = Yk.middleRows(r0, m).array();
+      Yr += Var.middleRows(r0, m).array().sqrt() * Z.topLeftCorner(m, t.cols).array();
+      if (ref) Yr.colwise() -= zref.segment(r0, m).array().sqrt() * Z.block(0, t.cols, m, 1).array();
+    }
 }
 
 }  // namespace xbar

@@ -72,6 +72,10 @@ class AnalogLayer {
 
   struct Array;  // one physical array's state
   struct Tile;   // one rows x cols block with its slices
+  struct NoiseWork {  // scratch of add_read_noise
+    RowMatrixXf V2, Var, Z;
+    Eigen::VectorXf zref;
+  };
 
  private:
   void check_programmed(const char* what) const;
@@ -80,8 +84,7 @@ class AnalogLayer {
   RowMatrixXf run(const Eigen::Ref<const RowMatrixXf>& X, std::vector<std::vector<float>>* collect);
   // Adds slice s's read noise to Yk = Vr A (Vr: K stacked input slices of the batch rows b0..).
   void add_read_noise(const Tile& t, size_t s, const Eigen::Ref<const RowMatrixXf, 0, Eigen::OuterStride<>>& Vr,
-                      const CounterRng& rng, Eigen::Index B, Eigen::Index b0, int K, RowMatrixXf& Var, RowMatrixXf& Z,
-                      RowMatrixXf& Yk) const;
+                      const CounterRng& rng, Eigen::Index B, Eigen::Index b0, int K, NoiseWork& w, RowMatrixXf& Yk) const;
 
   XbarConfig cfg_;
   std::unique_ptr<DeviceModel> device_;
