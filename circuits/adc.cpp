@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "circuits/normal_fill.h"
+
 namespace xbar {
 
 const std::vector<Field<AdcConfig>>& AdcConfig::fields() {
@@ -50,28 +52,51 @@ void AdcBank::draw(const AdcConfig& cfg, int columns, uint64_t key) {
   }
 }
 
-int64_t adc_convert(const AdcConfig& cfg, double lsb, const AdcBank& bank,
-                    Eigen::Ref<Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> y,
-                    const CounterRng& noise_rng, uint64_t first_row, uint64_t row_stride) {
-  if (cfg.bits == 0) return 0;
-  const double lo = -std::ldexp(1.0, cfg.bits - 1), hi = std::ldexp(1.0, cfg.bits - 1) - 1.0;
-  const double inv = 1.0 / lsb;
+namespace {
+// Converts every row of y to codes (gain, offset, noise, rounding, clamping) and hands each row's
+// clamped codes to sink(r, codes). Returns the saturated count. Float is exact enough: codes are
+// integers below 2^23 and a code boundary moves by at most ~1e-7 LSB.
+template <class Sink>
+int64_t convert_rows(const AdcConfig& cfg, double lsb, const AdcBank& bank, const Eigen::Ref<const RowMatrixXf>& y,
+                     const CounterRng& noise_rng, uint64_t first_row, uint64_t row_stride, Sink sink) {
+  const float lo = -std::ldexp(1.0f, cfg.bits - 1), hi = std::ldexp(1.0f, cfg.bits - 1) - 1.0f;
   const bool noisy = cfg.noise_sigma_lsb > 0;
   const Eigen::Index C = y.cols();
-  const Eigen::ArrayXd gain = Eigen::Map<const Eigen::ArrayXf>(bank.gain.data(), C).cast<double>();
-  const Eigen::ArrayXd offset = Eigen::Map<const Eigen::ArrayXf>(bank.offset_lsb.data(), C).cast<double>();
-  Eigen::ArrayXd code(C);
+  const Eigen::ArrayXf gain = (Eigen::Map<const Eigen::ArrayXf>(bank.gain.data(), C).cast<double>() / lsb).cast<float>();
+  const Eigen::Map<const Eigen::ArrayXf> offset(bank.offset_lsb.data(), C);
+  Eigen::ArrayXf code(C), z(noisy ? C : 0);
   int64_t sat = 0;
   for (Eigen::Index r = 0; r < y.rows(); ++r) {
-    Eigen::Map<Eigen::ArrayXf> row(y.row(r).data(), C);
-    code = (gain * row.cast<double>()) * inv + offset;
-    if (noisy)
-      for (Eigen::Index c = 0; c < C; ++c) code(c) += cfg.noise_sigma_lsb * noise_rng.normal((first_row + r) * row_stride + c);
+    code = gain * y.row(r).transpose().array() + offset;
+    if (noisy) {
+      fill_normal(noise_rng, (first_row + uint64_t(r)) * row_stride, C, z.data());
+      code += float(cfg.noise_sigma_lsb) * z;
+    }
     code = code.rint();
     sat += (code > hi).count() + (code < lo).count();
-    row = (code.max(lo).min(hi) * lsb).cast<float>();
+    code = code.max(lo).min(hi);
+    sink(r, code);
   }
   return sat;
+}
+}  // namespace
+
+int64_t adc_convert(const AdcConfig& cfg, double lsb, const AdcBank& bank, Eigen::Ref<RowMatrixXf> y,
+                    const CounterRng& noise_rng, uint64_t first_row, uint64_t row_stride) {
+  if (cfg.bits == 0) return 0;
+  return convert_rows(cfg, lsb, bank, y, noise_rng, first_row, row_stride, [&](Eigen::Index r, const Eigen::ArrayXf& code) {
+    y.row(r) = (code * float(lsb)).matrix().transpose();
+  });
+}
+
+int64_t adc_convert_add(const AdcConfig& cfg, double lsb, const AdcBank& bank, const Eigen::Ref<const RowMatrixXf>& y,
+                        const CounterRng& noise_rng, uint64_t first_row, uint64_t row_stride, const float* col_factor,
+                        Eigen::Ref<RowMatrixXf> acc) {
+  const Eigen::Index C = y.cols();
+  const Eigen::ArrayXf f = (Eigen::Map<const Eigen::ArrayXf>(col_factor, C).cast<double>() * lsb).cast<float>();
+  return convert_rows(cfg, lsb, bank, y, noise_rng, first_row, row_stride, [&](Eigen::Index r, const Eigen::ArrayXf& code) {
+    acc.row(r).array() += (code * f).transpose();
+  });
 }
 
 }  // namespace xbar

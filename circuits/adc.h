@@ -39,10 +39,17 @@ struct AdcBank {
   void draw(const AdcConfig& cfg, int columns, uint64_t key);
 };
 
+using RowMatrixXf = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
 // Converts y (rows x columns block, in place): y <- lsb * clamp(round((gain*y)/lsb + offset +
-// noise)). noise_rng draws element (first_row + r) * row_stride + c. Returns saturated count.
-int64_t adc_convert(const AdcConfig& cfg, double lsb, const AdcBank& bank,
-                    Eigen::Ref<Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> y,
+// noise)). noise_rng draws normals (first_row + r) * row_stride + c .. (see fill_normal). Returns
+// the saturated count. cfg.bits must be > 0 for adc_convert_add.
+int64_t adc_convert(const AdcConfig& cfg, double lsb, const AdcBank& bank, Eigen::Ref<RowMatrixXf> y,
                     const CounterRng& noise_rng, uint64_t first_row, uint64_t row_stride);
+// The same conversion of y, accumulated instead of stored: acc(r, c) += col_factor[c] * converted
+// y(r, c) (the digital shift-add and unscaling fused into the conversion pass; y is unchanged).
+int64_t adc_convert_add(const AdcConfig& cfg, double lsb, const AdcBank& bank, const Eigen::Ref<const RowMatrixXf>& y,
+                        const CounterRng& noise_rng, uint64_t first_row, uint64_t row_stride, const float* col_factor,
+                        Eigen::Ref<RowMatrixXf> acc);
 
 }  // namespace xbar

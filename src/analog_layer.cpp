@@ -17,9 +17,19 @@ namespace {
 // Random streams: each purpose has its own key so draws never collide.
 enum Stream : uint64_t { kProg = 1, kFault = 2, kNu = 3, kAdcBank = 4, kReadNoise = 5, kAdcNoise = 6,
                         kRefNoise = 7, kRefAdcNoise = 8 };
-// Batch rows per work item: fixed, so GEMM blocking and summation order never depend on threads.
-constexpr Eigen::Index kChunk = 128;
+// Batch rows per work item: a function of the shapes only, so GEMM blocking and summation order
+// never depend on threads. Large chunks amortize packing the tile matrices; 128-row chunks when
+// 256-row ones would leave fewer than 4 work items to share.
+Eigen::Index batch_chunk(Eigen::Index B, int64_t col_tiles) {
+  return ((B + 255) / 256) * col_tiles >= 4 ? 256 : 128;
+}
 using ColMatrixXf = Eigen::MatrixXf;
+// Scratch matrices of one work item in run().
+struct ItemWork {
+  RowMatrixXf V, Yk, T, acc;
+  AnalogLayer::NoiseWork noise;
+  std::vector<float> factor;
+};
 }  // namespace
 
 struct AnalogLayer::Array {
@@ -59,8 +69,23 @@ void AnalogLayer::check_programmed(const char* what) const {
 }
 
 namespace {
+// True when no entry is Inf or NaN: an all-ones exponent field, found by an integer OR over
+// each row that vectorizes (Eigen's allFinite computes x - x and runs ~10x slower).
+bool all_finite(const Eigen::Ref<const RowMatrixXf>& M) {
+  uint32_t bad = 0;
+  for (Eigen::Index i = 0; i < M.rows(); ++i) {
+    const float* row = M.row(i).data();
+    for (Eigen::Index j = 0; j < M.cols(); ++j) {
+      uint32_t b;
+      std::memcpy(&b, row + j, 4);
+      bad |= uint32_t((b & 0x7F800000u) == 0x7F800000u);
+    }
+  }
+  return bad == 0;
+}
+
 void check_finite(const Eigen::Ref<const RowMatrixXf>& M, const char* name) {
-  if (M.allFinite()) return;  // vectorized fast path; the loop below names the first bad entry
+  if (all_finite(M)) return;  // fast path; the loop below names the first bad entry
   for (Eigen::Index i = 0; i < M.rows(); ++i)
     for (Eigen::Index j = 0; j < M.cols(); ++j)
       if (!std::isfinite(M(i, j)))
@@ -345,8 +370,8 @@ RowMatrixXf AnalogLayer::run(const Eigen::Ref<const RowMatrixXf>& X, std::vector
       for (double l : t.lsb)
         if (l <= 0) throw InputError("read: adc.range = calibrated but calibrate() was not run");
   const Eigen::Index B = X.rows();
-  RowMatrixXf Y = RowMatrixXf::Zero(B, out_);
-  if (B == 0) return Y;
+  if (B == 0) return RowMatrixXf::Zero(B, out_);
+  RowMatrixXf Y(B, out_);  // every element is written once by the item that owns it
   const DacOutput in = dac_convert(cfg_.dac, X);
   const int K = int(in.weight.size());
   const SliceLayout lay = slice_layout(cfg_.mapping);
@@ -362,7 +387,8 @@ RowMatrixXf AnalogLayer::run(const Eigen::Ref<const RowMatrixXf>& X, std::vector
   std::vector<int> col_starts;
   for (const auto& t : tiles_)
     if (col_starts.empty() || col_starts.back() != t.c0) col_starts.push_back(t.c0);
-  const Eigen::Index n_chunks = (B + kChunk - 1) / kChunk;
+  const Eigen::Index chunk = batch_chunk(B, int64_t(col_starts.size()));
+  const Eigen::Index n_chunks = (B + chunk - 1) / chunk;
   const int64_t n_items = n_chunks * int64_t(col_starts.size());
   int64_t sat = 0, conv = 0;
   const int threads = cfg_.run.threads > 0 ? cfg_.run.threads : omp_get_max_threads();
@@ -370,12 +396,16 @@ RowMatrixXf AnalogLayer::run(const Eigen::Ref<const RowMatrixXf>& X, std::vector
 
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads) reduction(+ : sat, conv) if (!collect)
   for (int64_t item = 0; item < n_items; ++item) {
-    const Eigen::Index b0 = (item / int64_t(col_starts.size())) * kChunk;
-    const Eigen::Index nb = std::min(kChunk, B - b0);
+    const Eigen::Index b0 = (item / int64_t(col_starts.size())) * chunk;
+    const Eigen::Index nb = std::min(chunk, B - b0);
     const int c0 = col_starts[item % int64_t(col_starts.size())];
-    RowMatrixXf V, Yk, Var, acc;
-    Eigen::ArrayXf z;
-    NormalWork work;
+    // Per-thread buffers kept across items and reads: fresh ones would cost a page fault per
+    // 4 KiB on every read (they are mmap-sized).
+    static thread_local ItemWork work;
+    RowMatrixXf &V = work.V, &Yk = work.Yk, &T = work.T;
+    RowMatrixXf& acc = work.acc;  // this item's block of Y, summed over row tiles and slices
+    std::vector<float>& factor = work.factor;
+    bool acc_used = false;
     size_t collect_k = 0;
     for (size_t ti = 0; ti < tiles_.size(); ++ti) {
       const Tile& t = tiles_[ti];
@@ -383,6 +413,9 @@ RowMatrixXf AnalogLayer::run(const Eigen::Ref<const RowMatrixXf>& X, std::vector
         collect_k += t.A.size();
         continue;
       }
+      if (!acc_used) acc.setZero(nb, t.cols);
+      acc_used = true;
+      const Eigen::Map<const Eigen::ArrayXf> col_scale(t.col_scale.data(), t.cols);
       // Input voltages of this tile's rows for all slices, stacked: row k*nb + b.
       // One input slice: read the DAC output in place; several: stack them for one GEMM.
       using VRef = Eigen::Ref<const RowMatrixXf, 0, Eigen::OuterStride<>>;
@@ -391,57 +424,86 @@ RowMatrixXf AnalogLayer::run(const Eigen::Ref<const RowMatrixXf>& X, std::vector
         for (int k = 0; k < K; ++k) V.middleRows(k * nb, nb) = in.stacked.block(k * B + b0, t.r0, nb, t.rows);
       }
       const VRef Vr = K > 1 ? VRef(V) : VRef(in.stacked.block(b0, t.r0, nb, t.rows));
-      acc.setZero(nb, t.cols);
-      // Ideal readout (no read noise, no ADC): accumulate straight from the GEMM.
+      // Ideal readout (no read noise, no ADC): the slices' GEMMs sum straight into T.
       const bool direct = !collect && cfg_.adc.ideal();
+      bool t_used = false;
       for (size_t s = 0; s < t.A.size(); ++s, ++collect_k) {
         if (direct && t.S2[s].size() == 0) {
-          for (int k = 0; k < K; ++k)
-            acc.noalias() += float(lay.weight[s] * in.weight[k]) * (Vr.middleRows(k * nb, nb) * t.A[s]);
+          for (int k = 0; k < K; ++k) {
+            const float w = float(lay.weight[s] * in.weight[k]);
+            if (t_used) T.noalias() += w * (Vr.middleRows(k * nb, nb) * t.A[s]);
+            else T.noalias() = w * (Vr.middleRows(k * nb, nb) * t.A[s]);
+            t_used = true;
+          }
           continue;
         }
         Yk.noalias() = Vr * t.A[s];
         const int64_t aid = t.arrays[s][0].id;
-        if (t.S2[s].size() > 0) {
-          Var.noalias() = Vr.cwiseAbs2() * t.S2[s];
-          // Column noise ~ N(0, Var); one normal per column plus one for the reference column,
-          // whose noise is common to every column of the read.
-          const CounterRng rng(noise_key, uint64_t(aid));
-          const bool ref = t.S2ref[s].size() > 0;
-          const uint64_t stride = normal_blocks(uint64_t(t.cols) + 1);
-          z.resize(t.cols + 1);
-          for (int k = 0; k < K; ++k)
-            for (Eigen::Index b = 0; b < nb; ++b) {
-              const Eigen::Index r = k * nb + b;
-              const uint64_t grow = uint64_t(k) * B + b0 + b;
-              fill_normal(rng, grow * stride, work, z);
-              const float zref = ref ? std::sqrt(Vr.row(r).cwiseAbs2().dot(t.S2ref[s])) * z(t.cols) : 0.f;
-              Yk.row(r).array() += Var.row(r).array().sqrt() * z.head(t.cols).transpose() - zref;
-            }
-        }
+        if (t.S2[s].size() > 0) add_read_noise(t, s, Vr, CounterRng(noise_key, uint64_t(aid)), B, b0, K, work.noise, Yk);
         if (collect) {
           auto& c = (*collect)[collect_k];
           for (Eigen::Index i = 0; i < Yk.size(); ++i) c.push_back(std::abs(Yk.data()[i]));
-        } else if (!cfg_.adc.ideal()) {
-          const CounterRng rng(adc_key, uint64_t(aid));
-          for (int k = 0; k < K; ++k)
-            sat += adc_convert(cfg_.adc, t.lsb[s], t.adc[s], Yk.middleRows(k * nb, nb), rng, uint64_t(k) * B + b0, uint64_t(t.cols));
-          conv += int64_t(K) * nb * t.cols;
+          continue;
         }
-        for (int k = 0; k < K; ++k) acc += float(lay.weight[s] * in.weight[k]) * Yk.middleRows(k * nb, nb);
+        for (int k = 0; k < K; ++k) {
+          // Digital shift-add and unscaling: column factor slice weight x input weight x scale.
+          const float w = float(lay.weight[s] * in.weight[k]);
+          factor.resize(size_t(t.cols));
+          Eigen::Map<Eigen::ArrayXf>(factor.data(), t.cols) = w * col_scale;
+          if (cfg_.adc.ideal()) {
+            acc.array() += Yk.middleRows(k * nb, nb).array().rowwise() * Eigen::Map<const Eigen::ArrayXf>(factor.data(), t.cols).transpose();
+          } else {
+            const CounterRng rng(adc_key, uint64_t(aid));
+            sat += adc_convert_add(cfg_.adc, t.lsb[s], t.adc[s], Yk.middleRows(k * nb, nb), rng, uint64_t(k) * B + b0,
+                                   uint64_t(t.cols), factor.data(), acc);
+          }
+        }
+        if (!cfg_.adc.ideal()) conv += int64_t(K) * nb * t.cols;
       }
-      Y.block(b0, c0, nb, t.cols).noalias() += acc * Eigen::Map<const Eigen::VectorXf>(t.col_scale.data(), t.cols).asDiagonal();
+      if (t_used) acc.array() += T.array().rowwise() * col_scale.transpose();
     }
+    if (collect || !acc_used) continue;
+    // Input unscaling (per vector) and digital bias, written once into Y.
+    const Eigen::Map<const Eigen::ArrayXf> scale(in.scale.data() + b0, nb);
+    const Eigen::Map<const Eigen::ArrayXf> bias(bias_.data() + c0, acc.cols());
+    auto Yb = Y.block(b0, c0, nb, acc.cols()).array();
+    Yb = acc.array().colwise() * scale;
+    if (ref) continue;  // drift-compensation reference read: no factors, no bias
+    // Drift compensation: digital, after the ADC and before the bias.
+    if (!comp_factor_.empty()) Yb.rowwise() *= Eigen::Map<const Eigen::ArrayXf>(comp_factor_.data() + c0, acc.cols()).transpose();
+    Yb.rowwise() += bias.transpose();
   }
-  Y.array().colwise() *= Eigen::Map<const Eigen::ArrayXf>(in.scale.data(), B);
-  if (ref) return Y;
-  // Drift compensation: digital, after the ADC and before the bias.
-  if (!comp_factor_.empty()) Y.array().rowwise() *= Eigen::Map<const Eigen::ArrayXf>(comp_factor_.data(), out_).transpose();
-  Y.array().rowwise() += Eigen::Map<const Eigen::ArrayXf>(bias_.data(), out_).transpose();
   counters_.saturations += sat;
   counters_.conversions += conv;
   counters_.dac_clipped += in.clipped;
   return Y;
+}
+
+void AnalogLayer::add_read_noise(const Tile& t, size_t s, const Eigen::Ref<const RowMatrixXf, 0, Eigen::OuterStride<>>& Vr,
+                                 const CounterRng& rng, Eigen::Index B, Eigen::Index b0, int K, NoiseWork& w,
+                                 RowMatrixXf& Yk) const {
+  RowMatrixXf &V2 = w.V2, &Var = w.Var, &Z = w.Z;
+  Eigen::VectorXf& zref = w.zref;
+  // Column noise ~ N(0, Var) with Var = V^2 S2 (DESIGN.md "read noise at batch speed"); with the
+  // offset mapping one more normal per read row for the reference column, whose noise is common
+  // to every column of the read. Normal (grow, j) of the array's stream is grow * n + j.
+  const Eigen::Index nb = Vr.rows() / K;
+  const bool ref = t.S2ref[s].size() > 0;
+  const Eigen::Index n = t.cols + (ref ? 1 : 0);
+  V2 = Vr.cwiseAbs2();
+  Var.noalias() = V2 * t.S2[s];
+  if (ref) zref.noalias() = V2 * t.S2ref[s];
+  // Normals for 16 rows at a time, so they stay in L1 between drawing and use.
+  constexpr Eigen::Index kRows = 16;
+  Z.resize(kRows, n);
+  for (int k = 0; k < K; ++k)
+    for (Eigen::Index b = 0; b < nb; b += kRows) {
+      const Eigen::Index m = std::min(kRows, nb - b), r0 = k * nb + b;
+      fill_normal(rng, (uint64_t(k) * B + b0 + b) * uint64_t(n), m * n, Z.data());
+      auto Yr = Yk.middleRows(r0, m).array();
+      Yr += Var.middleRows(r0, m).array().sqrt() * Z.topLeftCorner(m, t.cols).array();
+      if (ref) Yr.colwise() -= zref.segment(r0, m).array().sqrt() * Z.block(0, t.cols, m, 1).array();
+    }
 }
 
 }  // namespace xbar

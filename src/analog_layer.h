@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "circuits/dac.h"
+#include "common/rng.h"
 #include "devices/device_model.h"
 #include "src/config.h"
 #include "src/outliers.h"
@@ -73,6 +74,10 @@ class AnalogLayer {
 
   struct Array;  // one physical array's state
   struct Tile;   // one rows x cols block with its slices
+  struct NoiseWork {  // scratch of add_read_noise
+    RowMatrixXf V2, Var, Z;
+    Eigen::VectorXf zref;
+  };
 
  private:
   void check_programmed(const char* what) const;
@@ -90,6 +95,9 @@ class AnalogLayer {
   // when the ADC range is calibrated.
   void update_compensation();
   std::vector<double> reference_response();
+  // Adds slice s's read noise to Yk = Vr A (Vr: K stacked input slices of the batch rows b0..).
+  void add_read_noise(const Tile& t, size_t s, const Eigen::Ref<const RowMatrixXf, 0, Eigen::OuterStride<>>& Vr,
+                      const CounterRng& rng, Eigen::Index B, Eigen::Index b0, int K, NoiseWork& w, RowMatrixXf& Yk) const;
 
   XbarConfig cfg_;
   std::unique_ptr<DeviceModel> device_;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <cxxopts.hpp>
 #include <functional>
@@ -16,16 +17,33 @@ namespace xbar::cli {
 
 namespace {
 
+struct Timing {
+  double wall = 0, cpu = 0;  // seconds; cpu: process CPU time over all threads
+};
+
+double process_cpu_seconds() {
+  timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
+}
+
+Timing time_once(const std::function<void()>& f) {
+  const auto a = std::chrono::steady_clock::now();
+  const double c = process_cpu_seconds();
+  f();
+  return {std::chrono::duration<double>(std::chrono::steady_clock::now() - a).count(), process_cpu_seconds() - c};
+}
+
+double median(std::vector<double> v) {
+  std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+  return v[v.size() / 2];
+}
+
 double median_seconds(int reps, const std::function<void()>& f) {
   f();  // warm-up
   std::vector<double> t;
-  for (int r = 0; r < reps; ++r) {
-    const auto a = std::chrono::steady_clock::now();
-    f();
-    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - a).count());
-  }
-  std::nth_element(t.begin(), t.begin() + t.size() / 2, t.end());
-  return t[t.size() / 2];
+  for (int r = 0; r < reps; ++r) t.push_back(time_once(f).wall);
+  return median(t);
 }
 
 int bench_engine(int batch, int n, int tile, int reps) {
@@ -46,18 +64,36 @@ int bench_engine(int batch, int n, int tile, int reps) {
     layer.program(W);
     // The GEMM is timed again right beside each case (interleaved), so machine drift between
     // cases does not enter the ratio.
-    std::vector<double> tg, tc;
+    // Each is timed on its second consecutive call (warm caches), as median_seconds does.
+    std::vector<double> tg, tc, cg, cc;
+    const auto gemm_once = [&] {
+      Eigen::setNbThreads(threads);
+      Y.noalias() = X * W.transpose();
+    };
+    const auto gemm1_once = [&] {
+      Eigen::setNbThreads(1);
+      Y.noalias() = X * W.transpose();
+    };
+    const auto read_once = [&] { Y = layer.read(X); };
     for (int r = 0; r < reps; ++r) {
-      tg.push_back(median_seconds(1, [&] {
-        Eigen::setNbThreads(threads);
-        Y.noalias() = X * W.transpose();
-      }));
-      tc.push_back(median_seconds(1, [&] { Y = layer.read(X); }));
+      gemm_once();
+      const Timing g = time_once(gemm_once);
+      gemm1_once();
+      const Timing g1 = time_once(gemm1_once);
+      read_once();
+      const Timing c = time_once(read_once);
+      tg.push_back(g.wall);
+      cg.push_back(g1.cpu);
+      tc.push_back(c.wall);
+      cc.push_back(c.cpu);
     }
-    std::nth_element(tg.begin(), tg.begin() + reps / 2, tg.end());
-    std::nth_element(tc.begin(), tc.begin() + reps / 2, tc.end());
-    const double g = tg[size_t(reps / 2)], t = tc[size_t(reps / 2)];
-    std::printf("bench %s ratio %.3f seconds %.5f gemm_seconds %.5f\n", name, t / (gemms * g), t, g);
+    const double g = median(tg), t = median(tc);
+    // cpu_ratio: the engine's CPU time (all threads) over a single-threaded GEMM's: the work
+    // ratio, far less disturbed by other load on a shared machine than wall time (the 2-thread
+    // GEMM's threads busy-wait for each other). Run with OMP_WAIT_POLICY=PASSIVE so idle OpenMP
+    // threads do not spin.
+    std::printf("bench %s ratio %.3f seconds %.5f gemm_seconds %.5f cpu_ratio %.3f\n", name, t / (gemms * g), t, g,
+                median(cc) / (gemms * median(cg)));
     std::fflush(stdout);
   };
   run_case("ideal", [](XbarConfig&) {}, 1);
