@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The README's noise-aware retraining table: float-trained vs HWA-retrained models on chips with a
+# 6-bit ADC and 8-bit DAC, read at 1 s, 1 day and 1 year, with and without global drift
+# compensation, 5 chips x 2000 test images. Run from the repository root after tools/build.sh.
+# Writes results/hwa/<name>/ (training runs) and results/hwa/<name>_eval.txt.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+X=${XBAR:-build/xbar}
+export OMP_WAIT_POLICY=PASSIVE
+mkdir -p results/hwa
+run() {  # name model policy epochs [extra HWA options]
+  local name=$1 model=$2 policy=$3 epochs=$4; shift 4
+  $X train --hwa --model "$model" --policy "$policy" --out "results/hwa/$name" --epochs "$epochs" "$@"
+  rm -f "results/hwa/${name}_eval.txt"
+  for m in float hwa; do
+    local mp=$model pp=$policy
+    if [ $m = hwa ]; then mp=results/hwa/$name/model.pt pp=results/hwa/$name/policy.toml; fi
+    echo "== $name $m" >> "results/hwa/${name}_eval.txt"
+    $X eval --model "$mp" --policy "$pp" --t-inference 1s,1d,1y --drift-compensation none,global \
+      --repeats 5 --samples 2000 >> "results/hwa/${name}_eval.txt"
+  done
+}
+# ONLY=<name> runs one of them.
+want() { [ "${ONLY:-all}" = all ] || [ "${ONLY}" = "$1" ]; }
+want cnn_pcm && run cnn_pcm models/cnn.pt data/policies/pcm_adc6.toml 1 --t-train 86400 --fixed-ranges
+want cnn7k_prop03 && run cnn7k_prop03 models/cnn7k.pt data/policies/prop03_adc6.toml 2 --fixed-ranges
+want vit_pcm && run vit_pcm models/vit.pt data/policies/pcm_adc6.toml 1 --t-train 86400 --fixed-ranges --max-examples 20000
