@@ -5,7 +5,8 @@ PKGS=(build-essential cmake pkg-config
       libtorch-dev libeigen3-dev libhdf5-dev hdf5-tools libcxxopts-dev doctest-dev libomp-dev
       libtomlplusplus-dev libopenblas0-pthread
       python3-torch python3-h5py python3-numpy python3-matplotlib
-      ngspice dataset-fashion-mnist fortunes)
+      ngspice dataset-fashion-mnist fortunes
+      clang libclang-rt-14-dev)  # clang: libFuzzer targets (tools/test.sh fuzz stage)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -45,12 +45,14 @@ Policy point_policy(const Policy& base, const StudySpec& s, const std::vector<st
 }
 
 
-StudySpec load_study(const std::string& path) {
+StudySpec load_study(const std::string& path) { return parse_study(read_whole_file(path, "study file"), path); }
+
+StudySpec parse_study(const std::string& text, const std::string& path) {
   StudySpec s;
   s.source = path;
   toml::table root;
   try {
-    root = toml::parse_file(path);
+    root = toml::parse(text, path);
   } catch (const toml::parse_error& e) {
     throw FileError(path + ":" + std::to_string(e.source().begin.line) + ": " + std::string(e.description()));
   }

@@ -1,0 +1,33 @@
+// libFuzzer target: bytes as an HDF5 device file -> validate_device_file and read_device_file
+// (devices/device_file.cpp), then a TableDevice (devices/table_device.cpp) built from what was
+// accepted. The input is written to a scratch file (HDF5 reads paths).
+// Property: validate and read agree, and an accepted file gives finite physics.
+#include <cmath>
+#include <string>
+
+#include "common/error.h"
+#include "devices/device_file.h"
+#include "devices/table_device.h"
+#include "tests/fuzz/fuzz_util.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string& path = xbar::fuzz::scratch_file(data, size, ".h5");
+  const auto problems = xbar::validate_device_file(path);
+  xbar::DeviceTables t;
+  try {
+    t = xbar::read_device_file(path);
+  } catch (const xbar::FileError&) {
+    xbar::fuzz::require(!problems.empty(), "read_device_file rejects a file the validator accepts");
+    return 0;
+  }
+  xbar::fuzz::require(problems.empty(), "read_device_file accepts a file the validator rejects");
+  const xbar::TableDevice dev(t);
+  for (double f : {0.0, 0.37, 1.0}) {
+    const double g = dev.g_min_uS() + f * (dev.g_max_uS() - dev.g_min_uS());
+    xbar::fuzz::require(std::isfinite(dev.program(g, 0.5, 0.3)) && std::isfinite(dev.prog_sigma_uS(g)) &&
+                            std::isfinite(dev.nu_mean(g)) && std::isfinite(dev.nu_std(g)) &&
+                            std::isfinite(dev.read_sigma_uS(g, g, 10.0)),
+                        "accepted device file gives non-finite physics");
+  }
+  return 0;
+}
