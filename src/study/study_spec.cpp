@@ -14,6 +14,8 @@ namespace xbar {
 
 namespace {
 
+// Far beyond any study that can finish (2,400 points is a large one), small enough to list.
+constexpr uint64_t kMaxStudyPoints = 1000000;
 const std::vector<std::string> kStudyKeys = {"model", "task", "policy", "output", "repeats", "samples", "context"};
 
 std::string node_text(const toml::node& n, const std::string& where) {
@@ -107,6 +109,15 @@ StudySpec parse_study(const std::string& text, const std::string& path) {
       for (const auto& n : *arr) vals.push_back(node_text(n, "grid." + key));
       s.grid.emplace_back(key, vals);
     }
+  }
+  // study_points() materialises every point: bound the product before it can exhaust memory.
+  uint64_t points = uint64_t(s.repeats);
+  for (const auto& [k, vs] : s.grid) {
+    points *= vs.size();
+    if (points > kMaxStudyPoints)
+      throw ConfigError("grid." + k, std::to_string(vs.size()) + " values",
+                        path + ": the study would have more than " + std::to_string(kMaxStudyPoints) +
+                            " points (grid sizes x repeats); split it");
   }
   // Check every grid value against the config (unknown keys, out-of-range values) before running.
   for (size_t k = 0; k < s.grid.size(); ++k)
