@@ -7,7 +7,10 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cmath>
 #include <string>
+
+#include "devices/table_device.h"
 
 namespace xbar::fuzz {
 
@@ -33,6 +36,16 @@ inline void require(bool ok, const char* what) {
   if (!ok) {
     std::fprintf(stderr, "fuzz property violated: %s\n", what);
     std::abort();
+  }
+}
+
+// An accepted device (file or import) must give finite physics across its conductance range.
+inline void require_finite_physics(const TableDevice& dev, const char* what) {
+  for (double f : {0.0, 0.37, 1.0}) {
+    const double g = dev.g_min_uS() + f * (dev.g_max_uS() - dev.g_min_uS());
+    require(std::isfinite(dev.program(g, 0.5, 0.3)) && std::isfinite(dev.prog_sigma_uS(g)) &&
+                std::isfinite(dev.nu_mean(g)) && std::isfinite(dev.nu_std(g)) && std::isfinite(dev.read_sigma_uS(g, g, 10.0)),
+            what);
   }
 }
 
