@@ -5,7 +5,8 @@
 #             the unit tests of XBAR_ASAN_TESTS and the fuzz corpus replays run under it
 #   fuzz      clang libFuzzer build in build-fuzz/ (XBAR_FUZZ); each target runs
 #             XBAR_FUZZ_SECONDS (default 60) s from its checked-in corpus (tests/fuzz/corpus/)
-# XBAR_TEST_STAGES picks stages (default "unit sanitize fuzz"), e.g. XBAR_TEST_STAGES=unit.
+# XBAR_TEST_STAGES picks stages (default "unit sanitize fuzz"), e.g. XBAR_TEST_STAGES=unit;
+# XBAR_ASAN_BUILD / XBAR_FUZZ_BUILD move the two extra build directories.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STAGES=${XBAR_TEST_STAGES:-unit sanitize fuzz}
@@ -15,6 +16,8 @@ FUZZ_SECONDS=${XBAR_FUZZ_SECONDS:-60}
 # (and the xbar CLI) rebuilt with ASan, which is too slow for every CI run: opt in by naming them.
 ASAN_TESTS=${XBAR_ASAN_TESTS:-test_common test_devices test_circuits test_core}
 FUZZ_TARGETS="config policy study csv device_file"
+ASAN_BUILD=${XBAR_ASAN_BUILD:-build-asan}
+FUZZ_BUILD=${XBAR_FUZZ_BUILD:-build-fuzz}
 JOBS=$(nproc)
 declare -a TIMES=()
 # HDF5 1.10 leaks on corrupted files; why only its module can be suppressed: tests/fuzz/lsan.supp.
@@ -27,40 +30,42 @@ stage_unit() {
 
 stage_sanitize() {
   bash tools/setup.sh
-  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Release -DXBAR_SANITIZE=ON
+  cmake -S . -B "$ASAN_BUILD" -DCMAKE_BUILD_TYPE=Release -DXBAR_SANITIZE=ON
   local targets=() labels=""
   for t in $ASAN_TESTS; do targets+=("$t"); labels+="${labels:+|}$t"; done
   for f in $FUZZ_TARGETS; do targets+=("replay_$f"); done
-  cmake --build build-asan -j"$JOBS" --target "${targets[@]}"
+  cmake --build "$ASAN_BUILD" -j"$JOBS" --target "${targets[@]}"
   # halt_on_error: the first report fails the test. detect_leaks stays on (the default).
   # OMP_WAIT_POLICY=PASSIVE: OpenMP workers sleep instead of spinning, so ASan's slower code does
   # not fight idle spinners for the 2 cores.
   ASAN_OPTIONS=halt_on_error=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    OMP_WAIT_POLICY=PASSIVE ctest --test-dir build-asan -j"$JOBS" --output-on-failure -L "^(${labels}|fuzz_replay)$"
+    OMP_WAIT_POLICY=PASSIVE ctest --test-dir "$ASAN_BUILD" -j"$JOBS" --output-on-failure -L "^(${labels}|fuzz_replay)$"
 }
 
 stage_fuzz() {
   bash tools/setup.sh
-  CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Release -DXBAR_FUZZ=ON
+  CC=clang CXX=clang++ cmake -S . -B "$FUZZ_BUILD" -DCMAKE_BUILD_TYPE=Release -DXBAR_FUZZ=ON
   local targets=()
   for f in $FUZZ_TARGETS; do targets+=("fuzz_$f"); done
-  cmake --build build-fuzz -j"$JOBS" --target "${targets[@]}"
-  local src=$PWD
-  mkdir -p build-fuzz/artifacts
+  cmake --build "$FUZZ_BUILD" -j"$JOBS" --target "${targets[@]}"
+  local src=$PWD out
+  out=$(cd "$FUZZ_BUILD" && pwd)
+  mkdir -p "$out/artifacts"
   for f in $FUZZ_TARGETS; do
     # New inputs go to a scratch corpus (the checked-in one stays as it is); crashes, leaks and
-    # timeouts are written to build-fuzz/artifacts/ and fail the stage.
-    rm -rf "build-fuzz/corpus_$f" && mkdir -p "build-fuzz/corpus_$f"
+    # timeouts are written to $out/artifacts/ and fail the stage. Absolute paths: fuzz_study
+    # changes its working directory.
+    rm -rf "$out/corpus_$f" && mkdir -p "$out/corpus_$f"
     echo "fuzz: $f for ${FUZZ_SECONDS} s"
     local rc=0
     ASAN_OPTIONS=halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-      "build-fuzz/fuzz_$f" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
-      -print_final_stats=1 -artifact_prefix="$src/build-fuzz/artifacts/${f}-" \
-      "$src/build-fuzz/corpus_$f" "$src/tests/fuzz/corpus/$f" > "build-fuzz/fuzz_$f.log" 2>&1 || rc=$?
-    grep -E "^stat::number_of_executed_units|^Done" "build-fuzz/fuzz_$f.log" || true
+      "$out/fuzz_$f" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
+      -print_final_stats=1 -artifact_prefix="$out/artifacts/${f}-" \
+      "$out/corpus_$f" "$src/tests/fuzz/corpus/$f" > "$out/fuzz_$f.log" 2>&1 || rc=$?
+    grep -E "^stat::number_of_executed_units|^Done" "$out/fuzz_$f.log" || true
     if [ "$rc" -ne 0 ]; then
-      tail -n 60 "build-fuzz/fuzz_$f.log"
-      echo "fuzz: $f FAILED (log build-fuzz/fuzz_$f.log, input in build-fuzz/artifacts/)"
+      tail -n 60 "$out/fuzz_$f.log"
+      echo "fuzz: $f FAILED (log $out/fuzz_$f.log, input in $out/artifacts/)"
       return 1
     fi
   done
