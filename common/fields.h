@@ -99,6 +99,8 @@ void set_field(S& s, const std::string& key, const FieldValue& value) {
             std::istringstream is(*r);
             if (!(is >> iv) || !(is >> std::ws).eof()) throw ConfigError(name, shown, "expected an integer");
           } else if (auto d = std::get_if<double>(&value); d && std::floor(*d) == *d && std::isfinite(*d)) {
+            // Range check before the cast: converting a double beyond int64 is undefined.
+            if (std::abs(*d) > double(std::numeric_limits<int>::max())) throw ConfigError(name, shown, "out of integer range");
             iv = int64_t(*d);
           } else throw ConfigError(name, shown, "expected an integer");
           if (iv < std::numeric_limits<int>::min() || iv > std::numeric_limits<int>::max())

@@ -29,6 +29,9 @@ auto checked(const std::string& where, F&& f) -> decltype(f()) {
   }
 }
 
+// Largest dataset read into memory (2 GiB as float64): far above any device table or mvm case.
+constexpr size_t kMaxElements = size_t(1) << 28;
+
 // Owns an HDF5 C identifier; closes it with the matching close function.
 struct Hid {
   hid_t id;
@@ -90,8 +93,19 @@ Array Reader::read(const std::string& name, int rank, bool finite_only) const {
     size_t n = 1;
     for (auto d : dims) {
       a.shape.push_back(size_t(d));
+      if (d != 0 && n > kMaxElements / d)
+        throw FileError(where + " declares more than " + std::to_string(kMaxElements) + " values (corrupted?)");
       n *= size_t(d);
     }
+    // A dataset whose extent exceeds the bytes it stores reads back fill values: never written
+    // by xbar or h5py, but a corrupted header can claim a huge extent in a tiny file. Filtered
+    // (compressed) datasets legitimately store fewer bytes.
+    Hid dcpl{H5Dget_create_plist(ds.getId()), H5Pclose};
+    const size_t type_size = ds.getDataType().getSize();
+    if (n > 0 && dcpl.id >= 0 && H5Pget_nfilters(dcpl.id) == 0 &&
+        H5Dget_storage_size(ds.getId()) < hsize_t(n) * type_size)
+      throw FileError(where + " declares " + std::to_string(n) + " values but stores only " +
+                      std::to_string(H5Dget_storage_size(ds.getId())) + " bytes (unwritten or corrupted)");
     a.data.resize(n);
     if (n > 0) ds.read(a.data.data(), H5::PredType::NATIVE_DOUBLE);
     if (finite_only)
@@ -159,8 +173,10 @@ std::string Reader::attr_string(const std::string& object, const std::string& na
     Hid a{H5Aopen_by_name(f_->getId(), object.empty() ? "/" : object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT),
           H5Aclose};
     if (a.id < 0) throw FileError(where + " cannot be opened");
-    Hid t{H5Aget_type(a.id), H5Tclose};
+    Hid t{H5Aget_type(a.id), H5Tclose}, sp{H5Aget_space(a.id), H5Sclose};
     if (H5Tget_class(t.id) != H5T_STRING) throw FileError(where + " is not a string");
+    // H5Aread fills every element: an array of strings would overrun the one-string buffer.
+    if (H5Sget_simple_extent_npoints(sp.id) != 1) throw FileError(where + " is not a single string");
     std::string s;
     if (H5Tis_variable_str(t.id) > 0) {
       char* p = nullptr;
@@ -171,6 +187,7 @@ std::string Reader::attr_string(const std::string& object, const std::string& na
       if (p) s = p;
       H5free_memory(p);
     } else {
+      if (H5Tget_size(t.id) > (size_t(1) << 20)) throw FileError(where + " is longer than 1 MiB (corrupted?)");
       std::vector<char> buf(H5Tget_size(t.id) + 1, 0);
       if (H5Aread(a.id, t.id, buf.data()) < 0) throw FileError(where + " cannot be read");
       s = buf.data();

@@ -63,9 +63,10 @@ void apply_table(XbarConfig& cfg, const toml::table& root, const std::string& so
     if (!t) throw ConfigError(section, "?", source + ": top-level keys must be inside a [section] table");
     for (const auto& [kk, kn] : *t) {
       const std::string key(kk.str());
+      const toml::node& value = kn;  // lambdas cannot capture structured bindings before C++20
       with_section(cfg, section, key, [&](auto& s) {
         try {
-          set_field(s, key, from_toml(kn, section + "." + key));
+          set_field(s, key, from_toml(value, section + "." + key));
         } catch (const ConfigError& e) {
           throw ConfigError(e.field(), "", std::string(e.what()) + " (in " + source + ")");
         }

@@ -6,7 +6,8 @@ PKGS=(build-essential cmake pkg-config
       libtomlplusplus-dev libopenblas0-pthread
       python3-torch python3-h5py python3-numpy python3-matplotlib
       ngspice dataset-fashion-mnist fortunes
-      openmpi-bin libopenmpi-dev)
+      openmpi-bin libopenmpi-dev
+      clang libclang-rt-14-dev)  # clang: libFuzzer targets (tools/test.sh fuzz stage)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -14,6 +14,8 @@ namespace xbar {
 
 namespace {
 
+// Far beyond any study that can finish (2,400 points is a large one), small enough to list.
+constexpr uint64_t kMaxStudyPoints = 1000000;
 const std::vector<std::string> kStudyKeys = {"model", "task", "policy", "output", "repeats", "samples", "context"};
 
 std::string node_text(const toml::node& n, const std::string& where) {
@@ -45,12 +47,14 @@ Policy point_policy(const Policy& base, const StudySpec& s, const std::vector<st
 }
 
 
-StudySpec load_study(const std::string& path) {
+StudySpec load_study(const std::string& path) { return parse_study(read_whole_file(path, "study file"), path); }
+
+StudySpec parse_study(const std::string& text, const std::string& path) {
   StudySpec s;
   s.source = path;
   toml::table root;
   try {
-    root = toml::parse_file(path);
+    root = toml::parse(text, path);
   } catch (const toml::parse_error& e) {
     throw FileError(path + ":" + std::to_string(e.source().begin.line) + ": " + std::string(e.description()));
   }
@@ -105,6 +109,15 @@ StudySpec load_study(const std::string& path) {
       for (const auto& n : *arr) vals.push_back(node_text(n, "grid." + key));
       s.grid.emplace_back(key, vals);
     }
+  }
+  // study_points() materialises every point: bound the product before it can exhaust memory.
+  uint64_t points = uint64_t(s.repeats);
+  for (const auto& [k, vs] : s.grid) {
+    points *= vs.size();
+    if (points > kMaxStudyPoints)
+      throw ConfigError("grid." + k, std::to_string(vs.size()) + " values",
+                        path + ": the study would have more than " + std::to_string(kMaxStudyPoints) +
+                            " points (grid sizes x repeats); split it");
   }
   // Check every grid value against the config (unknown keys, out-of-range values) before running.
   for (size_t k = 0; k < s.grid.size(); ++k)

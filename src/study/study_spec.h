@@ -32,6 +32,9 @@ struct StudyPoint {
 // Parses and checks a study file (every grid key and value is applied to a config and validated);
 // errors name the file and key. Relative paths are taken relative to the current directory.
 StudySpec load_study(const std::string& path);
+// The same from the file's text (source names it in errors; the policy and model it names are
+// still read from disk).
+StudySpec parse_study(const std::string& text, const std::string& source);
 std::vector<StudyPoint> study_points(const StudySpec& s);
 
 // The policy with a point's grid values applied to its default config.

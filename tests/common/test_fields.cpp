@@ -47,6 +47,16 @@ TEST_CASE("set_field rejects wrong types and names the field and value") {
   CHECK_THROWS_WITH_AS(set_field(d, "mode", FieldValue(1.0)), doctest::Contains("expected a string"), ConfigError);
 }
 
+TEST_CASE("set_field rejects integral doubles beyond int range (fuzz regression: the cast was UB)") {
+  Demo d;
+  for (double v : {1e300, -1e300, 4294967296.0, -9.3e18}) {
+    CAPTURE(v);
+    CHECK_THROWS_WITH_AS(set_field(d, "bits", FieldValue(v)), doctest::Contains("out of integer range"), ConfigError);
+  }
+  set_field(d, "bits", FieldValue(12.0));
+  CHECK(d.bits == 12);
+}
+
 TEST_CASE("unknown keys get a did-you-mean suggestion") {
   Demo d;
   CHECK_THROWS_WITH_AS(set_field(d, "bitz", FieldValue(int64_t(1))), doctest::Contains("did you mean demo.bits"), ConfigError);

@@ -65,6 +65,10 @@ TEST_CASE("bad study files get clear errors naming the file and key") {
   t.replace(t.find(src("models/cnn.pt")), src("models/cnn.pt").size(), "/nonexistent/m.pt");
   CHECK(err(t).find("/nonexistent/m.pt") != std::string::npos);
   CHECK(err("[study\n").find("bad.toml:1") != std::string::npos);
+  // Fuzz regression: 3 x 10 x 100000 points would be materialised by study_points.
+  t = ok + "\"dac.bits\" = [2, 3, 4, 5, 6, 7, 8, 9, 10, 11]\n";
+  t.replace(t.find("repeats = 2"), 11, "repeats = 100000");
+  CHECK(err(t).find("more than 1000000 points") != std::string::npos);
   CHECK(err(ok + "[gird]\n").find("did you mean [grid]") != std::string::npos);
 }
 
