@@ -125,7 +125,7 @@ TEST_CASE("a short HWA run beats its float-trained twin on chips with sigma = 0.
   torch::jit::Module exported = load_torchscript(o.out + "/model_analog.pt");
   const double acc_hwa = evaluate(exported, d);
   const double acc_hwa3 = chip_accuracy(load_torchscript(o.out + "/model.pt"), load_policy(o.out + "/policy.toml"), d, 3);
-  INFO("float twin on chip " << acc_twin << "%, HWA on chip " << acc_hwa3 << "% (model_analog.pt, chip 0: " << acc_hwa << "%)");
+  MESSAGE("float twin on chip " << acc_twin << "%, HWA on chip " << acc_hwa3 << "% (model_analog.pt, chip 0: " << acc_hwa << "%)");
   // Measured margin: see the closing note; with 3 chips x 2000 images the standard error of each
   // mean is ~0.5 points, so a 2-point margin is well outside chance.
   CHECK(acc_hwa3 > acc_twin + 2.0);
