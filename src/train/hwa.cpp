@@ -214,11 +214,12 @@ void save_checkpoint(const std::string& path, const std::string& fp, const Check
   fs::rename(path + ".tmp", path);
 }
 
-// Restores parameters, ranges and optimizer state; returns false when there is no checkpoint.
+// Reads the checkpoint into `a` and restores parameters and learned ranges from it; returns false
+// when there is none. The optimizer state is read from `a` later: the optimizer can only be built
+// once the ranges exist.
 bool load_checkpoint(const std::string& path, const std::string& fp, Checkpoint& c, torch::jit::Module& m,
-                     const Trained& t, torch::optim::Adam* opt) {
+                     const Trained& t, torch::serialize::InputArchive& a) {
   if (!fs::exists(path)) return false;
-  torch::serialize::InputArchive a;
   try {
     a.load_from(path);
   } catch (const std::exception& e) {
@@ -243,11 +244,6 @@ bool load_checkpoint(const std::string& path, const std::string& fp, Checkpoint&
   for (size_t k = 0; k < t.layers.size(); ++k) {
     at::Tensor r;
     if (a.try_read("r" + std::to_string(k), r)) t.layers[k]->set_input_range(r.item<double>());
-  }
-  if (opt) {
-    torch::serialize::InputArchive oa;
-    a.read("optimizer", oa);
-    opt->load(oa);
   }
   return true;
 }
@@ -294,19 +290,17 @@ HwaResult train_hwa(const HwaOptions& o) {
     return at::randperm(n, gen);
   };
 
-  // Fresh run: learned ranges start from the inputs of one noisy forward on the first batch.
   Checkpoint c;
   HwaResult res;
-  if (o.learn_ranges) {
+  if (o.learn_ranges)
     for (const auto& l : t.layers) l->learn_input_range(true);
-    if (fs::exists(ckpt)) {
-      load_checkpoint(ckpt, fp, c, m, t, nullptr);  // ranges must exist before the optimizer
-    } else {
-      at::NoGradGuard ng;
-      reset_model(m);
-      program_chip(m, hwa_train_chip(o.seed, 0));
-      m.forward({train.images.index_select(0, epoch_perm(0).slice(0, 0, o.batch))});
-    }
+  torch::serialize::InputArchive archive;
+  res.resumed = load_checkpoint(ckpt, fp, c, m, t, archive);
+  if (o.learn_ranges && !res.resumed) {  // fresh: ranges from one noisy forward on the first batch
+    at::NoGradGuard ng;
+    reset_model(m);
+    program_chip(m, hwa_train_chip(o.seed, 0));
+    m.forward({train.images.index_select(0, epoch_perm(0).slice(0, 0, o.batch))});
   }
   std::vector<torch::optim::OptimizerParamGroup> groups;
   std::vector<at::Tensor> weights;
@@ -318,7 +312,11 @@ HwaResult train_hwa(const HwaOptions& o) {
     peak.push_back(o.range_lr);
   }
   torch::optim::Adam opt(groups, torch::optim::AdamOptions(o.lr));
-  res.resumed = load_checkpoint(ckpt, fp, c, m, t, &opt);
+  if (res.resumed) {
+    torch::serialize::InputArchive oa;
+    archive.read("optimizer", oa);
+    opt.load(oa);
+  }
   truncate_log(log_path, "step,epoch,lr,loss", c.step);
   truncate_log(ep_path, "epoch,step,train_loss,float_acc,chip_acc,chip_acc_std,seconds", c.epoch + 1);
   {
