@@ -93,6 +93,12 @@ void add_to_toml(const S& s, toml::table& root) {
 
 }  // namespace
 
+void set_assignment(XbarConfig& cfg, const std::string& kv) {
+  const auto eq = kv.find('=');
+  if (eq == std::string::npos || eq == 0) throw ConfigError("--set", kv, "expected section.key=value");
+  set_key(cfg, kv.substr(0, eq), kv.substr(eq + 1));
+}
+
 void set_key(XbarConfig& cfg, const std::string& dotted, const std::string& value) {
   const auto dot = dotted.find('.');
   if (dot == std::string::npos)

@@ -50,6 +50,8 @@ struct XbarConfig {
 
 // Applies "section.key" = value (text from the command line, parsed per field type).
 void set_key(XbarConfig& cfg, const std::string& dotted_key, const std::string& value);
+// One "--set section.key=value" override; ConfigError naming --set and the text without a '='.
+void set_assignment(XbarConfig& cfg, const std::string& key_equals_value);
 // Applies a TOML document; unknown sections/keys are errors naming the file and key.
 void apply_toml_file(XbarConfig& cfg, const std::string& path);
 void apply_toml_string(XbarConfig& cfg, const std::string& text, const std::string& source_name = "<string>");

@@ -17,11 +17,7 @@ inline void add_config_options(cxxopts::Options& opt) {
 // Applies every --set section.key=value in order.
 inline void apply_set_options(XbarConfig& cfg, const cxxopts::ParseResult& res) {
   if (!res.count("set")) return;
-  for (const auto& kv : res["set"].as<std::vector<std::string>>()) {
-    const auto eq = kv.find('=');
-    if (eq == std::string::npos) throw ConfigError(kv, "", "--set expects section.key=value");
-    set_key(cfg, kv.substr(0, eq), kv.substr(eq + 1));
-  }
+  for (const auto& kv : res["set"].as<std::vector<std::string>>()) set_assignment(cfg, kv);
 }
 
 inline XbarConfig config_from_options(const cxxopts::ParseResult& res) {

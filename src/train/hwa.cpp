@@ -46,11 +46,7 @@ Policies make_policies(const HwaOptions& o) {
     base.device.model = "file";
     base.device.file = o.device;
   }
-  for (const auto& kv : o.set) {
-    const size_t eq = kv.find('=');
-    if (eq == std::string::npos || eq == 0) throw ConfigError("--set", kv, "expected key=value");
-    set_key(base, kv.substr(0, eq), kv.substr(eq + 1));
-  }
+  for (const auto& kv : o.set) set_assignment(base, kv);
   base.validate();
   p.eval.default_toml = to_toml(base);
   if (o.t_train_s >= 0) base.run.t_inference_s = o.t_train_s;
