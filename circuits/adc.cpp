@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "circuits/normal_fill.h"
+#include "common/normal_fill.h"
 
 namespace xbar {
 

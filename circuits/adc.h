@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/fields.h"
+#include "common/matrix.h"
 #include "common/rng.h"
 
 namespace xbar {
@@ -38,8 +39,6 @@ struct AdcBank {
   std::vector<float> offset_lsb, gain;
   void draw(const AdcConfig& cfg, int columns, uint64_t key);
 };
-
-using RowMatrixXf = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 // Converts y (rows x columns block, in place): y <- lsb * clamp(round((gain*y)/lsb + offset +
 // noise)). noise_rng draws normals (first_row + r) * row_stride + c .. (see fill_normal). Returns

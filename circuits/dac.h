@@ -7,10 +7,9 @@
 #include <vector>
 
 #include "common/fields.h"
+#include "common/matrix.h"
 
 namespace xbar {
-
-using RowMatrixXf = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 struct DacConfig {
   int bits = 0;                  // resolution incl. sign when signed (0: unquantized)

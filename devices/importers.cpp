@@ -13,7 +13,7 @@
 #include "common/error.h"
 #include "common/fields.h"
 #include "devices/pcm.h"
-#include "devices/sha256.h"
+#include "common/sha256.h"
 #include "devices/table_device.h"
 
 namespace xbar {

@@ -10,8 +10,8 @@
 #include <functional>
 #include <iostream>
 
-#include "src/analog_layer.h"
-#include "tools/commands.h"
+#include "engine/analog_layer.h"
+#include "commands.h"
 
 namespace xbar::cli {
 

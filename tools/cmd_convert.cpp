@@ -4,8 +4,8 @@
 #include <cxxopts.hpp>
 #include <iostream>
 
-#include "src/torch/convert.h"
-#include "tools/commands.h"
+#include "torch/convert.h"
+#include "commands.h"
 
 namespace xbar::cli {
 

@@ -7,7 +7,7 @@
 #include "circuits/crossbar_io.h"
 #include "circuits/parasitics.h"
 #include "common/error.h"
-#include "tools/commands.h"
+#include "commands.h"
 
 namespace xbar::cli {
 

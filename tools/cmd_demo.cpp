@@ -6,9 +6,9 @@
 #include <iostream>
 #include <random>
 
-#include "src/analog_layer.h"
-#include "tools/commands.h"
-#include "tools/config_options.h"
+#include "engine/analog_layer.h"
+#include "commands.h"
+#include "config_options.h"
 
 namespace xbar::cli {
 

@@ -12,7 +12,7 @@
 #include "devices/device_file.h"
 #include "devices/importers.h"
 #include "devices/table_device.h"
-#include "tools/commands.h"
+#include "commands.h"
 
 namespace xbar::cli {
 

@@ -8,11 +8,11 @@
 #include <iostream>
 #include <sstream>
 
-#include "src/study/evaluate.h"
-#include "src/time_units.h"
-#include "src/torch/convert.h"
-#include "tools/commands.h"
-#include "tools/config_options.h"
+#include "ml/evaluate.h"
+#include "common/time_units.h"
+#include "torch/convert.h"
+#include "commands.h"
+#include "config_options.h"
 
 namespace xbar::cli {
 

@@ -3,8 +3,8 @@
 #include <iostream>
 
 #include "common/error.h"
-#include "src/study/results.h"
-#include "tools/commands.h"
+#include "apps/results.h"
+#include "commands.h"
 
 namespace xbar::cli {
 

@@ -2,10 +2,10 @@
 #include <cxxopts.hpp>
 #include <iostream>
 
-#include "src/config.h"
-#include "src/mvm_io.h"
-#include "tools/commands.h"
-#include "tools/config_options.h"
+#include "engine/config.h"
+#include "engine/mvm_io.h"
+#include "commands.h"
+#include "config_options.h"
 
 namespace xbar::cli {
 

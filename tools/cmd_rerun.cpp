@@ -6,11 +6,11 @@
 #include <ATen/Parallel.h>
 
 #include "common/error.h"
-#include "devices/sha256.h"
-#include "src/config.h"
-#include "src/study/results.h"
-#include "src/study/study.h"
-#include "tools/commands.h"
+#include "common/sha256.h"
+#include "engine/config.h"
+#include "apps/results.h"
+#include "apps/study.h"
+#include "commands.h"
 
 namespace xbar::cli {
 

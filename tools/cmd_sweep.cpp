@@ -9,9 +9,9 @@
 #include <tuple>
 
 #include "common/error.h"
-#include "src/study/mpi_runner.h"
-#include "src/study/study.h"
-#include "tools/commands.h"
+#include "apps/mpi_runner.h"
+#include "apps/study.h"
+#include "commands.h"
 
 namespace xbar::cli {
 
@@ -49,7 +49,7 @@ int sweep(int argc, char** argv) {
                        "      OUTPUT.shardK-of-N.{csv,h5} (job arrays without MPI); then `xbar merge OUTPUT SHARD...`.\n\n"
                        "Study file:\n"
                        "  [study]\n"
-                       "  model = \"models/vit.pt\"       # TorchScript float model\n"
+                       "  model = \"data/models/vit.pt\"       # TorchScript float model\n"
                        "  task = \"fashion_mnist\"        # fashion_mnist (accuracy %) or text (bits per character)\n"
                        "  policy = \"data/policies/default.toml\"\n"
                        "  output = \"results/vit_adc\"    # results path without extension\n"

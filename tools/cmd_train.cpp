@@ -1,4 +1,4 @@
-// xbar train: builds a zoo model (models/zoo.h), trains it in float on its data set and saves the
+// xbar train: builds a zoo model (ml/zoo.h), trains it in float on its data set and saves the
 // TorchScript file; prints test accuracy (classifiers) or validation bits per character (GPT).
 #include <torch/script.h>
 #include <ATen/Parallel.h>
@@ -9,9 +9,9 @@
 #include <iostream>
 
 #include "common/error.h"
-#include "models/train.h"
-#include "models/zoo.h"
-#include "tools/commands.h"
+#include "ml/train.h"
+#include "ml/zoo.h"
+#include "commands.h"
 
 namespace xbar::cli {
 

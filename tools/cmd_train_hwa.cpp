@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 #include "common/error.h"
-#include "src/train/hwa.h"
-#include "tools/commands.h"
+#include "apps/hwa.h"
+#include "commands.h"
 
 namespace xbar::cli {
 

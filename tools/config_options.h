@@ -2,7 +2,7 @@
 #pragma once
 #include <cxxopts.hpp>
 
-#include "src/config.h"
+#include "engine/config.h"
 
 namespace xbar::cli {
 

@@ -12,9 +12,9 @@ cd "$(dirname "$0")/.."
 STAGES=${XBAR_TEST_STAGES:-unit sanitize fuzz}
 FUZZ_SECONDS=${XBAR_FUZZ_SECONDS:-60}
 # Test executables run under the sanitizers (CTest labels; see CMakeLists.txt). The default is the
-# Torch-free ones; test_tools, test_torch, test_models and test_study need the whole LibTorch layer
+# Torch-free ones; test_tools, test_torch, test_ml and test_apps need the whole LibTorch layer
 # (and the xbar CLI) rebuilt with ASan, which is too slow for every CI run: opt in by naming them.
-ASAN_TESTS=${XBAR_ASAN_TESTS:-test_common test_devices test_circuits test_core}
+ASAN_TESTS=${XBAR_ASAN_TESTS:-test_common test_devices test_circuits test_engine}
 FUZZ_TARGETS="config policy study csv device_file"
 ASAN_BUILD=${XBAR_ASAN_BUILD:-build-asan}
 FUZZ_BUILD=${XBAR_FUZZ_BUILD:-build-fuzz}

@@ -18,7 +18,7 @@
 #include "common/error.h"
 #include "devices/device_file.h"
 #include "devices/importers.h"
-#include "devices/sha256.h"
+#include "common/sha256.h"
 #include "devices/table_device.h"
 
 namespace fs = std::filesystem;

@@ -1,9 +1,9 @@
-// libFuzzer target: TOML config text -> apply_toml_string + validate (src/config.cpp).
+// libFuzzer target: TOML config text -> apply_toml_string + validate (engine/config.cpp).
 // Property: an accepted config written back with to_toml reads back to the same config.
 #include <string>
 
 #include "common/error.h"
-#include "src/config.h"
+#include "engine/config.h"
 #include "tests/fuzz/fuzz_util.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -1,9 +1,9 @@
 // libFuzzer target: policy text -> parse_policy, then resolve for every operator class and phase
-// (src/policy.cpp). resolve() must accept whatever parse_policy accepted.
+// (engine/policy.cpp). resolve() must accept whatever parse_policy accepted.
 #include <string>
 
 #include "common/error.h"
-#include "src/policy.h"
+#include "engine/policy.h"
 #include "tests/fuzz/fuzz_util.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

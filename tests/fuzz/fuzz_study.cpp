@@ -1,4 +1,4 @@
-// libFuzzer target: study file text -> parse_study (src/study/study_spec.cpp), then the points it
+// libFuzzer target: study file text -> parse_study (apps/study_spec.cpp), then the points it
 // expands to and the first point's policy. The policy and model files a study names are read from
 // tests/fuzz/study_files/ (the working directory is switched there at start-up); seeds name
 // policy.toml, ideal.toml and model.pt there.
@@ -8,7 +8,7 @@
 #include <string>
 
 #include "common/error.h"
-#include "src/study/study_spec.h"
+#include "apps/study_spec.h"
 #include "tests/fuzz/fuzz_util.h"
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {

@@ -1,0 +1,412 @@
+#include "apps/hwa.h"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/optim/adam.h>
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <sstream>
+
+#include "common/error.h"
+#include "common/sha256.h"
+#include "common/progress.h"
+#include "ml/train.h"
+#include "ml/evaluate.h"
+#include "apps/study_spec.h"
+#include "torch/convert.h"
+
+namespace xbar {
+
+namespace fs = std::filesystem;
+
+int64_t hwa_train_chip(uint64_t seed, int64_t step) {
+  return (int64_t(1) << 40) + int64_t(seed % (uint64_t(1) << 20)) * (int64_t(1) << 20) + step;
+}
+
+namespace {
+
+struct Policies {
+  Policy eval;   // what the chip is evaluated with (the user's policy, device and --set)
+  Policy train;  // the same at the training drift time, read noise optionally off
+};
+
+Policies make_policies(const HwaOptions& o) {
+  Policies p;
+  if (!o.policy.empty()) p.eval = load_policy(o.policy);
+  XbarConfig base;
+  apply_toml_string(base, p.eval.default_toml, p.eval.source);
+  if (!o.device.empty()) {
+    base.device.model = "file";
+    base.device.file = o.device;
+  }
+  for (const auto& kv : o.set) set_assignment(base, kv);
+  base.validate();
+  p.eval.default_toml = to_toml(base);
+  if (o.t_train_s >= 0) base.run.t_inference_s = o.t_train_s;
+  if (!o.read_noise) base.device.read_noise_scale = 0.0;
+  base.validate();
+  p.train = p.eval;
+  p.train.default_toml = to_toml(base);
+  return p;
+}
+
+void check_options(const HwaOptions& o) {
+  if (o.model.empty()) throw ConfigError("--model", "\"\"", "a float TorchScript model is required");
+  if (o.out.empty()) throw ConfigError("--out", "\"\"", "an output directory is required");
+  if (o.epochs < 1) throw ConfigError("--epochs", std::to_string(o.epochs), "must be >= 1");
+  if (o.batch < 1) throw ConfigError("--batch", std::to_string(o.batch), "must be >= 1");
+  if (!(o.lr > 0) || !std::isfinite(o.lr)) throw ConfigError("--lr", format_double(o.lr), "must be finite and > 0");
+  if (!(o.range_lr >= 0) || !std::isfinite(o.range_lr))
+    throw ConfigError("--range-lr", format_double(o.range_lr), "must be finite and >= 0");
+  if (o.clip != "none" && o.clip != "fixed" && o.clip != "sigma")
+    throw ConfigError("--clip", "\"" + o.clip + "\"", "must be none, fixed or sigma");
+  if (o.clip != "none" && (!(o.clip_value > 0) || !std::isfinite(o.clip_value)))
+    throw ConfigError("--clip-value", format_double(o.clip_value), "must be finite and > 0");
+  if (o.eval_chips < 1) throw ConfigError("--eval-chips", std::to_string(o.eval_chips), "must be >= 1");
+  if (o.eval_samples < 0 || o.max_examples < 0 || o.stop_after_epochs < 0)
+    throw ConfigError("--eval-samples/--max-examples", "negative", "must be >= 0");
+}
+
+// Layers whose input range is learned and the weight parameter each one reads.
+struct Trained {
+  std::vector<c10::intrusive_ptr<XbarLayer>> layers;  // analog linear / conv / lm_head
+  std::vector<at::Tensor> weights;                    // "<layer name>.weight"
+};
+
+Trained trained_layers(torch::jit::Module& m) {
+  std::map<std::string, at::Tensor> params;
+  for (const auto& p : m.named_parameters()) params[p.name] = p.value;
+  Trained t;
+  for (const auto& l : xbar_layers(m)) {
+    if (l->mode() != "analog" || (l->op_class() != "linear" && l->op_class() != "conv" && l->op_class() != "lm_head"))
+      continue;
+    auto it = params.find(l->name() + ".weight");
+    if (it == params.end()) continue;  // e.g. a functional weight: nothing to clip
+    t.layers.push_back(l);
+    t.weights.push_back(it->second);
+  }
+  return t;
+}
+
+void clip_weights(const Trained& t, const HwaOptions& o) {
+  if (o.clip == "none") return;
+  at::NoGradGuard ng;
+  for (const auto& w : t.weights) {
+    const double c = o.clip == "fixed" ? o.clip_value : o.clip_value * w.std().item<double>();
+    if (c > 0) w.clamp_(-c, c);
+  }
+}
+
+void copy_params(torch::jit::Module& from, torch::jit::Module& to) {
+  std::map<std::string, at::Tensor> src;
+  for (const auto& p : from.named_parameters()) src[p.name] = p.value;
+  at::NoGradGuard ng;
+  for (const auto& p : to.named_parameters()) {
+    auto it = src.find(p.name);
+    if (it == src.end() || !it->second.sizes().equals(p.value.sizes()))
+      throw Error("parameter " + p.name + " of the float model has no counterpart in the trained model");
+    p.value.copy_(it->second);
+  }
+}
+
+// The evaluation policy with each learned range as a static DAC range of that layer.
+Policy ranged_policy(const Policy& base, const Trained& t) {
+  Policy p = base;
+  for (const auto& l : t.layers) {
+    const at::Tensor r = l->input_range();
+    if (!r.defined()) continue;
+    PolicyRule rule;
+    for (char c : l->name()) {  // a literal match: escape glob characters
+      if (c == '*' || c == '?' || c == '[' || c == '\\') rule.match += '\\';
+      rule.match += c;
+    }
+    rule.config_toml = "[dac]\nrange = \"static\"\nstatic_range = " + format_double(r.item<double>()) + "\n";
+    p.rules.push_back(rule);
+  }
+  return p;
+}
+
+struct Exported {
+  torch::jit::Module plain, analog;
+  Policy policy;
+};
+
+Exported export_models(const HwaOptions& o, torch::jit::Module& m, const Policy& eval, const Trained& t) {
+  Exported e{load_torchscript(o.model), load_torchscript(o.model), ranged_policy(eval, t)};
+  copy_params(m, e.plain);
+  copy_params(m, e.analog);
+  convert_module(e.analog, e.policy);
+  return e;
+}
+
+std::string fingerprint(const HwaOptions& o, const Policies& p) {
+  std::ostringstream s;
+  s << read_whole_file(o.model, "model") << "\n" << policy_to_toml(p.train) << "\n" << policy_to_toml(p.eval)
+    << "\nepochs=" << o.epochs << " batch=" << o.batch << " lr=" << format_double(o.lr)
+    << " range_lr=" << format_double(o.range_lr) << " seed=" << o.seed << " clip=" << o.clip << ":"
+    << format_double(o.clip_value) << " learn_ranges=" << o.learn_ranges << " eval=" << o.eval_samples << "x"
+    << o.eval_chips << " examples=" << o.max_examples;
+  return sha256_hex(s.str());
+}
+
+std::string fmt17(double v) {
+  char b[40];
+  std::snprintf(b, sizeof b, "%.17g", v);
+  return b;
+}
+
+// Keeps the header and the rows whose first column is below `limit` (drops what an interrupted
+// run wrote after its last checkpoint); creates the file with `header` when absent.
+void truncate_log(const std::string& path, const std::string& header, int64_t limit) {
+  std::vector<std::string> keep = {header};
+  std::ifstream f(path);
+  std::string line;
+  if (f && std::getline(f, line)) {
+    while (std::getline(f, line)) {
+      if (f.eof() && !line.empty()) break;  // a partial last line
+      if (line.empty()) continue;
+      if (std::stoll(line.substr(0, line.find(','))) < limit) keep.push_back(line);
+    }
+  }
+  f.close();
+  std::ofstream w(path + ".tmp", std::ios::trunc);
+  if (!w) throw FileError(path + ".tmp: cannot write the training log");
+  for (const auto& l : keep) w << l << "\n";
+  w.close();
+  fs::rename(path + ".tmp", path);
+}
+
+struct Checkpoint {
+  int epoch = 0;     // epochs finished
+  int64_t step = 0;  // optimizer steps done
+};
+
+void save_checkpoint(const std::string& path, const std::string& fp, const Checkpoint& c, torch::jit::Module& m,
+                     const Trained& t, torch::optim::Adam& opt) {
+  torch::serialize::OutputArchive a;
+  a.write("fingerprint", c10::IValue(fp));
+  a.write("epoch", c10::IValue(int64_t(c.epoch)));
+  a.write("step", c10::IValue(c.step));
+  std::vector<std::string> names;
+  int64_t i = 0;
+  for (const auto& p : m.named_parameters()) {
+    names.push_back(p.name);
+    a.write("p" + std::to_string(i++), p.value.detach());
+  }
+  a.write("param_names", c10::IValue(c10::List<std::string>(names)));
+  for (size_t k = 0; k < t.layers.size(); ++k)
+    if (t.layers[k]->input_range().defined()) a.write("r" + std::to_string(k), t.layers[k]->input_range().detach());
+  torch::serialize::OutputArchive oa;
+  opt.save(oa);
+  a.write("optimizer", oa);
+  a.save_to(path + ".tmp");
+  fs::rename(path + ".tmp", path);
+}
+
+// Reads the checkpoint into `a` and restores parameters and learned ranges from it; returns false
+// when there is none. The optimizer state is read from `a` later: the optimizer can only be built
+// once the ranges exist.
+bool load_checkpoint(const std::string& path, const std::string& fp, Checkpoint& c, torch::jit::Module& m,
+                     const Trained& t, torch::serialize::InputArchive& a) {
+  if (!fs::exists(path)) return false;
+  try {
+    a.load_from(path);
+  } catch (const std::exception& e) {
+    throw FileError(path + ": unreadable checkpoint (" + e.what() + "); delete it to start over");
+  }
+  c10::IValue v;
+  a.read("fingerprint", v);
+  if (v.toStringRef() != fp)
+    throw FileError(path + ": checkpoint of a different training run (model, policy or options changed); "
+                    "delete it or choose another --out");
+  a.read("epoch", v);
+  c.epoch = int(v.toInt());
+  a.read("step", v);
+  c.step = v.toInt();
+  at::NoGradGuard ng;
+  int64_t i = 0;
+  for (const auto& p : m.named_parameters()) {
+    at::Tensor x;
+    a.read("p" + std::to_string(i++), x);
+    p.value.copy_(x);
+  }
+  for (size_t k = 0; k < t.layers.size(); ++k) {
+    at::Tensor r;
+    if (a.try_read("r" + std::to_string(k), r)) t.layers[k]->set_input_range(r.item<double>());
+  }
+  return true;
+}
+
+void set_lrs(torch::optim::Adam& opt, const std::vector<double>& peak, double factor) {
+  for (size_t g = 0; g < opt.param_groups().size(); ++g)
+    static_cast<torch::optim::AdamOptions&>(opt.param_groups()[g].options()).lr(peak[g] * factor);
+}
+
+std::vector<at::Tensor> ranges_of(const Trained& t) {
+  std::vector<at::Tensor> r;
+  for (const auto& l : t.layers)
+    if (l->input_range().defined()) r.push_back(l->input_range());
+  return r;
+}
+
+}  // namespace
+
+HwaResult train_hwa(const HwaOptions& o) {
+  check_options(o);
+  const Policies pol = make_policies(o);
+  const std::string fp = fingerprint(o, pol);
+  std::error_code ec;
+  fs::create_directories(o.out, ec);
+  if (ec) throw FileError(o.out + ": cannot create the output directory (" + ec.message() + ")");
+  const std::string ckpt = o.out + "/checkpoint.pt", log_path = o.out + "/train_log.csv",
+                    ep_path = o.out + "/epochs.csv";
+
+  data::FashionMnist train = data::load_fashion_mnist("train");
+  const EvalData eval = load_eval_data("fashion_mnist", o.eval_samples, 0);
+  torch::jit::Module m = load_torchscript(o.model);
+  if (m.hasattr("xbar_task") && m.attr("xbar_task").toStringRef() != "fashion-mnist")
+    throw Error(o.model + ": HWA training supports Fashion-MNIST classifiers; this model's task is " +
+                m.attr("xbar_task").toStringRef());
+  convert_module(m, pol.train);
+  Trained t = trained_layers(m);
+  if (t.layers.empty()) throw Error(o.model + ": no analog linear/conv layer to train under policy " + pol.eval.source);
+
+  int64_t n = train.images.size(0);
+  if (o.max_examples > 0) n = std::min(n, o.max_examples);
+  const int64_t per_epoch = (n + o.batch - 1) / o.batch, total = per_epoch * o.epochs;
+  auto epoch_perm = [&](int e) {
+    at::Generator gen = at::detail::createCPUGenerator(o.seed * 1000003ull + uint64_t(e));
+    return at::randperm(n, gen);
+  };
+
+  Checkpoint c;
+  HwaResult res;
+  if (o.learn_ranges)
+    for (const auto& l : t.layers) l->learn_input_range(true);
+  torch::serialize::InputArchive archive;
+  res.resumed = load_checkpoint(ckpt, fp, c, m, t, archive);
+  if (o.learn_ranges && !res.resumed) {  // fresh: ranges from one noisy forward on the first batch
+    at::NoGradGuard ng;
+    reset_model(m);
+    program_chip(m, hwa_train_chip(o.seed, 0));
+    m.forward({train.images.index_select(0, epoch_perm(0).slice(0, 0, o.batch))});
+  }
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  std::vector<at::Tensor> weights;
+  for (auto p : m.parameters()) weights.push_back(p.requires_grad_(true));
+  groups.emplace_back(weights, std::make_unique<torch::optim::AdamOptions>(o.lr));
+  std::vector<double> peak = {o.lr};
+  if (o.learn_ranges) {
+    groups.emplace_back(ranges_of(t), std::make_unique<torch::optim::AdamOptions>(o.range_lr));
+    peak.push_back(o.range_lr);
+  }
+  torch::optim::Adam opt(groups, torch::optim::AdamOptions(o.lr));
+  if (res.resumed) {
+    torch::serialize::InputArchive oa;
+    archive.read("optimizer", oa);
+    opt.load(oa);
+  }
+  truncate_log(log_path, "step,epoch,lr,loss", c.step);
+  truncate_log(ep_path, "epoch,step,train_loss,float_acc,chip_acc,chip_acc_std,seconds", c.epoch + 1);
+  {
+    std::ifstream f(ep_path);
+    std::string line;
+    std::getline(f, line);
+    while (std::getline(f, line)) {
+      HwaEpoch e;
+      std::sscanf(line.c_str(), "%d,%lld,%lf,%lf,%lf,%lf", &e.epoch, reinterpret_cast<long long*>(&e.step),
+                  &e.train_loss, &e.float_acc, &e.chip_acc, &e.chip_acc_std);
+      res.epochs.push_back(e);
+    }
+  }
+  if (res.resumed) std::cerr << "resuming " << o.out << " after epoch " << c.epoch << " (step " << c.step << ")\n";
+
+  std::ofstream log(log_path, std::ios::app), eplog(ep_path, std::ios::app);
+  models::Progress bar("hwa", total, o.progress);
+  int epochs_now = 0;
+  while (c.epoch < o.epochs && (o.stop_after_epochs == 0 || epochs_now < o.stop_after_epochs)) {
+    const at::Tensor perm = epoch_perm(c.epoch);
+    m.train();
+    double loss_sum = 0;
+    int64_t steps = 0;
+    for (int64_t b = 0; b < per_epoch; ++b, ++c.step, ++steps) {
+      const at::Tensor idx = perm.slice(0, b * o.batch, std::min(n, (b + 1) * o.batch));
+      reset_model(m);  // a fresh chip every step: noise is a function of (seed, step) only
+      program_chip(m, hwa_train_chip(o.seed, c.step));
+      const at::Tensor logits = m.forward({train.images.index_select(0, idx)}).toTensor();
+      const at::Tensor loss = at::cross_entropy_loss(logits, train.labels.index_select(0, idx));
+      const double lr_factor = models::lr_at(c.step, total, 1.0);
+      set_lrs(opt, peak, lr_factor);
+      opt.zero_grad();
+      loss.backward();
+      opt.step();
+      clip_weights(t, o);
+      {
+        at::NoGradGuard ng;
+        for (const auto& r : ranges_of(t)) r.clamp_min_(1e-6);
+      }
+      const double lv = loss.item<double>();
+      if (!std::isfinite(lv)) throw Error("HWA training diverged at step " + std::to_string(c.step) + " (loss " + fmt17(lv) + "); lower --lr");
+      loss_sum += lv;
+      log << c.step << "," << c.epoch + 1 << "," << fmt17(o.lr * lr_factor) << "," << fmt17(lv) << "\n";
+      log.flush();  // the curve on disk follows the run (a killed run is truncated to its checkpoint)
+      char info[64];
+      std::snprintf(info, sizeof info, "epoch %d/%d loss %.4f", c.epoch + 1, o.epochs, lv);
+      bar.update(c.step + 1, info);
+    }
+    ++c.epoch;
+    ++epochs_now;
+    // Evaluate the weights as they are now: exactly (float) and on the evaluation chips.
+    HwaEpoch e;
+    e.epoch = c.epoch;
+    e.step = c.step;
+    e.train_loss = loss_sum / double(std::max<int64_t>(1, steps));
+    {
+      Exported ex = export_models(o, m, pol.eval, t);
+      e.float_acc = evaluate(ex.plain, eval);
+      double s = 0, s2 = 0;
+      for (int k = 0; k < o.eval_chips; ++k) {
+        reset_model(ex.analog);
+        program_chip(ex.analog, k);
+        const double a = evaluate(ex.analog, eval);
+        s += a;
+        s2 += a * a;
+      }
+      e.chip_acc = s / o.eval_chips;
+      e.chip_acc_std = o.eval_chips > 1 ? std::sqrt(std::max(0.0, (s2 - o.eval_chips * e.chip_acc * e.chip_acc) / (o.eval_chips - 1))) : 0.0;
+    }
+    eplog << e.epoch << "," << e.step << "," << fmt17(e.train_loss) << "," << fmt17(e.float_acc) << ","
+          << fmt17(e.chip_acc) << "," << fmt17(e.chip_acc_std) << "," << fmt17(bar.seconds()) << "\n";
+    eplog.flush();
+    res.epochs.push_back(e);
+    save_checkpoint(ckpt, fp, c, m, t, opt);
+    std::fprintf(stderr, "\nepoch %d: train loss %.4f, float %.2f%%, chip %.2f +- %.2f%% (%d chips)\n", e.epoch,
+                 e.train_loss, e.float_acc, e.chip_acc, e.chip_acc_std, o.eval_chips);
+  }
+  bar.finish();
+  if (c.epoch < o.epochs) return res;
+
+  Exported ex = export_models(o, m, pol.eval, t);
+  try {
+    ex.plain.save(o.out + "/model.pt");
+    ex.analog.save(o.out + "/model_analog.pt");
+  } catch (const std::exception& err) {
+    throw FileError(o.out + ": cannot save the trained models: " + err.what());
+  }
+  std::ofstream pf(o.out + "/policy.toml", std::ios::trunc);
+  if (!pf) throw FileError(o.out + "/policy.toml: cannot write");
+  pf << "# " << (o.policy.empty() ? std::string("ideal policy") : o.policy)
+     << " as used for HWA training by xbar train --hwa, with the learned input ranges as static DAC ranges.\n"
+     << policy_to_toml(ex.policy);
+  res.finished = true;
+  return res;
+}
+
+}  // namespace xbar

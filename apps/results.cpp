@@ -1,0 +1,233 @@
+#include "apps/results.h"
+
+#include <cstdio>
+#include <fstream>
+#include <iomanip>
+#include <mutex>
+#include <sstream>
+
+#include "common/error.h"
+#include "common/h5io.h"
+#include "common/sha256.h"
+#include "engine/config.h"
+
+#ifndef XBAR_VERSION_STRING
+#define XBAR_VERSION_STRING "unknown"
+#endif
+
+namespace xbar {
+
+namespace {
+
+std::string fmt(double v) {
+  std::ostringstream os;
+  os << std::setprecision(17) << v;
+  return os.str();
+}
+
+// Device files are hashed once per path per process (every h5 rewrite lists every point).
+std::string device_hash(const XbarConfig& c) {
+  if (c.device.model != "file") return "";
+  static std::mutex mu;
+  static std::map<std::string, std::string> cache;
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = cache.find(c.device.file);
+  if (it == cache.end()) it = cache.emplace(c.device.file, sha256_file(c.device.file)).first;
+  return it->second;
+}
+
+void replace_file(const std::string& tmp, const std::string& path) {
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw FileError(path + ": cannot replace");
+}
+
+}  // namespace
+
+std::string xbar_version() { return XBAR_VERSION_STRING; }
+
+ResultsMeta study_meta(const StudySpec& s) {
+  ResultsMeta m;
+  m.fingerprint = s.fingerprint;
+  m.model = s.model;
+  m.model_sha256 = sha256_file(s.model);
+  m.task = s.task;
+  m.study_toml = read_whole_file(s.source, "study file");
+  m.policy_toml = read_whole_file(s.policy, "policy");
+  m.policy_source = s.policy;
+  m.xbar_version = xbar_version();
+  for (const auto& g : s.grid) m.grid_keys.push_back(g.first);
+  m.samples = s.samples;
+  m.context = s.context;
+  m.points_total = int64_t(study_points(s).size());
+  return m;
+}
+
+ResultRow make_row(const StudySpec& s, const Policy& base, const StudyPoint& p, double metric, double saturation) {
+  ResultRow r;
+  r.index = p.index;
+  r.repeat = p.repeat;
+  r.values = p.values;
+  r.metric = metric;
+  r.saturation = saturation;
+  r.config_toml = point_policy(base, s, p.values).default_toml;
+  XbarConfig c;
+  apply_toml_string(c, r.config_toml, "point " + std::to_string(p.index));
+  r.seed = c.run.seed;
+  r.device_sha256 = device_hash(c);
+  return r;
+}
+
+std::string csv_header(const std::vector<std::string>& grid_keys) {
+  std::string h = "index,repeat";
+  for (const auto& k : grid_keys) h += "," + k;
+  return h + ",metric,saturation_fraction";
+}
+
+std::string csv_row(const ResultRow& r) {
+  std::string l = std::to_string(r.index) + "," + std::to_string(r.repeat);
+  for (const auto& v : r.values) l += "," + v;
+  return l + "," + fmt(r.metric) + "," + fmt(r.saturation);
+}
+
+std::map<int64_t, std::pair<double, double>> read_csv_rows(const std::string& path, const std::string& fingerprint,
+                                                           size_t grid_keys) {
+  std::map<int64_t, std::pair<double, double>> rows;
+  std::ifstream f(path);
+  if (!f) return rows;
+  std::string line;
+  if (!std::getline(f, line) || line != "# xbar study " + fingerprint)
+    throw FileError(path + ": results of a different study definition (model, policy, task or grid changed); "
+                    "delete it or choose another study.output");
+  std::getline(f, line);  // column names
+  const size_t ncols = 2 + grid_keys + 2;
+  while (std::getline(f, line)) {
+    if (f.eof()) break;  // no newline: written partly when the run was killed
+    std::vector<std::string> c;
+    std::stringstream ls(line);
+    for (std::string x; std::getline(ls, x, ',');) c.push_back(x);
+    if (c.size() != ncols) throw FileError(path + ": malformed row '" + line + "'");
+    try {
+      rows[std::stoll(c[0])] = {std::stod(c[ncols - 2]), std::stod(c[ncols - 1])};
+    } catch (const std::logic_error&) {
+      throw FileError(path + ": malformed row '" + line + "'");
+    }
+  }
+  return rows;
+}
+
+void write_csv(const Results& r, const std::string& path) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::trunc);
+    if (!f) throw FileError(tmp + ": cannot write results");
+    f << "# xbar study " << r.meta.fingerprint << "\n" << csv_header(r.meta.grid_keys) << "\n";
+    for (const auto& [i, row] : r.rows) f << csv_row(row) << "\n";
+    if (!f.flush()) throw FileError(tmp + ": cannot write results");
+  }
+  replace_file(tmp, path);
+}
+
+void write_h5(const Results& r, const std::string& path) {
+  const std::string tmp = path + ".tmp";
+  const ResultsMeta& m = r.meta;
+  {
+    h5::Writer w(tmp);
+    std::vector<double> idx, rep, met, sat, seed;
+    std::vector<std::vector<std::string>> vals(m.grid_keys.size());
+    std::vector<std::string> cfgs, dev;
+    for (const auto& [i, row] : r.rows) {
+      idx.push_back(double(i));
+      rep.push_back(row.repeat);
+      met.push_back(row.metric);
+      sat.push_back(row.saturation);
+      seed.push_back(double(row.seed));
+      for (size_t k = 0; k < vals.size(); ++k) vals[k].push_back(row.values.at(k));
+      cfgs.push_back(row.config_toml);
+      dev.push_back(row.device_sha256);
+    }
+    const std::vector<size_t> shape = {idx.size()};
+    w.write("index", idx, shape);
+    w.write("repeat", rep, shape);  // = chip: the Philox key of the point's random draws with run.seed
+    w.write("seed", seed, shape);
+    w.write("metric", met, shape);
+    w.write("saturation_fraction", sat, shape);
+    w.group("/grid");
+    for (size_t k = 0; k < vals.size(); ++k) w.write_strings("/grid/" + m.grid_keys[k], vals[k]);
+    w.write_strings("grid_keys", m.grid_keys);
+    w.write_strings("config_toml", cfgs);
+    w.write_strings("device_sha256", dev);
+    w.attr("/", "schema", std::string("xbar-study"));
+    w.attr("/", "fingerprint", m.fingerprint);
+    w.attr("/", "xbar_version", m.xbar_version);
+    w.attr("/", "model", m.model);
+    w.attr("/", "model_sha256", m.model_sha256);
+    w.attr("/", "task", m.task);
+    w.attr("/", "samples", m.samples);
+    w.attr("/", "context", m.context);
+    w.attr("/", "metric", m.metric_name);
+    w.attr("/", "float_metric", m.float_metric);
+    w.attr("/", "points_total", m.points_total);
+    w.attr("/", "shard_index", int64_t(m.shard_k));
+    w.attr("/", "shard_count", int64_t(m.shard_n));
+    w.attr("/", "study_toml", m.study_toml);
+    w.attr("/", "policy_toml", m.policy_toml);
+    w.attr("/", "policy_source", m.policy_source);
+  }
+  replace_file(tmp, path);
+}
+
+Results read_h5(const std::string& path) {
+  h5::Reader f(path);
+  if (!f.has_attr("/", "schema") || f.attr_string("/", "schema") != "xbar-study")
+    throw FileError(path + ": not an xbar study results file (attribute schema != xbar-study)");
+  if (!f.has_attr("/", "model_sha256"))
+    throw FileError(path + ": no provenance (attribute model_sha256 missing): written by an older xbar; run the study again");
+  Results r;
+  ResultsMeta& m = r.meta;
+  m.fingerprint = f.attr_string("/", "fingerprint");
+  m.xbar_version = f.attr_string("/", "xbar_version");
+  m.model = f.attr_string("/", "model");
+  m.model_sha256 = f.attr_string("/", "model_sha256");
+  m.task = f.attr_string("/", "task");
+  m.samples = int64_t(f.attr_double("/", "samples"));
+  m.context = int64_t(f.attr_double("/", "context"));
+  m.metric_name = f.attr_string("/", "metric");
+  m.float_metric = f.attr_double("/", "float_metric");
+  m.points_total = int64_t(f.attr_double("/", "points_total"));
+  m.shard_k = int(f.attr_double("/", "shard_index"));
+  m.shard_n = int(f.attr_double("/", "shard_count"));
+  m.study_toml = f.attr_string("/", "study_toml");
+  m.policy_toml = f.attr_string("/", "policy_toml");
+  m.policy_source = f.attr_string("/", "policy_source");
+  m.grid_keys = f.read_strings("grid_keys");
+  const auto idx = f.read("index", 1).data, rep = f.read("repeat", 1).data, seed = f.read("seed", 1).data;
+  const auto met = f.read("metric", 1, false).data, sat = f.read("saturation_fraction", 1, false).data;
+  const auto cfgs = f.read_strings("config_toml"), dev = f.read_strings("device_sha256");
+  std::vector<std::vector<std::string>> vals;
+  for (const auto& k : m.grid_keys) vals.push_back(f.read_strings("/grid/" + k));
+  const size_t n = idx.size();
+  auto check = [&](size_t size, const std::string& name) {
+    if (size != n)
+      throw FileError(path + ": dataset " + name + " has " + std::to_string(size) + " entries, index has " +
+                      std::to_string(n));
+  };
+  check(rep.size(), "repeat"), check(seed.size(), "seed"), check(met.size(), "metric");
+  check(sat.size(), "saturation_fraction"), check(cfgs.size(), "config_toml"), check(dev.size(), "device_sha256");
+  for (size_t k = 0; k < vals.size(); ++k) check(vals[k].size(), "/grid/" + m.grid_keys[k]);
+  for (size_t i = 0; i < n; ++i) {
+    ResultRow row;
+    row.index = int64_t(idx[i]);
+    row.repeat = int(rep[i]);
+    row.seed = int64_t(seed[i]);
+    row.metric = met[i];
+    row.saturation = sat[i];
+    row.config_toml = cfgs[i];
+    row.device_sha256 = dev[i];
+    for (const auto& v : vals) row.values.push_back(v[i]);
+    if (row.index < 0 || row.index >= m.points_total || r.rows.count(row.index))
+      throw FileError(path + ": dataset index has an invalid or repeated point " + std::to_string(row.index));
+    r.rows[row.index] = row;
+  }
+  return r;
+}
+
+}  // namespace xbar

@@ -1,0 +1,192 @@
+#include "apps/study.h"
+
+#include <omp.h>
+#include <torch/script.h>
+
+#include <ATen/Parallel.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <sstream>
+
+#include "common/error.h"
+#include "common/progress.h"
+#include "apps/mpi_runner.h"
+#include "apps/point_cost.h"
+#include "apps/results.h"
+#include "torch/convert.h"
+
+namespace xbar {
+
+namespace {
+
+// Both pools: LibTorch's (float parts of the model) and OpenMP's (the engine); per calling thread.
+void set_threads(int n) {
+  if (n <= 0) return;
+  at::set_num_threads(n);
+  omp_set_num_threads(n);
+}
+
+void print_table(const Results& r) {
+  std::map<std::vector<std::string>, std::vector<double>> groups;
+  std::vector<std::vector<std::string>> order;
+  for (const auto& [i, row] : r.rows) {
+    auto& g = groups[row.values];
+    if (g.empty()) order.push_back(row.values);
+    g.push_back(row.metric);
+  }
+  std::cout << r.meta.metric_name << " (float model: " << std::fixed << std::setprecision(2) << r.meta.float_metric
+            << ")\n";
+  for (const auto& k : r.meta.grid_keys) std::cout << std::setw(16) << k;
+  std::cout << std::setw(12) << "mean" << std::setw(10) << "std" << std::setw(6) << "n" << "\n";
+  for (const auto& key : order) {
+    const auto& v = groups[key];
+    double m = 0, q = 0;
+    for (double x : v) m += x;
+    m /= double(v.size());
+    for (double x : v) q += (x - m) * (x - m);
+    const double sd = v.size() > 1 ? std::sqrt(q / double(v.size() - 1)) : 0.0;
+    for (const auto& x : key) std::cout << std::setw(16) << x;
+    std::cout << std::setw(12) << m << std::setw(10) << sd << std::setw(6) << v.size() << "\n";
+  }
+  std::cout.unsetf(std::ios::fixed);
+}
+
+// Rank 0's side of a run: the rows so far, the CSV appended per point, the HDF5 rewritten.
+class Recorder {
+ public:
+  Recorder(const StudySpec& s, const Policy& base, const std::vector<StudyPoint>& pts, const StudyOptions& o)
+      : s_(s), base_(base), pts_(pts), path_(results_base(s, o)) {
+    res_.meta = study_meta(s);
+    res_.meta.shard_k = o.shard_k;
+    res_.meta.shard_n = o.shard_n;
+    const auto dir = std::filesystem::path(path_).parent_path();
+    std::error_code ec;
+    if (!dir.empty()) std::filesystem::create_directories(dir, ec);
+    if (ec) throw FileError(dir.string() + ": cannot create the results directory (" + ec.message() + ")");
+    for (const auto& [i, mr] : read_csv_rows(path_ + ".csv", s.fingerprint, s.grid.size())) {
+      if (i < 0 || i >= int64_t(pts.size())) throw FileError(path_ + ".csv: row index " + std::to_string(i) + " out of range");
+      res_.rows[i] = make_row(s, base, pts[size_t(i)], mr.first, mr.second);
+    }
+    write_csv(res_, path_ + ".csv");  // drops a partial last line; appended from here on
+    csv_.open(path_ + ".csv", std::ios::app);
+  }
+  bool done(int64_t i) const { return res_.rows.count(i) > 0; }
+  size_t size() const { return res_.rows.size(); }
+  void set_float(double metric, const std::string& name) {
+    res_.meta.float_metric = metric;
+    res_.meta.metric_name = name;
+  }
+  void add(int64_t i, const PointResult& r) {
+    const ResultRow row = make_row(s_, base_, pts_.at(size_t(i)), r.metric, r.saturation);
+    res_.rows[i] = row;
+    csv_ << csv_row(row) << "\n";
+    if (!csv_.flush()) throw FileError(path_ + ".csv: cannot append a result");
+    write_h5(res_, path_ + ".h5");
+  }
+  // Sorted CSV (rows may have arrived out of order), HDF5, table.
+  void finish() {
+    csv_.close();
+    write_csv(res_, path_ + ".csv");
+    write_h5(res_, path_ + ".h5");
+    print_table(res_);
+  }
+
+ private:
+  const StudySpec& s_;
+  const Policy& base_;
+  const std::vector<StudyPoint>& pts_;
+  std::string path_;
+  Results res_;
+  std::ofstream csv_;
+};
+
+}  // namespace
+
+std::string results_base(const StudySpec& s, const StudyOptions& o) {
+  if (o.shard_n == 1) return s.output;
+  return s.output + ".shard" + std::to_string(o.shard_k) + "-of-" + std::to_string(o.shard_n);
+}
+
+PointResult evaluate_point(const std::string& model, const Policy& policy, int chip, const EvalData& data) {
+  torch::jit::Module m = load_torchscript(model);
+  convert_module(m, policy);
+  program_chip(m, chip);
+  PointResult r;
+  r.metric = evaluate(m, data);
+  double conv = 0, sat = 0;
+  for (const auto& l : xbar_layers(m)) {
+    const auto c = l->counters();
+    conv += c.at("conversions");
+    sat += c.at("saturations");
+  }
+  r.saturation = conv > 0 ? sat / conv : 0.0;
+  return r;
+}
+
+int64_t run_study(const StudySpec& s, const StudyOptions& o) {
+  if (o.shard_n < 1 || o.shard_k < 0 || o.shard_k >= o.shard_n)
+    throw ConfigError("shard", std::to_string(o.shard_k) + "/" + std::to_string(o.shard_n), "needs 0 <= K < N");
+  const std::vector<StudyPoint> pts = study_points(s);
+  const Policy base = load_policy(s.policy);
+  const bool root = mpi::rank() == 0;
+  if (!mpi::active()) set_threads(o.threads);
+  std::unique_ptr<Recorder> rec;
+  std::vector<StudyPoint> todo;
+  if (root) {
+    rec = std::make_unique<Recorder>(s, base, pts, o);
+    for (const auto& p : pts)
+      if (p.index % o.shard_n == o.shard_k && !rec->done(p.index)) todo.push_back(p);
+  }
+  const EvalData data = load_eval_data(s.task, s.samples, s.context);
+  auto eval = [&](int64_t i) {
+    const StudyPoint& p = pts.at(size_t(i));
+    return evaluate_point(s.model, point_policy(base, s, p.values), p.repeat, data);
+  };
+  std::unique_ptr<models::Progress> bar;
+  if (root) {
+    // The float reference first (on rank 0 with all its threads, while other ranks wait).
+    torch::jit::Module fm = load_torchscript(s.model);
+    rec->set_float(evaluate(fm, data), data.metric());
+    if (rec->size() > 0) std::cerr << "resuming: " << rec->size() << " of " << pts.size() << " points already done\n";
+    bar = std::make_unique<models::Progress>("study", int64_t(rec->size() + todo.size()), o.progress);
+    bar->update(int64_t(rec->size()), "");
+  }
+  int64_t done_now = 0;
+  auto record = [&](int64_t i, const PointResult& r) {
+    rec->add(i, r);
+    ++done_now;
+    std::ostringstream info;
+    info << std::fixed << std::setprecision(2) << data.metric() << " " << r.metric;
+    bar->update(int64_t(rec->size()), info.str());
+  };
+  auto stop = [&] { return o.stop_after > 0 && done_now >= o.stop_after; };
+  if (mpi::active()) {
+    std::vector<int64_t> order;
+    if (root) order = costliest_first(s, base, todo);
+    mpi::run_dynamic(
+        order,
+        [&](int64_t i) {
+          const PointResult r = eval(i);
+          return std::vector<double>{r.metric, r.saturation};
+        },
+        [&](int64_t i, const std::vector<double>& v) { record(i, PointResult{v.at(0), v.at(1)}); }, stop,
+        [&] { set_threads(o.threads); });
+  } else {
+    for (const auto& p : todo) {
+      if (stop()) break;
+      record(p.index, eval(p.index));
+    }
+  }
+  if (!root) return 0;
+  bar->finish();
+  rec->finish();
+  return done_now;
+}
+
+}  // namespace xbar

@@ -1,0 +1,46 @@
+// Study definitions: the [study] table and [grid] of a study file, and the points (grid values x
+// repeats) it expands to. Torch-free, so the parser can be fuzzed and reused by every runner.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/policy.h"
+
+namespace xbar {
+
+struct StudySpec {
+  std::string source;   // study file
+  std::string model;    // TorchScript file (float model)
+  std::string task;     // fashion_mnist | text
+  std::string policy;   // policy TOML
+  std::string output;   // results path without extension
+  int repeats = 3;
+  int64_t samples = 0;  // test images / validation tokens (0: all)
+  int64_t context = 0;  // text: window length (0: the model's)
+  std::vector<std::pair<std::string, std::vector<std::string>>> grid;  // key -> values (as text)
+  std::string fingerprint;  // identifies the definition (refuses to resume a different study)
+};
+
+struct StudyPoint {
+  int64_t index = 0;
+  std::vector<std::string> values;  // one per grid key
+  int repeat = 0;
+};
+
+// Parses and checks a study file (every grid key and value is applied to a config and validated);
+// errors name the file and key. Relative paths are taken relative to the current directory.
+StudySpec load_study(const std::string& path);
+// The same from the file's text (source names it in errors; the policy and model it names are
+// still read from disk).
+StudySpec parse_study(const std::string& text, const std::string& source);
+std::vector<StudyPoint> study_points(const StudySpec& s);
+
+// The policy with a point's grid values applied to its default config.
+Policy point_policy(const Policy& base, const StudySpec& s, const std::vector<std::string>& values);
+
+// Whole file as bytes; FileError naming the file and `what` if it cannot be read.
+std::string read_whole_file(const std::string& path, const std::string& what);
+
+}  // namespace xbar

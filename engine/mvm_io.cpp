@@ -1,0 +1,59 @@
+#include "engine/mvm_io.h"
+
+#include "common/h5io.h"
+
+namespace xbar {
+
+namespace {
+RowMatrixXf to_matrix(const h5::Array& a) {
+  RowMatrixXf m(a.rows(), a.cols());
+  for (size_t i = 0; i < a.data.size(); ++i) m.data()[i] = float(a.data[i]);
+  return m;
+}
+}  // namespace
+
+MvmInput read_mvm_input(const std::string& path) {
+  h5::Reader r(path);
+  MvmInput in;
+  const h5::Array W = r.read("W", 2), X = r.read("X", 2);
+  if (W.rows() == 0 || W.cols() == 0)
+    throw FileError(path + ": dataset W is empty (" + std::to_string(W.rows()) + " x " + std::to_string(W.cols()) + ")");
+  if (X.cols() != W.cols())
+    throw FileError(path + ": dataset X has " + std::to_string(X.cols()) + " columns but W has " +
+                    std::to_string(W.cols()) + " (X is batch x in, W is out x in)");
+  in.W = to_matrix(W);
+  in.X = to_matrix(X);
+  if (r.has("bias")) {
+    const h5::Array b = r.read("bias", 1);
+    if (b.rows() != W.rows())
+      throw FileError(path + ": dataset bias has " + std::to_string(b.rows()) + " entries, W has " +
+                      std::to_string(W.rows()) + " outputs");
+    in.bias.assign(b.data.begin(), b.data.end());
+  }
+  return in;
+}
+
+void write_mvm_output(const std::string& path, const RowMatrixXf& Y, const AnalogLayer& layer) {
+  h5::Writer w(path);
+  std::vector<float> y(Y.data(), Y.data() + Y.size());
+  w.write("Y", y, {size_t(Y.rows()), size_t(Y.cols())});
+  w.group("/counters");
+  const LayerCounters& c = layer.counters();
+  w.attr("/counters", "tiles", c.tiles);
+  w.attr("/counters", "arrays", c.arrays);
+  w.attr("/counters", "occupancy", c.occupancy);
+  w.attr("/counters", "reads", c.reads);
+  w.attr("/counters", "conversions", c.conversions);
+  w.attr("/counters", "saturations", c.saturations);
+  w.attr("/counters", "dac_clipped", c.dac_clipped);
+  w.attr("/counters", "bytes_per_weight", c.bytes_per_weight);
+  w.attr("/counters", "ir_drop_severity", c.ir_drop_severity);
+  w.attr("/counters", "digital_weights", c.digital_weights);
+  w.attr("/counters", "digital_channels", c.digital_channels);
+  w.attr("/counters", "solver_iterations", int64_t(c.solver_iterations));
+  w.attr("/counters", "solver_residual", c.solver_residual);
+  w.group("/config");
+  for (const auto& [k, v] : flatten(layer.config())) w.attr("/config", k, v);
+}
+
+}  // namespace xbar

@@ -1,0 +1,63 @@
+#include "ml/evaluate.h"
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+
+#include "common/error.h"
+#include "ml/train.h"
+
+namespace xbar {
+
+EvalData load_eval_data(const std::string& task, int64_t samples, int64_t context) {
+  EvalData d;
+  d.task = task;
+  if (task == "fashion_mnist") {
+    d.images = data::load_fashion_mnist("test");
+    if (samples > 0 && samples < d.images.images.size(0)) {
+      d.images.images = d.images.images.slice(0, 0, samples);
+      d.images.labels = d.images.labels.slice(0, 0, samples);
+    }
+  } else if (task == "text") {
+    d.tokens = data::load_fortunes().valid_tokens;
+    if (samples > 0 && samples < d.tokens.numel()) d.tokens = d.tokens.slice(0, 0, samples);
+    d.context = context;
+  } else {
+    throw Error("unknown task '" + task + "' (fashion_mnist or text)");
+  }
+  return d;
+}
+
+double evaluate(torch::jit::Module& m, const EvalData& d) {
+  m.eval();
+  if (d.task == "text") {
+    const int64_t ctx = d.context > 0 ? d.context : m.attr("context_len").toInt();
+    return models::lm_bpc(m, d.tokens, ctx);
+  }
+  return 100.0 * models::classifier_accuracy(m, d.images, 500);
+}
+
+double evaluate_decode(torch::jit::Module& m, const EvalData& d, int64_t windows) {
+  if (d.task != "text") throw Error("decode evaluation needs task text, got '" + d.task + "'");
+  if (!m.find_method("decode")) throw Error("the model has no decode method (KV-cache generation)");
+  m.eval();
+  at::NoGradGuard ng;
+  const int64_t ctx = d.context > 0 ? d.context : m.attr("context_len").toInt();
+  const int64_t W = std::min(windows, (d.tokens.numel() - 1) / ctx);
+  if (W < 1) throw Error("decode evaluation: fewer than context + 1 validation tokens");
+  // W windows side by side as a batch; each step feeds one token and predicts the next.
+  const at::Tensor X = d.tokens.slice(0, 0, W * ctx).reshape({W, ctx});
+  const at::Tensor Y = d.tokens.slice(0, 1, W * ctx + 1).reshape({W, ctx});
+  c10::List<at::Tensor> k, v;
+  double nll = 0;
+  for (int64_t t = 0; t < ctx; ++t) {
+    auto out = m.get_method("decode")({X.slice(1, t, t + 1), k, v}).toTuple();
+    const at::Tensor logits = out->elements()[0].toTensor().reshape({W, -1});
+    k = out->elements()[1].toTensorList();
+    v = out->elements()[2].toTensorList();
+    nll += at::cross_entropy_loss(logits, Y.select(1, t), {}, at::Reduction::Sum).item<double>();
+  }
+  return nll / double(W * ctx) / std::log(2.0);
+}
+
+}  // namespace xbar

@@ -1,0 +1,57 @@
+// Attention operands written to arrays as tokens arrive (KV-cache decode).
+#include "tests/torch/torch_doctest.h"
+
+#include <cmath>
+
+#include "torch/ops.h"
+
+using namespace xbar;
+
+namespace {
+// Programming noise only (no read noise, ideal DAC/ADC): a cell's value is fixed once written.
+const char* kProgNoise =
+    "[device]\nmodel = \"normal\"\nprog_sigma_uS = 1.0\n[mapping]\nscale = \"column\"\n[run]\nt_inference_s = 0\n";
+}  // namespace
+
+TEST_CASE("decode keeps earlier tokens' programmed cells: their scores repeat exactly") {
+  torch::manual_seed(3);
+  const at::Tensor q = at::randn({1, 2, 1, 8}), K = at::randn({1, 2, 5, 8}), k_new = at::randn({1, 2, 1, 8});
+  auto L = test::make_layer(kProgNoise, "attn_qk");
+  const at::Tensor s0 = op_matmul(q, K.transpose(-2, -1), L);  // prefill: 5 tokens written
+  const at::Tensor K1 = at::cat({K, k_new}, 2);
+  const at::Tensor s1 = op_matmul(q, K1.transpose(-2, -1), L);  // decode: one token appended
+  // Same cells, same inputs, no read noise: the first 5 scores are identical.
+  CHECK(at::equal(s1.narrow(-1, 0, 5), s0));
+  // The write noise is real: the scores differ from the float product by the programming noise.
+  const double err = test::rel_err(s1, at::matmul(q, K1.transpose(-2, -1)));
+  CHECK(err > 1e-3);
+  CHECK(err < 0.5);
+  // A different K (not an extension) is a new write with new noise.
+  const at::Tensor K2 = K1 * 1.0001;
+  const at::Tensor s2 = op_matmul(q, K2.transpose(-2, -1), L);
+  CHECK_FALSE(at::allclose(s2.narrow(-1, 0, 5), s0, 0, 1e-6));
+}
+
+TEST_CASE("decode: earlier tokens drift with their age") {
+  // nu = 0.1 for every device, no noise; K and q positive so each score scales by the drift
+  // factor of its token's cells: ((t + age + t0)/t0)^-nu, age = (steps since written) * interval.
+  const char* cfg =
+      "[device]\nmodel = \"normal\"\ndrift_nu = 0.1\nt0_s = 20\n[mapping]\nscale = \"column\"\n"
+      "[run]\nt_inference_s = 10\ntoken_interval_s = 100\n";
+  auto L = test::make_layer(cfg, "attn_qk");
+  const at::Tensor q = at::ones({1, 1, 1, 4}, at::kDouble);
+  at::Tensor K = at::ones({1, 1, 1, 4}, at::kDouble);
+  at::Tensor s;
+  for (int step = 0; step < 4; ++step) {
+    s = op_matmul(q, K.transpose(-2, -1), L);
+    K = at::cat({K, at::ones({1, 1, 1, 4}, at::kDouble)}, 2);
+  }
+  // After 4 calls the tokens were written at steps 0, 1, 2, 3: ages 300, 200, 100, 0 s.
+  for (int tok = 0; tok < 4; ++tok) {
+    const double age = 100.0 * (3 - tok);
+    const double expect = 4.0 * std::pow((10.0 + age + 20.0) / 20.0, -0.1);
+    INFO("token " << tok);
+    // Float32 engine: 1e-6 relative.
+    CHECK(s[0][0][0][tok].item<double>() == doctest::Approx(expect).epsilon(1e-6));
+  }
+}

@@ -1,0 +1,288 @@
+#include "torch/layer_state.h"
+
+#include <cmath>
+
+namespace xbar {
+
+namespace {
+RowMatrixXf to_eigen(const at::Tensor& t) {
+  const at::Tensor c = t.detach().to(at::kFloat).contiguous();
+  return Eigen::Map<const RowMatrixXf>(c.data_ptr<float>(), c.size(0), c.size(1));
+}
+at::Tensor to_tensor(const RowMatrixXf& m, at::ScalarType dtype) {
+  at::Tensor t = at::empty({m.rows(), m.cols()}, at::kFloat);
+  std::copy(m.data(), m.data() + m.size(), t.data_ptr<float>());
+  return t.to(dtype);
+}
+// Symmetric per-tensor integer quantization (the digital baseline for activation products).
+at::Tensor quantize_sym(const at::Tensor& x, int64_t bits) {
+  const double levels = std::ldexp(1.0, int(bits) - 1) - 1.0;
+  const double m = x.abs().max().item<double>();
+  if (m == 0) return x;
+  return at::round(x * (levels / m)) * (m / levels);
+}
+std::string join_doubles(const std::vector<double>& v) {
+  std::string s;
+  for (double x : v) s += (s.empty() ? "" : ",") + format_double(x);
+  return s;
+}
+std::vector<double> split_doubles(const std::string& s) {
+  std::vector<double> v;
+  size_t a = 0;
+  while (a < s.size()) {
+    size_t b = s.find(',', a);
+    if (b == std::string::npos) b = s.size();
+    v.push_back(std::stod(s.substr(a, b - a)));
+    a = b + 1;
+  }
+  return v;
+}
+}  // namespace
+
+XbarLayer::XbarLayer(std::string name, std::string op_class, std::string mode, int64_t digital_bits,
+                     std::string config_toml)
+    : name_(std::move(name)),
+      op_class_(std::move(op_class)),
+      mode_(std::move(mode)),
+      config_toml_(std::move(config_toml)),
+      digital_bits_(digital_bits) {
+  TORCH_CHECK(mode_ == "analog" || mode_ == "digital", "xbar layer ", name_, ": mode must be analog or digital, got '",
+              mode_, "'");
+  TORCH_CHECK(digital_bits_ == 0 || (digital_bits_ >= 2 && digital_bits_ <= 24), "xbar layer ", name_,
+              ": digital_bits must be 0 (float) or 2..24, got ", digital_bits_);
+  apply_toml_string(cfg_, config_toml_, "layer " + name_);
+  cfg_.validate();
+  t_s_ = cfg_.run.t_inference_s;
+}
+
+void XbarLayer::ensure_layer() {
+  if (!layer_) layer_ = std::make_unique<AnalogLayer>(cfg_);
+}
+
+void XbarLayer::program(const at::Tensor& weight, const c10::optional<at::Tensor>& bias, int64_t chip) {
+  std::lock_guard<std::mutex> g(mu_);
+  TORCH_CHECK(weight.dim() == 2, "xbar layer ", name_, ": weight must be 2-D (out x in), got ", weight.sizes());
+  ensure_layer();
+  chip_ = chip;
+  const RowMatrixXf W = to_eigen(weight);
+  std::vector<float> b;
+  if (bias && bias->defined()) {
+    TORCH_CHECK(bias->numel() == weight.size(0), "xbar layer ", name_, ": bias has ", bias->numel(),
+                " entries, weight has ", weight.size(0), " outputs");
+    const at::Tensor bc = bias->detach().to(at::kFloat).contiguous();
+    b.assign(bc.data_ptr<float>(), bc.data_ptr<float>() + bc.numel());
+  }
+  const bool same_weights = prog_w_.defined() && prog_w_.sizes() == weight.sizes() && at::equal(prog_w_, weight.detach()) &&
+                            ((bias && bias->defined()) ? (prog_b_.defined() && at::equal(prog_b_, bias->detach()))
+                                                       : !prog_b_.defined());
+  if (prog_w_.defined() && !same_weights) adc_lsbs_.clear();  // new weights: calibrate again
+  layer_->program(W, b.empty() ? nullptr : b.data(), uint64_t(chip));
+  if (!adc_lsbs_.empty()) layer_->set_adc_lsbs(adc_lsbs_);
+  prog_w_ = weight.detach().clone();
+  prog_b_ = (bias && bias->defined()) ? bias->detach().clone() : at::Tensor();
+  // Continue the read-noise stream where a saved model stopped.
+  layer_->skip_reads(reads_);
+  if (t_s_ != cfg_.run.t_inference_s) layer_->drift_to(t_s_);  // program() drifted to the config's time
+  programmed_ = true;
+  weight_ptr_ = weight.data_ptr();
+  weight_version_ = int64_t(weight._version());
+}
+
+void XbarLayer::drift_to(double t_s) {
+  std::lock_guard<std::mutex> g(mu_);
+  TORCH_CHECK(std::isfinite(t_s) && t_s >= 0, "xbar layer ", name_, ": drift time must be finite and >= 0, got ", t_s);
+  t_s_ = t_s;
+  if (programmed_) layer_->drift_to(t_s);
+}
+
+void XbarLayer::reset() {
+  std::lock_guard<std::mutex> g(mu_);
+  programmed_ = false;
+  adc_lsbs_.clear();
+  reads_ = 0;
+  calls_ = 0;
+  seqs_ = 0;
+  slots_.clear();
+  totals_ = LayerCounters{};
+  t_s_ = cfg_.run.t_inference_s;
+}
+
+void XbarLayer::set_chip(int64_t chip) {
+  std::lock_guard<std::mutex> g(mu_);
+  chip_ = chip;
+  programmed_ = false;
+  adc_lsbs_.clear();
+}
+
+void XbarLayer::add_counters(const LayerCounters& c) {
+  totals_.tiles = std::max(totals_.tiles, c.tiles);
+  totals_.arrays = std::max(totals_.arrays, c.arrays);
+  totals_.occupancy = c.occupancy;
+  totals_.reads += c.reads;
+  totals_.conversions += c.conversions;
+  totals_.saturations += c.saturations;
+  totals_.dac_clipped += c.dac_clipped;
+  totals_.bytes_per_weight = c.bytes_per_weight;
+  totals_.ir_drop_severity = std::max(totals_.ir_drop_severity, c.ir_drop_severity);
+}
+
+c10::Dict<std::string, double> XbarLayer::counters() const {
+  std::lock_guard<std::mutex> g(mu_);
+  LayerCounters c = totals_;
+  if (op_class_ != "attn_qk" && op_class_ != "attn_av" && layer_ && programmed_) c = layer_->counters();
+  c10::Dict<std::string, double> d;
+  d.insert("tiles", double(c.tiles));
+  d.insert("arrays", double(c.arrays));
+  d.insert("occupancy", c.occupancy);
+  d.insert("reads", double(c.reads));
+  d.insert("conversions", double(c.conversions));
+  d.insert("saturations", double(c.saturations));
+  d.insert("dac_clipped", double(c.dac_clipped));
+  d.insert("bytes_per_weight", c.bytes_per_weight);
+  d.insert("ir_drop_severity", c.ir_drop_severity);
+  d.insert("digital_weights", double(c.digital_weights));
+  d.insert("digital_channels", double(c.digital_channels));
+  d.insert("drift_factor", c.drift_factor);
+  d.insert("t_inference_s", t_s_);
+  d.insert("chip", double(chip_));
+  return d;
+}
+
+at::Tensor XbarLayer::linear(const at::Tensor& x, const at::Tensor& weight, const c10::optional<at::Tensor>& bias) {
+  if (mode_ == "digital") {
+    if (digital_bits_ == 0) return at::linear(x, weight, bias);
+    return at::linear(quantize_sym(x, digital_bits_), quantize_sym(weight, digital_bits_), bias);
+  }
+  bool stale;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    // Re-program when the weights changed: another tensor, a new version, or new contents
+    // (writes through .data keep the version; the comparison costs less than one read).
+    const bool has_bias = bias && bias->defined();
+    stale = !programmed_ || weight.data_ptr() != weight_ptr_ || int64_t(weight._version()) != weight_version_ ||
+            !at::equal(prog_w_, weight.detach()) || has_bias != prog_b_.defined() ||
+            (has_bias && !at::equal(prog_b_, bias->detach()));
+  }
+  if (stale) program(weight, bias, chip_);
+  std::lock_guard<std::mutex> g(mu_);
+  const RowMatrixXf X = to_eigen(x);
+  // adc.range = calibrated: the first inputs after programming these weights set the ADC ranges.
+  if (adc_lsbs_.empty() && cfg_.adc.range == "calibrated" && !cfg_.adc.ideal()) {
+    layer_->calibrate(X);
+    adc_lsbs_ = layer_->adc_lsbs();
+  }
+  const RowMatrixXf Y = layer_->read(X);
+  reads_ = layer_->counters().reads;
+  return to_tensor(Y, x.scalar_type());
+}
+
+at::Tensor XbarLayer::matmul_batch(const at::Tensor& A, const at::Tensor& B) {
+  if (mode_ == "digital") {
+    if (digital_bits_ == 0) return at::bmm(A, B);
+    return at::bmm(quantize_sym(A, digital_bits_), quantize_sym(B, digital_bits_));
+  }
+  std::lock_guard<std::mutex> g(mu_);
+  ensure_layer();
+  const int64_t step = calls_++;
+  const bool tokens_in_cols = op_class_ == "attn_qk";  // K^T: one column per token; V: one row
+  const int tok_dim = tokens_in_cols ? 1 : 0;
+  if (int64_t(slots_.size()) < B.size(0)) slots_.resize(B.size(0));
+  std::vector<at::Tensor> out;
+  for (int64_t i = 0; i < B.size(0); ++i) {
+    const at::Tensor b = B[i].detach();
+    KvSlot& slot = slots_[i];
+    const int64_t T = b.size(tok_dim), prev = int64_t(slot.written_step.size());
+    // Decode appends tokens: a strictly longer B whose prefix is what the array holds.
+    const bool extends = slot.b.defined() && prev < T && slot.b.size(1 - tok_dim) == b.size(1 - tok_dim) &&
+                         at::equal(b.narrow(tok_dim, 0, prev).to(slot.b.scalar_type()), slot.b);
+    if (!extends) {
+      slot.seq = seqs_++;
+      slot.written_step.assign(size_t(T), step);
+    } else {
+      slot.written_step.resize(size_t(T), step);
+    }
+    slot.b = b.clone();
+    std::vector<float> age(static_cast<size_t>(T), 0.f);
+    for (int64_t k = 0; k < T; ++k) age[size_t(k)] = float(double(step - slot.written_step[size_t(k)]) * cfg_.run.token_interval_s);
+    // W = b^T: for attn_qk its outputs are the tokens, for attn_av its inputs.
+    if (tokens_in_cols) layer_->set_age_offsets({}, std::move(age));
+    else layer_->set_age_offsets(std::move(age), {});
+    layer_->program(to_eigen(b.t()), nullptr, uint64_t(chip_) * 1000003ull + uint64_t(slot.seq));
+    if (t_s_ != cfg_.run.t_inference_s) layer_->drift_to(t_s_);
+    const RowMatrixXf a = to_eigen(A[i]);
+    layer_->calibrate(a);
+    const RowMatrixXf Y = layer_->read(a);
+    add_counters(layer_->counters());
+    out.push_back(to_tensor(Y, A.scalar_type()));
+  }
+  return at::stack(out);
+}
+
+void XbarLayer::learn_input_range(bool on) {
+  std::lock_guard<std::mutex> g(mu_);
+  if (mode_ != "analog" || (op_class_ != "linear" && op_class_ != "conv" && op_class_ != "lm_head")) return;
+  learn_range_ = on;
+  if (!on) {
+    range_ = at::Tensor();
+    return;
+  }
+  cfg_.dac.range = "static";
+  cfg_.dac.static_range = 1.0;
+  cfg_.validate();
+  config_toml_ = to_toml(cfg_);
+  layer_.reset();
+  programmed_ = false;
+  adc_lsbs_.clear();
+}
+
+at::Tensor XbarLayer::input_range(const at::Tensor& x) {
+  std::lock_guard<std::mutex> g(mu_);
+  if (!learn_range_) return at::Tensor();
+  if (!range_.defined()) {
+    const at::Tensor a = x.detach().abs().flatten().to(at::kFloat);
+    const int64_t k = std::max<int64_t>(1, int64_t(std::ceil(0.999 * double(a.numel()))));
+    double r = std::get<0>(a.kthvalue(k)).item<double>();
+    if (!(r > 0)) r = std::max(a.max().item<double>(), 1e-3);  // all-zero first batch
+    range_ = at::full({}, r, at::kDouble).requires_grad_(true);
+  }
+  return range_;
+}
+
+void XbarLayer::set_input_range(double r) {
+  std::lock_guard<std::mutex> g(mu_);
+  TORCH_CHECK(learn_range_, "xbar layer ", name_, ": set_input_range needs learn_input_range(true)");
+  TORCH_CHECK(std::isfinite(r) && r > 0, "xbar layer ", name_, ": input range must be finite and > 0, got ", r);
+  if (range_.defined()) {
+    at::NoGradGuard ng;
+    range_.fill_(r);  // in place: an optimizer holding this tensor keeps training it
+  } else {
+    range_ = at::full({}, r, at::kDouble).requires_grad_(true);
+  }
+}
+
+int XbarLayer::dac_levels() const {
+  if (cfg_.dac.bits == 0) return 0;
+  return int(std::ldexp(1.0, cfg_.dac.magnitude_bits())) - 1;
+}
+
+std::vector<std::string> XbarLayer::state() const {
+  std::lock_guard<std::mutex> g(mu_);
+  return {"xbar-layer-v1", name_, op_class_, mode_, std::to_string(digital_bits_), config_toml_,
+          std::to_string(chip_), format_double(t_s_), std::to_string(reads_), std::to_string(calls_),
+          std::to_string(seqs_), join_doubles(adc_lsbs_)};
+}
+
+c10::intrusive_ptr<XbarLayer> XbarLayer::from_state(const std::vector<std::string>& s) {
+  TORCH_CHECK(s.size() == 12 && s[0] == "xbar-layer-v1", "xbar: unrecognised saved layer state (", s.size(),
+              " fields); was the model saved by a different xbar version?");
+  auto l = c10::make_intrusive<XbarLayer>(s[1], s[2], s[3], std::stoll(s[4]), s[5]);
+  l->chip_ = std::stoll(s[6]);
+  l->t_s_ = std::stod(s[7]);
+  l->reads_ = std::stoll(s[8]);
+  l->calls_ = std::stoll(s[9]);
+  l->seqs_ = std::stoll(s[10]);
+  l->adc_lsbs_ = split_doubles(s[11]);
+  return l;
+}
+
+}  // namespace xbar

@@ -1,0 +1,94 @@
+// Programmed state of one converted layer, as a TorchScript custom class (torch.classes.xbar.Layer):
+// its configuration, the emulated chip (conductances, read matrices, ADC banks) and counters.
+// Pickling stores only (name, op class, mode, config, chip, time, read count): programming is a
+// pure function of (seed, chip, weights), so a loaded model re-programs the identical chip.
+#pragma once
+#include <ATen/ATen.h>
+#include <torch/custom_class.h>
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "engine/analog_layer.h"
+
+namespace xbar {
+
+class XbarLayer : public torch::CustomClassHolder {
+ public:
+  // mode: "analog" (crossbar emulation) or "digital" (float, or integer-quantized at digital_bits).
+  XbarLayer(std::string name, std::string op_class, std::string mode, int64_t digital_bits, std::string config_toml);
+
+  // Programs W (out x in, any float dtype) and bias onto the chip with index `chip`.
+  void program(const at::Tensor& weight, const c10::optional<at::Tensor>& bias, int64_t chip);
+  void drift_to(double t_s);
+  // Forgets the programmed chip: the next forward programs again (same chip index).
+  void reset();
+  void set_chip(int64_t chip);
+  // Per-layer counters (tiles, arrays, occupancy, conversions, saturations, ...).
+  c10::Dict<std::string, double> counters() const;
+
+  // y = x W^T + b for x (N x in); programs lazily (or again if W changed since programming).
+  at::Tensor linear(const at::Tensor& x2d, const at::Tensor& weight, const c10::optional<at::Tensor>& bias);
+  // Activation products A[s] (n x k) times B[s] (k x m) for every slice s (batch x heads). B is
+  // the stationary operand (K^T for attn_qk, V for attn_av), written to arrays as tokens arrive:
+  // when B[s] extends the previous call's B[s] by new tokens (KV-cache decode), the earlier
+  // tokens keep their programmed cells (same noise) and age by run.token_interval_s per step.
+  at::Tensor matmul_batch(const at::Tensor& A, const at::Tensor& B);
+
+  // Noise-aware training: learn this layer's input range r (input units mapped to the DAC's full
+  // scale). The layer then reads clamp(x / r) through a static DAC of range 1 and scales the result
+  // by r, which equals a static DAC of range r (export: dac.range = "static", static_range = r).
+  // Analog linear/conv layers only; a no-op for others.
+  void learn_input_range(bool on);
+  bool learns_input_range() const { return learn_range_; }
+  // The learned range as a 0-dim float64 tensor that requires grad; on first use initialised from
+  // x (the 99.9th percentile of |x|, so rare outliers clip). Undefined unless learning.
+  at::Tensor input_range(const at::Tensor& x);
+  at::Tensor input_range() const { return range_; }
+  void set_input_range(double r);
+  int dac_levels() const;  // DAC magnitude levels (0: unquantized)
+  bool dac_signed() const { return cfg_.dac.is_signed; }
+
+  std::vector<std::string> state() const;  // for pickling
+  static c10::intrusive_ptr<XbarLayer> from_state(const std::vector<std::string>& s);
+
+  const std::string& name() const { return name_; }
+  const std::string& op_class() const { return op_class_; }
+  const std::string& mode() const { return mode_; }
+  int64_t digital_bits() const { return digital_bits_; }
+  const std::string& config_toml() const { return config_toml_; }
+  double time_s() const { return t_s_; }
+
+ private:
+  void ensure_layer();
+  void add_counters(const LayerCounters& c);
+
+  std::string name_, op_class_, mode_, config_toml_;
+  int64_t digital_bits_ = 0;
+  XbarConfig cfg_;
+  int64_t chip_ = 0;
+  double t_s_;
+  int64_t reads_ = 0;          // reads so far (restored on load: read noise continues its stream)
+  int64_t calls_ = 0;          // activation-product calls so far (decode steps)
+  std::unique_ptr<AnalogLayer> layer_;
+  bool programmed_ = false;
+  const void* weight_ptr_ = nullptr;  // what was programmed: data pointer and version
+  int64_t weight_version_ = -1;
+  at::Tensor prog_w_, prog_b_;        // and contents (in-place edits through .data keep the version)
+  bool learn_range_ = false;
+  at::Tensor range_;                  // learned input range (training)
+  std::vector<double> adc_lsbs_;      // calibrated ADC ranges of this chip (empty: not calibrated)
+  LayerCounters totals_;              // accumulated over activation-product calls
+  struct KvSlot {
+    at::Tensor b;                       // what this slice's array holds
+    std::vector<int64_t> written_step;  // step at which each token was written
+    int64_t seq = 0;                    // sequence id: selects the programming-noise stream
+  };
+  std::vector<KvSlot> slots_;
+  int64_t seqs_ = 0;  // sequences started (prefills)
+  mutable std::mutex mu_;
+};
+
+}  // namespace xbar

@@ -1,0 +1,167 @@
+#include "torch/ops.h"
+
+#include <torch/csrc/autograd/custom_function.h>
+
+namespace xbar {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+namespace {
+
+void check_float(const at::Tensor& t, const char* op, const char* arg) {
+  TORCH_CHECK(t.device().is_cpu(), op, ": ", arg, " must be a CPU tensor, got ", t.device());
+  TORCH_CHECK(t.scalar_type() == at::kFloat || t.scalar_type() == at::kDouble, op, ": ", arg,
+              " must be float32 or float64, got ", t.scalar_type());
+}
+
+// y = x W^T + b through the crossbar; straight-through gradients of the float product.
+struct LinearFn : public torch::autograd::Function<LinearFn> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x2d, const at::Tensor& w,
+                            const c10::optional<at::Tensor>& b, const c10::intrusive_ptr<XbarLayer>& s) {
+    ctx->save_for_backward({x2d, w});
+    ctx->saved_data["has_bias"] = b.has_value() && b->defined();
+    at::AutoDispatchBelowADInplaceOrView guard;
+    return s->linear(x2d, w, b);
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grad) {
+    const auto saved = ctx->get_saved_variables();
+    const at::Tensor &x = saved[0], &w = saved[1], &g = grad[0];
+    at::Tensor gb = ctx->saved_data["has_bias"].toBool() ? g.sum(0) : at::Tensor();
+    return {g.mm(w.to(g.scalar_type())), g.t().mm(x.to(g.scalar_type())).to(w.scalar_type()), gb, at::Tensor()};
+  }
+};
+
+// Noise-aware training with a learned input range r: y = r * crossbar(clamp(x / r)) + b, which
+// is the crossbar read through a static DAC of range r. Straight-through for the weights and the
+// unclipped inputs; for r the gradient of r * q(clamp(x / r)) with the rounding treated as
+// identity inside (LSQ, Esser et al. 2020): q(v) - v for unclipped, sign(v) for clipped entries.
+struct RangedLinearFn : public torch::autograd::Function<RangedLinearFn> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x2d, const at::Tensor& w,
+                            const c10::optional<at::Tensor>& b, const at::Tensor& r,
+                            const c10::intrusive_ptr<XbarLayer>& s) {
+    ctx->save_for_backward({x2d, w, r});
+    ctx->saved_data["has_bias"] = b.has_value() && b->defined();
+    ctx->saved_data["levels"] = int64_t(s->dac_levels());
+    ctx->saved_data["signed"] = s->dac_signed();
+    at::AutoDispatchBelowADInplaceOrView guard;
+    const double rv = r.item<double>();
+    const at::Tensor u = (x2d / rv).clamp(s->dac_signed() ? -1.0 : 0.0, 1.0);
+    at::Tensor y = s->linear(u, w, c10::nullopt) * rv;
+    if (b && b->defined()) y = y + b->to(y.scalar_type());
+    return y;
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grad) {
+    const auto saved = ctx->get_saved_variables();
+    const at::Tensor &x = saved[0], &w = saved[1], &r = saved[2], &g = grad[0];
+    const double rv = r.item<double>();
+    const int64_t L = ctx->saved_data["levels"].toInt();
+    const double lo = ctx->saved_data["signed"].toBool() ? -1.0 : 0.0;
+    const at::Tensor v = x.to(g.scalar_type()) / rv;
+    const at::Tensor inside = (v > lo).logical_and(v < 1.0);
+    const at::Tensor u = v.clamp(lo, 1.0);
+    const at::Tensor gu = g.mm(w.to(g.scalar_type()));  // gradient w.r.t. the DAC output r * u
+    const at::Tensor qerr = L > 0 ? at::round(u * double(L)) / double(L) - u : at::zeros_like(u);
+    const at::Tensor dr = at::where(inside, qerr, u);   // clipped: u = +-1 (or 0 below an unsigned DAC)
+    const at::Tensor gr = (gu * dr).sum().to(r.scalar_type()).reshape(r.sizes());
+    at::Tensor gb = ctx->saved_data["has_bias"].toBool() ? g.sum(0) : at::Tensor();
+    return {gu * inside, g.t().mm(u * rv).to(w.scalar_type()), gb, gr, at::Tensor()};
+  }
+};
+
+// a @ b with b written to the array per call; gradients of the float product.
+struct MatmulFn : public torch::autograd::Function<MatmulFn> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& a, const at::Tensor& b,
+                            const c10::intrusive_ptr<XbarLayer>& s) {
+    ctx->save_for_backward({a, b});
+    at::AutoDispatchBelowADInplaceOrView guard;
+    // Leading dimensions broadcast like torch.matmul; each (batch, head) slice is its own array.
+    const auto batch = at::infer_size(a.sizes().slice(0, a.dim() - 2), b.sizes().slice(0, b.dim() - 2));
+    std::vector<int64_t> as(batch), bs(batch);
+    as.push_back(a.size(-2));
+    as.push_back(a.size(-1));
+    bs.push_back(b.size(-2));
+    bs.push_back(b.size(-1));
+    const at::Tensor A = a.expand(as).reshape({-1, a.size(-2), a.size(-1)});
+    const at::Tensor B = b.expand(bs).reshape({-1, b.size(-2), b.size(-1)});
+    std::vector<int64_t> os(batch);
+    os.push_back(a.size(-2));
+    os.push_back(b.size(-1));
+    return s->matmul_batch(A, B).reshape(os);
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grad) {
+    const auto saved = ctx->get_saved_variables();
+    const at::Tensor &a = saved[0], &b = saved[1], &g = grad[0];
+    at::Tensor ga = g.matmul(b.transpose(-2, -1)), gb = a.transpose(-2, -1).matmul(g);
+    // Sum over broadcast leading dimensions back to each operand's shape.
+    auto reduce = [](at::Tensor t, const at::Tensor& like) {
+      while (t.dim() > like.dim()) t = t.sum(0);
+      for (int64_t d = 0; d < like.dim() - 2; ++d)
+        if (like.size(d) == 1 && t.size(d) != 1) t = t.sum(d, true);
+      return t;
+    };
+    return {reduce(ga, a), reduce(gb, b), at::Tensor()};
+  }
+};
+
+}  // namespace
+
+at::Tensor op_linear(const at::Tensor& x, const at::Tensor& weight, const c10::optional<at::Tensor>& bias,
+                     const c10::intrusive_ptr<XbarLayer>& state) {
+  check_float(x, "xbar::linear", "x");
+  check_float(weight, "xbar::linear", "weight");
+  TORCH_CHECK(weight.dim() == 2, "xbar::linear: weight must be 2-D (out x in), got sizes ", weight.sizes());
+  TORCH_CHECK(x.dim() >= 1 && x.size(-1) == weight.size(1), "xbar::linear: x has ", x.dim() ? x.size(-1) : 0,
+              " features (sizes ", x.sizes(), ") but weight expects ", weight.size(1), " (sizes ", weight.sizes(), ")");
+  if (bias && bias->defined())
+    TORCH_CHECK(bias->dim() == 1 && bias->size(0) == weight.size(0), "xbar::linear: bias has sizes ", bias->sizes(),
+                ", expected [", weight.size(0), "]");
+  std::vector<int64_t> out_shape(x.sizes().begin(), x.sizes().end());
+  out_shape.back() = weight.size(0);
+  const at::Tensor x2d = x.reshape({-1, weight.size(1)});
+  const at::Tensor r = state->input_range(x2d);
+  const at::Tensor y = r.defined() ? RangedLinearFn::apply(x2d, weight, bias, r, state)
+                                   : LinearFn::apply(x2d, weight, bias, state);
+  return y.reshape(out_shape);
+}
+
+at::Tensor op_conv2d(const at::Tensor& x, const at::Tensor& weight, const c10::optional<at::Tensor>& bias,
+                     at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups,
+                     const c10::intrusive_ptr<XbarLayer>& state) {
+  check_float(x, "xbar::conv2d", "x");
+  check_float(weight, "xbar::conv2d", "weight");
+  TORCH_CHECK(x.dim() == 4, "xbar::conv2d: x must be N x C x H x W, got sizes ", x.sizes());
+  TORCH_CHECK(weight.dim() == 4, "xbar::conv2d: weight must be O x C x kH x kW, got sizes ", weight.sizes());
+  TORCH_CHECK(groups == 1, "xbar::conv2d: only groups = 1 maps onto one crossbar layer, got groups = ", groups);
+  TORCH_CHECK(x.size(1) == weight.size(1), "xbar::conv2d: x has ", x.size(1), " channels, weight expects ",
+              weight.size(1));
+  if (bias && bias->defined())
+    TORCH_CHECK(bias->dim() == 1 && bias->size(0) == weight.size(0), "xbar::conv2d: bias has sizes ", bias->sizes(),
+                ", expected [", weight.size(0), "]");
+  TORCH_CHECK(stride.size() == 2 && padding.size() == 2 && dilation.size() == 2,
+              "xbar::conv2d: stride, padding and dilation must have 2 entries");
+  const int64_t N = x.size(0), O = weight.size(0), kh = weight.size(2), kw = weight.size(3);
+  const int64_t Ho = (x.size(2) + 2 * padding[0] - dilation[0] * (kh - 1) - 1) / stride[0] + 1;
+  const int64_t Wo = (x.size(3) + 2 * padding[1] - dilation[1] * (kw - 1) - 1) / stride[1] + 1;
+  TORCH_CHECK(Ho > 0 && Wo > 0, "xbar::conv2d: output would be empty for input sizes ", x.sizes());
+  // im2col: the weights stay stationary on the tiles, each output pixel is one input vector.
+  const at::Tensor cols = at::im2col(x, {kh, kw}, dilation, padding, stride);  // N x (C kh kw) x L
+  const at::Tensor patches = cols.transpose(1, 2).reshape({N * Ho * Wo, -1});
+  const at::Tensor y = op_linear(patches, weight.reshape({O, -1}), bias, state);
+  return y.reshape({N, Ho * Wo, O}).transpose(1, 2).reshape({N, O, Ho, Wo});
+}
+
+at::Tensor op_matmul(const at::Tensor& a, const at::Tensor& b, const c10::intrusive_ptr<XbarLayer>& state) {
+  check_float(a, "xbar::matmul", "a");
+  check_float(b, "xbar::matmul", "b");
+  TORCH_CHECK(a.dim() >= 1 && b.dim() >= 1, "xbar::matmul: operands must not be scalars, got sizes ", a.sizes(),
+              " and ", b.sizes());
+  // 1-D operands as torch.matmul treats them: a vector is a 1 x k row (a) or a k x 1 column (b).
+  if (a.dim() == 1 && b.dim() == 1) return op_matmul(a.unsqueeze(0), b.unsqueeze(-1), state).reshape({});
+  if (a.dim() == 1) return op_matmul(a.unsqueeze(0), b, state).squeeze(-2);
+  if (b.dim() == 1) return op_matmul(a, b.unsqueeze(-1), state).squeeze(-1);
+  TORCH_CHECK(a.size(-1) == b.size(-2), "xbar::matmul: inner sizes differ: a ", a.sizes(), ", b ", b.sizes());
+  return MatmulFn::apply(a, b, state);
+}
+
+}  // namespace xbar

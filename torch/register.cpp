@@ -1,0 +1,33 @@
+// The one registration file: the xbar operator library and its custom class.
+#include <torch/library.h>
+
+#include "torch/ops.h"
+
+TORCH_LIBRARY(xbar, m) {
+  m.class_<xbar::XbarLayer>("Layer")
+      .def(torch::init<std::string, std::string, std::string, int64_t, std::string>())
+      .def("program", &xbar::XbarLayer::program)
+      .def("drift_to", &xbar::XbarLayer::drift_to)
+      .def("reset", &xbar::XbarLayer::reset)
+      .def("set_chip", &xbar::XbarLayer::set_chip)
+      .def("counters", &xbar::XbarLayer::counters)
+      .def("name", [](const c10::intrusive_ptr<xbar::XbarLayer>& s) { return s->name(); })
+      .def("op_class", [](const c10::intrusive_ptr<xbar::XbarLayer>& s) { return s->op_class(); })
+      .def("mode", [](const c10::intrusive_ptr<xbar::XbarLayer>& s) { return s->mode(); })
+      .def("config", [](const c10::intrusive_ptr<xbar::XbarLayer>& s) { return s->config_toml(); })
+      .def_pickle([](const c10::intrusive_ptr<xbar::XbarLayer>& s) { return s->state(); },
+                  [](std::vector<std::string> st) { return xbar::XbarLayer::from_state(st); });
+  m.def("linear(Tensor x, Tensor weight, Tensor? bias, __torch__.torch.classes.xbar.Layer state) -> Tensor");
+  m.def(
+      "conv2d(Tensor x, Tensor weight, Tensor? bias, int[2] stride, int[2] padding, int[2] dilation, int groups, "
+      "__torch__.torch.classes.xbar.Layer state) -> Tensor");
+  m.def("matmul(Tensor a, Tensor b, __torch__.torch.classes.xbar.Layer state) -> Tensor");
+}
+
+// Autograd functions inside the kernels record the straight-through backward; one composite
+// kernel therefore serves inference and training.
+TORCH_LIBRARY_IMPL(xbar, CompositeImplicitAutograd, m) {
+  m.impl("linear", &xbar::op_linear);
+  m.impl("conv2d", &xbar::op_conv2d);
+  m.impl("matmul", &xbar::op_matmul);
+}
