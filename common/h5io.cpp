@@ -353,6 +353,10 @@ void Writer::attr(const std::string& obj, const std::string& name, const std::st
   }
 }
 
+void Writer::attrs(const std::string& obj, const std::vector<std::pair<std::string, AttrValue>>& values) {
+  for (const auto& [name, v] : values) std::visit([&](const auto& x) { attr(obj, name, x); }, v);
+}
+
 void Writer::flush() { ok(H5Fflush(file_, H5F_SCOPE_GLOBAL), path_, "flush"); }
 
 void Writer::close() {

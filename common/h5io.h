@@ -6,6 +6,8 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
+#include <variant>
 #include <vector>
 
 namespace H5 {
@@ -74,6 +76,9 @@ class Writer {
   void attr(const std::string& object, const std::string& name, double value);
   void attr(const std::string& object, const std::string& name, int64_t value);
   void attr(const std::string& object, const std::string& name, const std::string& value);
+  // Several scalar attributes of one object, in order.
+  using AttrValue = std::variant<double, int64_t, std::string>;
+  void attrs(const std::string& object, const std::vector<std::pair<std::string, AttrValue>>& values);
   void flush();
   void close();  // flushes and closes; the Writer is unusable afterwards
 

@@ -1,5 +1,5 @@
-// `xbar device`: HDF5 device characterization files (schema in devices/device_file.h and
-// data/devices/README.md): import from measurement CSVs, tabulate a parametric model, show a
+// `xbar device`: HDF5 device characterization files (schema table in devices/device_schema.cpp,
+// printed by `xbar device schema` into data/devices/README.md): import from measurement CSVs, tabulate a parametric model, show a
 // summary, validate (every problem with its dataset path; non-zero exit on any).
 #include <cxxopts.hpp>
 
@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "common/fields.h"
 #include "devices/device_file.h"
+#include "devices/device_schema.h"
 #include "devices/importers.h"
 #include "devices/table_device.h"
 #include "cli_parse.h"
@@ -26,11 +27,12 @@ std::string fmt_g(double v) {
 }
 
 const char* kUsage =
-    "usage: xbar device <import|tabulate|show|validate> [options]   (xbar device <sub> --help)\n"
+    "usage: xbar device <import|tabulate|show|validate|schema> [options]   (xbar device <sub> --help)\n"
     "  import    build a validated .h5 from measurement CSVs (levels, raw, drift, read noise)\n"
     "  tabulate  write a parametric model (pcm, rram, ideal, normal) as a table-driven .h5\n"
     "  show      print a summary table of a device file\n"
-    "  validate  check files against the schema; lists every problem, exit code 1 if any\n";
+    "  validate  check files against the schema; lists every problem, exit code 1 if any\n"
+    "  schema    print the schema table (Markdown; the table of data/devices/README.md)\n";
 
 int device_import(int argc, char** argv) {
   cxxopts::Options o("xbar device import",
@@ -259,6 +261,7 @@ int cmd_device(int argc, char** argv) {
     if (sub == "tabulate") return device_tabulate(argc - 1, argv + 1);
     if (sub == "show") return device_show(argc - 1, argv + 1);
     if (sub == "validate") return device_validate(argc - 1, argv + 1);
+    if (sub == "schema") return std::cout << device_schema::markdown(), 0;
   } catch (const cxxopts::exceptions::exception& e) {
     throw ConfigError("xbar device " + sub, "options", e.what());
   }
