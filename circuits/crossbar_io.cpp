@@ -78,6 +78,7 @@ void write_crossbar_result(const std::string& path, const Eigen::MatrixXd& I, co
   w.attr("/", "r_col", c.wires.r_col_ohm);
   w.attr("/", "r_source", c.wires.r_source_ohm);
   w.attr("/", "r_sense", c.wires.r_sense_ohm);
+  w.close();
 }
 
 }  // namespace xbar

@@ -54,6 +54,7 @@ void write_mvm_output(const std::string& path, const RowMatrixXf& Y, const Analo
   w.attr("/counters", "solver_residual", c.solver_residual);
   w.group("/config");
   for (const auto& [k, v] : flatten(layer.config())) w.attr("/config", k, v);
+  w.close();
 }
 
 }  // namespace xbar

@@ -7,6 +7,7 @@
 #include "circuits/crossbar_io.h"
 #include "circuits/parasitics.h"
 #include "common/error.h"
+#include "cli_parse.h"
 #include "commands.h"
 
 namespace xbar::cli {
@@ -32,13 +33,10 @@ int solve(int argc, char** argv) {
   opt.add_options()("in", "input case file (HDF5 path; required, no default)", cxxopts::value<std::string>())(
       "out", "output file (HDF5 path, overwritten; required, no default)", cxxopts::value<std::string>())(
       "h,help", "show this help");
-  const auto res = opt.parse(argc, argv);
-  if (res.count("help")) {
-    std::cout << opt.help() << "\n";
-    return 0;
-  }
-  if (!res.count("in") || !res.count("out"))
-    throw Error("--in and --out are required (see xbar crossbar solve --help)");
+  const auto parsed = parse_or_help(opt, argc, argv, "\n");
+  if (!parsed) return 0;
+  const cxxopts::ParseResult& res = *parsed;
+  require_options(res, opt, {"in", "out"});
   const std::string in = res["in"].as<std::string>(), out = res["out"].as<std::string>();
   const CrossbarCase c = read_crossbar_case(in);
   SolveStats stats;
