@@ -126,7 +126,7 @@ void AnalogLayer::program(const Eigen::Ref<const RowMatrixXf>& W, const float* b
       ColMatrixXf w = Wa.block(c0, r0, t.cols, t.rows).transpose();
       t.col_scale.assign(t.cols, 0.f);
       for (int j = 0; j < t.cols; ++j) t.col_scale[j] = w.col(j).cwiseAbs().maxCoeff();
-      if (mc.scale == "tile") std::fill(t.col_scale.begin(), t.col_scale.end(), *std::max_element(t.col_scale.begin(), t.col_scale.end()));
+      if (mc.scale == WeightScale::tile) std::fill(t.col_scale.begin(), t.col_scale.end(), *std::max_element(t.col_scale.begin(), t.col_scale.end()));
       for (auto& s : t.col_scale)
         if (s == 0) s = 1;  // an all-zero column maps to zero conductance at any scale
       for (int j = 0; j < t.cols; ++j) w.col(j) /= t.col_scale[j];
@@ -163,7 +163,7 @@ void AnalogLayer::program(const Eigen::Ref<const RowMatrixXf>& W, const float* b
   counters_.digital_weights = outliers_.digital_weights();
   counters_.tiles = int64_t(tiles_.size());
   counters_.arrays = n_arrays;
-  const int phys_cols = mc.tile_cols + (mc.mapping == "offset" ? 1 : 0);
+  const int phys_cols = mc.tile_cols + (mc.mapping == SignedMapping::offset ? 1 : 0);
   counters_.occupancy = double(int64_t(in_) * out_ * (n_arrays / int64_t(tiles_.size()))) /
                         (double(n_arrays) * mc.tile_rows * phys_cols);
   comp_baseline_.clear();
@@ -179,7 +179,7 @@ void AnalogLayer::update_compensation() {
   comp_factor_.clear();
   counters_.drift_factor = 1;
   if (!cfg_.drift_compensation.on()) return;
-  if (!cfg_.adc.ideal() && cfg_.adc.range == "calibrated")
+  if (!cfg_.adc.ideal() && cfg_.adc.range == AdcRange::calibrated)
     for (const auto& t : tiles_)
       for (double l : t.lsb)
         if (l <= 0) return;  // calibrate() will call again
@@ -219,7 +219,7 @@ void AnalogLayer::set_read_state(double t_s) {
   const double dg = dev.g_max_uS() - dev.g_min_uS();
   const double t0 = dev.t0_s();
   const double rate_stuck = dev.stuck_at_gmin_rate() + dev.stuck_at_gmax_rate();
-  const bool offset = cfg_.mapping.mapping == "offset";
+  const bool offset = cfg_.mapping.mapping == SignedMapping::offset;
   const SliceLayout lay = slice_layout(cfg_.mapping);
   const bool read_noise = dev.read_scale > 0;
   int iters = 0;
@@ -286,8 +286,8 @@ void AnalogLayer::set_read_state(double t_s) {
         // The ADC reference is set per tile for the rows in use (a partial tile has a smaller range).
         const double worst = double(t.rows) * lay.max_abs_diff;
         const double unit = cfg_.dac.unit() * lay.unit;  // grid of the column signal (0: continuous)
-        if (cfg_.adc.range == "worst_case") t.lsb[s] = adc_lsb(cfg_.adc, worst, unit);
-        else if (cfg_.adc.range == "fixed") t.lsb[s] = adc_lsb(cfg_.adc, worst * cfg_.adc.fixed_fraction, 0.0);
+        if (cfg_.adc.range == AdcRange::worst_case) t.lsb[s] = adc_lsb(cfg_.adc, worst, unit);
+        else if (cfg_.adc.range == AdcRange::fixed) t.lsb[s] = adc_lsb(cfg_.adc, worst * cfg_.adc.fixed_fraction, 0.0);
         else t.lsb[s] = calibrated_lsb.size() == S ? calibrated_lsb[s] : 0;  // 0 until calibrate()
         t.adc[s].draw(cfg_.adc, t.cols, make_key(chip_key_, kAdcBank, t.arrays[s][0].id));
       }
@@ -304,7 +304,7 @@ void AnalogLayer::set_read_state(double t_s) {
 void AnalogLayer::calibrate(const Eigen::Ref<const RowMatrixXf>& X) {
   check_input(X, "calibrate");
   outliers_.calibrate(cfg_.outliers, X);
-  if (cfg_.adc.ideal() || cfg_.adc.range != "calibrated") return;
+  if (cfg_.adc.ideal() || cfg_.adc.range != AdcRange::calibrated) return;
   std::vector<std::vector<float>> collect;
   if (cfg_.outliers.inputs()) {
     RowMatrixXf Xa = X;
@@ -365,7 +365,7 @@ RowMatrixXf AnalogLayer::read(const Eigen::Ref<const RowMatrixXf>& X) {
 
 RowMatrixXf AnalogLayer::run(const Eigen::Ref<const RowMatrixXf>& X, std::vector<std::vector<float>>* collect,
                              const ReadKeys* ref) {
-  if (!collect && !cfg_.adc.ideal() && cfg_.adc.range == "calibrated")
+  if (!collect && !cfg_.adc.ideal() && cfg_.adc.range == AdcRange::calibrated)
     for (const auto& t : tiles_)
       for (double l : t.lsb)
         if (l <= 0) throw InputError("read: adc.range = calibrated but calibrate() was not run");

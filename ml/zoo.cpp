@@ -12,8 +12,8 @@ namespace {
 using torch::jit::Module;
 using std::to_string;
 
-void set_task(Module& m, const std::string& task) {
-  m.register_attribute("xbar_task", c10::StringType::get(), task);
+void set_task(Module& m, Task task) {
+  m.register_attribute("xbar_task", c10::StringType::get(), std::string(model_task_attribute(task)));
 }
 
 // Multi-head self-attention over [B, T, dim]; causal=true adds the KV cache arguments.
@@ -96,7 +96,7 @@ Module make_mlp(uint64_t seed) {
   m.register_module("fc1", b.linear("fc1", 784, 256));
   m.register_module("fc2", b.linear("fc2", 256, 128));
   m.register_module("fc3", b.linear("fc3", 128, 10));
-  set_task(m, "fashion-mnist");
+  set_task(m, Task::fashion_mnist);
   m.define("def forward(self, x):\n"
            "    x = torch.flatten(x, 1)\n"
            "    x = torch.relu(self.fc1.forward(x))\n"
@@ -112,7 +112,7 @@ Module make_cnn(uint64_t seed) {
   m.register_module("conv2", b.conv2d("conv2", 16, 32, 3, 1, 1));
   m.register_module("fc1", b.linear("fc1", 32 * 7 * 7, 128));
   m.register_module("fc2", b.linear("fc2", 128, 10));
-  set_task(m, "fashion-mnist");
+  set_task(m, Task::fashion_mnist);
   m.define("def forward(self, x):\n"
            "    x = torch.max_pool2d(torch.relu(self.conv1.forward(x)), [2, 2])\n"
            "    x = torch.max_pool2d(torch.relu(self.conv2.forward(x)), [2, 2])\n"
@@ -127,7 +127,7 @@ Module make_cnn7k(uint64_t seed) {
   m.register_module("conv1", b.conv2d("conv1", 1, 8, 3, 2, 0));   // 28 -> 13
   m.register_module("conv2", b.conv2d("conv2", 8, 16, 3, 2, 0));  // 13 -> 6
   m.register_module("fc", b.linear("fc", 16 * 6 * 6, 10));
-  set_task(m, "fashion-mnist");
+  set_task(m, Task::fashion_mnist);
   m.define("def forward(self, x):\n"
            "    x = torch.relu(self.conv1.forward(x))\n"
            "    x = torch.relu(self.conv2.forward(x))\n"
@@ -144,7 +144,7 @@ Module make_vit(uint64_t seed) {
   m.register_module("blocks", blocks(b, depth, dim, heads, hidden, false, 0.0));
   m.register_module("norm", b.layer_norm("norm", dim));
   m.register_module("head", b.linear("head", dim, 10));
-  set_task(m, "fashion-mnist");
+  set_task(m, Task::fashion_mnist);
   std::string src =
       "def forward(self, x):\n"
       "    B = x.size(0)\n"
@@ -168,7 +168,7 @@ Module make_gpt(const GptConfig& c, uint64_t seed) {
   m.register_module("blocks", blocks(b, c.layers, c.dim, c.heads, c.mlp, true, init_std));
   m.register_module("ln_f", b.layer_norm("ln_f", c.dim));
   m.register_module("lm_head", b.linear("lm_head", c.dim, vocab, init_std));
-  set_task(m, "fortunes-char");
+  set_task(m, Task::text);
   m.register_attribute("vocab_chars", c10::StringType::get(), c.vocab_chars);
   m.register_attribute("context_len", c10::IntType::get(), c.context);
   const std::string L = to_string(c.layers), H = to_string(c.heads), HD = to_string(c.dim / c.heads);
