@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "common/enum_names.h"
+
 namespace xbar {
 
 // Weight clipping after each step: none, |w| <= clip_value, or |w| <= clip_value * std per layer.

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "engine/policy.h"
+#include "ml/task.h"
 
 namespace xbar {
 

@@ -4,6 +4,7 @@
 
 #include "common/error.h"
 #include "ml/layers.h"
+#include "ml/task.h"
 
 namespace xbar::models {
 

@@ -58,7 +58,7 @@ int cmd_demo(int argc, char** argv) {
     std::printf("%-8s", bits == 0 ? "ideal" : std::to_string(bits).c_str());
     for (const auto& d : devices) {
       XbarConfig c = base;
-      c.device.model = d;
+      set_key(c, "device.model", d);
       c.adc.bits = bits;
       double s = 0, s2 = 0;
       for (int chip = 0; chip < chips; ++chip) {

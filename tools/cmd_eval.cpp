@@ -79,7 +79,7 @@ int cmd_eval(int argc, char** argv) {
   std::vector<double> times = {base.run.t_inference_s};
   if (res.count("t-inference")) times = parse_duration_list(res["t-inference"].as<std::string>(), "--t-inference");
   base.run.t_inference_s = times[0];
-  std::vector<std::string> modes = {base.drift_compensation.mode};
+  std::vector<std::string> modes = {enum_name(base.drift_compensation.mode)};
   if (res.count("drift-compensation")) modes = split_list(res["drift-compensation"].as<std::string>());
   for (const auto& mo : modes) {
     XbarConfig c = base;

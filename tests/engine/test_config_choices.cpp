@@ -84,7 +84,10 @@ TEST_CASE("enum fields round-trip TOML -> struct -> TOML with their names") {
   // Flattened values (HDF5 attributes, results files) are the same names.
   bool seen = false;
   for (const auto& [k, v] : flatten(b))
-    if (k == "adc.range") seen = true, CHECK(v == "calibrated");
+    if (k == "adc.range") {
+      seen = true;
+      CHECK(v == "calibrated");
+    }
   CHECK(seen);
 }
 

@@ -27,7 +27,7 @@ XbarConfig drifting(double nu, double nu_std, const char* mode) {
   c.device.model = DeviceKind::normal;
   c.device.normal.drift_nu = nu;
   c.device.normal.drift_nu_std = nu_std;
-  c.drift_compensation.mode = mode;
+  set_key(c, "drift_compensation.mode", mode);
   return c;
 }
 
@@ -40,8 +40,8 @@ double pcm_year_error(const RowMatrixXf& W, const RowMatrixXf& X, const char* mo
   c.device.model = DeviceKind::pcm;
   c.device.prog_noise_scale = 0;
   c.device.read_noise_scale = 0;
-  c.mapping.scale = scale;
-  c.drift_compensation.mode = mode;
+  set_key(c, "mapping.scale", scale);
+  set_key(c, "drift_compensation.mode", mode);
   c.run.t_inference_s = 0;
   AnalogLayer L(c);
   L.program(W);
@@ -68,7 +68,7 @@ TEST_CASE("global compensation restores the t = 0 output when every cell drifts 
   double scale = 0;
   for (const char* ref : {"identity", "ones"}) {
     INFO(ref);
-    c.drift_compensation.reference = ref;
+    set_key(c, "drift_compensation.reference", ref);
     AnalogLayer L(c);
     L.program(W, bias.data());
     y0 = L.read(X);
@@ -145,7 +145,7 @@ TEST_CASE("compensation is deterministic at any thread count and leaves the read
     c.dac.bits = 6;
     c.adc.bits = 6;
     c.adc.range = AdcRange::calibrated;
-    c.drift_compensation.mode = mode;
+    set_key(c, "drift_compensation.mode", mode);
     c.drift_compensation.reference_reads = refs;
     c.run.threads = threads;
     c.run.t_inference_s = 86400;

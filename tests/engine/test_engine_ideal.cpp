@@ -46,8 +46,8 @@ TEST_CASE("ideal mode equals W x for non-square W and sizes not multiple of the 
     for (const char* scale : {"tile", "column"})
       for (int tile : {32, 50, 256}) {
         XbarConfig c;
-        c.mapping.mapping = mapping;
-        c.mapping.scale = scale;
+        set_key(c, "mapping.mapping", mapping);
+        set_key(c, "mapping.scale", scale);
         c.mapping.tile_rows = tile;
         c.mapping.tile_cols = tile + 7;
         AnalogLayer L(c);
@@ -71,7 +71,7 @@ TEST_CASE("enough ADC bits with 1-bit input slices reproduce the integer product
       c.mapping.tile_cols = 16;
       c.mapping.weight_bits = 4;
       c.mapping.cell_bits = cell_bits;
-      c.mapping.mapping = mapping;
+      set_key(c, "mapping.mapping", mapping);
       c.mapping.scale = WeightScale::column;
       c.dac.bits = 4;
       c.dac.slice_bits = 1;

@@ -43,7 +43,7 @@ TEST_CASE("read-noise output variance equals sum_i V_i^2 sigma_ij^2, with the sh
     XbarConfig c;
     c.device.model = DeviceKind::normal;
     c.device.normal.read_sigma_uS = 0.5;
-    c.mapping.mapping = mapping;
+    set_key(c, "mapping.mapping", mapping);
     AnalogLayer L(c);
     L.program(W);
     const RowMatrixXf Y = L.read(X);
