@@ -75,7 +75,7 @@ TEST_CASE("noise scales switch stages off") {
   CHECK(d->sample_nu(10.0, 1.0) == 0.0);
 }
 
-TEST_CASE("normal device: sigma = constant + relative * G; ideal ignores them") {
+TEST_CASE("normal device: sigma = constant + relative * G; ideal rejects them") {
   DeviceConfig c = cfg_of("normal");
   c.normal.prog_sigma_uS = 0.5;
   c.normal.prog_sigma_rel = 0.1;
@@ -84,7 +84,9 @@ TEST_CASE("normal device: sigma = constant + relative * G; ideal ignores them") 
   CHECK(d->prog_sigma_uS(10.0) == doctest::Approx(1.5));
   CHECK(d->read_sigma_uS(10.0, 8.0, 1.0) == doctest::Approx(0.16));
   c.model = DeviceKind::ideal;
-  auto i = make_device(c);
+  CHECK_THROWS_WITH_AS(make_device(c), doctest::Contains("device.normal.prog_sigma_uS = 0.5: is set but device.model = ideal"),
+                       ConfigError);
+  auto i = make_device(cfg_of("ideal"));
   CHECK(i->prog_sigma_uS(10.0) == 0.0);
   CHECK(i->program(10.0, 3.0, 0.5) == 10.0);
 }

@@ -135,9 +135,9 @@ TEST_CASE("a changed key of a model other than the chosen one is an error naming
   set_key(c, "device.pcm.t0_s", "30");
   CHECK(contains(error_of([&] { c.validate(); }), "device.pcm.t0_s = 30: is set but device.model = ideal"));
   XbarConfig d;
-  CHECK(contains(error_of([&] { apply_toml_string(d, "[device]\nmodel = \"rram\"\n[device.pcm]\nnu_mean_min = 0.2\n");
+  CHECK(contains(error_of([&] { apply_toml_string(d, "[device]\nmodel = \"rram\"\n[device.pcm]\nnu_mean_min = 0.03\n");
                                  d.validate(); }),
-                 "device.pcm.nu_mean_min = 0.2: is set but device.model = rram (it applies to model = pcm)"));
+                 "device.pcm.nu_mean_min = 0.03: is set but device.model = rram (it applies to model = pcm)"));
   CHECK(contains(error_of([&] { parse_policy("[device]\nmodel = \"pcm\"\n[device.rram]\nread_sigma_rel = 0.5\n", "p.toml"); }),
                  "device.rram.read_sigma_rel"));
   CHECK(contains(error_of([&] { set_key(d, "device.pcm.t0", "3"); }), "did you mean device.pcm.t0_s?"));
