@@ -2,6 +2,7 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <sstream>
 
 namespace xbar {
@@ -48,6 +49,26 @@ void with_section(XbarConfig& cfg, const std::string& section, const std::string
   }
 }
 
+// "device.prog_sigma_uS" -> "device.normal.prog_sigma_uS"; other keys unchanged.
+std::string current_key(const std::string& dotted) {
+  for (const auto& [old_key, new_key] : renamed_device_keys())
+    if (dotted == old_key) return new_key;
+  return dotted;
+}
+
+// Applies one value to "section.key" (the section may be dotted; the key is after the last dot).
+void set_dotted(XbarConfig& cfg, const std::string& given, const FieldValue& value) {
+  const std::string dotted = current_key(given);
+  const auto dot = dotted.rfind('.');
+  const std::string section = dotted.substr(0, dot), key = dotted.substr(dot + 1);
+  with_section(cfg, section, key, [&](auto& s) { set_field(s, key, value); });
+}
+
+bool is_section(const std::string& name) {
+  const auto n = section_names();
+  return std::find(n.begin(), n.end(), name) != n.end();
+}
+
 FieldValue from_toml(const toml::node& n, const std::string& where) {
   if (auto v = n.as_integer()) return v->get();
   if (auto v = n.as_floating_point()) return v->get();
@@ -56,39 +77,63 @@ FieldValue from_toml(const toml::node& n, const std::string& where) {
   throw ConfigError(where, "?", "expected a number, boolean or string");
 }
 
+// The keys of one [section] table; a nested table that names a section ([device.pcm]) recurses.
+void apply_section(XbarConfig& cfg, const std::string& section, const toml::table& t, const std::string& source) {
+  for (const auto& [kk, kn] : t) {
+    const std::string key = section + "." + std::string(kk.str());
+    if (kn.is_table() && is_section(key)) {
+      apply_section(cfg, key, *kn.as_table(), source);
+      continue;
+    }
+    try {
+      set_dotted(cfg, key, from_toml(kn, key));
+    } catch (const ConfigError& e) {
+      throw ConfigError(e.field(), "", std::string(e.what()) + " (in " + source + ")");
+    }
+  }
+}
+
 void apply_table(XbarConfig& cfg, const toml::table& root, const std::string& source) {
   for (const auto& [sk, sn] : root) {
     const std::string section(sk.str());
     const toml::table* t = sn.as_table();
     if (!t) throw ConfigError(section, "?", source + ": top-level keys must be inside a [section] table");
-    for (const auto& [kk, kn] : *t) {
-      const std::string key(kk.str());
-      const toml::node& value = kn;  // lambdas cannot capture structured bindings before C++20
-      with_section(cfg, section, key, [&](auto& s) {
-        try {
-          set_field(s, key, from_toml(value, section + "." + key));
-        } catch (const ConfigError& e) {
-          throw ConfigError(e.field(), "", std::string(e.what()) + " (in " + source + ")");
-        }
-      });
-    }
+    if (!is_section(section)) with_section(cfg, section, "", [](auto&) {});  // throws naming it
+    apply_section(cfg, section, *t, source);
+  }
+}
+
+// The table of a dotted section name inside root, created on the way ("device.pcm").
+toml::table& table_at(toml::table& root, const std::string& section) {
+  toml::table* t = &root;
+  size_t begin = 0;
+  while (true) {
+    const size_t dot = section.find('.', begin);
+    const std::string part = section.substr(begin, dot == std::string::npos ? std::string::npos : dot - begin);
+    if (!t->contains(part)) t->insert(part, toml::table{});
+    t = t->get_as<toml::table>(part);
+    if (dot == std::string::npos) return *t;
+    begin = dot + 1;
   }
 }
 
 template <class S>
 void add_to_toml(const S& s, toml::table& root) {
-  toml::table t;
+  toml::table& t = table_at(root, s.section());
   for (const auto& f : S::fields()) {
     std::visit(
-        [&](auto m) {
-          const auto& v = s.*m;
-          using T = std::decay_t<decltype(v)>;
-          if constexpr (std::is_same_v<T, int>) t.insert(f.key, int64_t(v));
-          else t.insert(f.key, v);
+        [&](const auto& m) {
+          if constexpr (is_enum_member_v<decltype(m), S>) {
+            t.insert(f.key, std::string(m.get(s)));
+          } else {
+            const auto& v = s.*m;
+            using T = std::decay_t<decltype(v)>;
+            if constexpr (std::is_same_v<T, int>) t.insert(f.key, int64_t(v));
+            else t.insert(f.key, v);
+          }
         },
         f.member);
   }
-  root.insert(s.section(), std::move(t));
 }
 
 }  // namespace
@@ -100,11 +145,9 @@ void set_assignment(XbarConfig& cfg, const std::string& kv) {
 }
 
 void set_key(XbarConfig& cfg, const std::string& dotted, const std::string& value) {
-  const auto dot = dotted.find('.');
-  if (dot == std::string::npos)
+  if (dotted.find('.') == std::string::npos)
     throw ConfigError(dotted, value, "expected section.key (e.g. adc.bits)");
-  const std::string section = dotted.substr(0, dot), key = dotted.substr(dot + 1);
-  with_section(cfg, section, key, [&](auto& s) { set_field(s, key, FieldValue(value)); });
+  set_dotted(cfg, dotted, FieldValue(value));
 }
 
 void apply_toml_string(XbarConfig& cfg, const std::string& text, const std::string& source) {

@@ -93,7 +93,7 @@ ReadOutput ReadKernel::run(const ReadTarget& target, ReadRequest request, const 
   const std::vector<std::vector<SliceRead>>& state = target.state.tiles;
   const bool calibration = request.kind == ReadKind::calibration;
   const bool reference = request.kind == ReadKind::drift_reference;
-  if (!calibration && !cfg.adc.ideal() && cfg.adc.range == "calibrated" && !target.state.adc_calibrated())
+  if (!calibration && !cfg.adc.ideal() && cfg.adc.range == AdcRange::calibrated && !target.state.adc_calibrated())
     throw InputError("read: adc.range = calibrated but calibrate() was not run");
   ReadOutput out;
   if (calibration)

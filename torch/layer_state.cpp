@@ -149,7 +149,7 @@ at::Tensor XbarLayer::linear(const at::Tensor& x, const at::Tensor& weight, cons
   std::lock_guard<std::mutex> g(mu_);
   const RowMatrixXf X = to_eigen(x);
   // adc.range = calibrated: the first inputs after programming these weights set the ADC ranges.
-  if (adc_lsbs_.empty() && cfg_.adc.range == "calibrated" && !cfg_.adc.ideal()) {
+  if (adc_lsbs_.empty() && cfg_.adc.range == AdcRange::calibrated && !cfg_.adc.ideal()) {
     layer_->calibrate(X);
     adc_lsbs_ = layer_->adc_lsbs();
   }
@@ -202,13 +202,13 @@ at::Tensor XbarLayer::matmul_batch(const at::Tensor& A, const at::Tensor& B) {
 
 void XbarLayer::learn_input_range(bool on) {
   std::lock_guard<std::mutex> g(mu_);
-  if (mode_ != "analog" || (op_class_ != "linear" && op_class_ != "conv" && op_class_ != "lm_head")) return;
+  if (!trainable()) return;
   learn_range_ = on;
   if (!on) {
     range_ = at::Tensor();
     return;
   }
-  cfg_.dac.range = "static";
+  cfg_.dac.range = DacRange::static_;
   cfg_.dac.static_range = 1.0;
   cfg_.validate();
   config_toml_ = to_toml(cfg_);

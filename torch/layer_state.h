@@ -56,6 +56,10 @@ class XbarLayer : public torch::CustomClassHolder {
 
   const std::string& name() const { return name_; }
   const std::string& op_class() const { return op_class_; }
+  // Analog linear, conv or lm_head: HWA training learns its weights and input range.
+  bool trainable() const {
+    return mode_ == "analog" && (op_class_ == "linear" || op_class_ == "conv" || op_class_ == "lm_head");
+  }
   const std::string& mode() const { return mode_; }
   int64_t digital_bits() const { return digital_bits_; }
   const std::string& config_toml() const { return config_toml_; }

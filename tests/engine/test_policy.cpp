@@ -80,8 +80,8 @@ TEST_CASE("resolve applies the default, then every matching rule in file order (
   const ResolvedOp a = resolve(p, "embed_proj", "linear", "prefill");
   CHECK(a.rules == std::vector<size_t>{0});
   CHECK(a.cfg.adc.bits == 6);
-  CHECK(a.cfg.adc.range == "worst_case");  // untouched keys keep the default
-  CHECK(a.cfg.device.model == "pcm");
+  CHECK(a.cfg.adc.range == AdcRange::worst_case);  // untouched keys keep the default
+  CHECK(a.cfg.device.model == DeviceKind::pcm);
   CHECK(a.cfg.dac.bits == 8);
   CHECK(a.mode == "analog");
 
@@ -169,14 +169,14 @@ TEST_CASE("the resolved TOML text is the resolved config (what a layer state sto
   CHECK(to_toml(c) == r.toml);
   CHECK(c.adc.bits == 7);
   CHECK(c.mapping.tile_rows == 128);
-  CHECK(c.device.model == "pcm");
+  CHECK(c.device.model == DeviceKind::pcm);
 }
 
 TEST_CASE("the shipped policies parse, default.toml is the documented realistic chip") {
   const std::string dir = std::string(XBAR_SOURCE_DIR) + "/data/policies/";
   const Policy ideal = load_policy(dir + "ideal.toml");
   const ResolvedOp i = resolve(ideal, "fc", "linear", "prefill");
-  CHECK(i.cfg.device.model == "ideal");
+  CHECK(i.cfg.device.model == DeviceKind::ideal);
   CHECK(i.cfg.dac.bits == 0);
   CHECK(i.cfg.adc.bits == 0);
   CHECK(i.cfg.mapping.weight_bits == 0);
@@ -185,7 +185,7 @@ TEST_CASE("the shipped policies parse, default.toml is the documented realistic 
   CHECK(i.mode == "analog");
   const Policy def = load_policy(dir + "default.toml");
   const ResolvedOp d = resolve(def, "fc", "linear", "prefill");
-  CHECK(d.cfg.device.model == "pcm");
+  CHECK(d.cfg.device.model == DeviceKind::pcm);
   CHECK(d.cfg.dac.bits == 8);
   CHECK(d.cfg.adc.bits == 8);
   CHECK(d.cfg.mapping.tile_rows == 256);
