@@ -29,7 +29,7 @@ struct NoiseScratch {
 };
 
 // Adds slice s's read noise to Yk = Vr A (Vr: K stacked input slices of the batch rows b0..).
-// Column noise ~ N(0, Var) with Var = V^2 S2 (DESIGN.md "read noise at batch speed"); with the
+// Column noise ~ N(0, Var) with Var = V^2 S2 (docs/DESIGN.md, "Read noise at batch speed"); with the
 // offset mapping one more normal per read row for the reference column, whose noise is common
 // to every column of the read. Normal (grow, j) of the array's stream is grow * n + j.
 void add_read_noise(const Tile& t, const SliceRead& sr, const VRef& Vr, const CounterRng& rng, Eigen::Index B,
