@@ -14,6 +14,7 @@
 #include <map>
 #include <sstream>
 
+#include "common/atomic_file.h"
 #include "common/error.h"
 #include "common/sha256.h"
 #include "common/progress.h"
@@ -174,11 +175,9 @@ void truncate_log(const std::string& path, const std::string& header, int64_t li
     }
   }
   f.close();
-  std::ofstream w(path + ".tmp", std::ios::trunc);
-  if (!w) throw FileError(path + ".tmp: cannot write the training log");
-  for (const auto& l : keep) w << l << "\n";
-  w.close();
-  fs::rename(path + ".tmp", path);
+  std::string text;
+  for (const auto& l : keep) text += l + "\n";
+  write_file_atomic(path, text);
 }
 
 struct Checkpoint {
@@ -204,8 +203,9 @@ void save_checkpoint(const std::string& path, const std::string& fp, const Check
   torch::serialize::OutputArchive oa;
   opt.save(oa);
   a.write("optimizer", oa);
-  a.save_to(path + ".tmp");
-  fs::rename(path + ".tmp", path);
+  std::ostringstream bytes;
+  a.save_to(bytes);
+  write_file_atomic(path, bytes.str());
 }
 
 // Reads the checkpoint into `a` and restores parameters and learned ranges from it; returns false
@@ -391,17 +391,12 @@ HwaResult train_hwa(const HwaOptions& o) {
   if (c.epoch < o.epochs) return res;
 
   Exported ex = export_models(o, m, pol.eval, t);
-  try {
-    ex.plain.save(o.out + "/model.pt");
-    ex.analog.save(o.out + "/model_analog.pt");
-  } catch (const std::exception& err) {
-    throw FileError(o.out + ": cannot save the trained models: " + err.what());
-  }
-  std::ofstream pf(o.out + "/policy.toml", std::ios::trunc);
-  if (!pf) throw FileError(o.out + "/policy.toml: cannot write");
-  pf << "# " << (o.policy.empty() ? std::string("ideal policy") : o.policy)
-     << " as used for HWA training by xbar train --hwa, with the learned input ranges as static DAC ranges.\n"
-     << policy_to_toml(ex.policy);
+  save_torchscript(ex.plain, o.out + "/model.pt");
+  save_torchscript(ex.analog, o.out + "/model_analog.pt");
+  write_file_atomic(o.out + "/policy.toml",
+                    "# " + (o.policy.empty() ? std::string("ideal policy") : o.policy) +
+                        " as used for HWA training by xbar train --hwa, with the learned input ranges as static DAC "
+                        "ranges.\n" + policy_to_toml(ex.policy));
   res.finished = true;
   return res;
 }

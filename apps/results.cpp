@@ -1,11 +1,13 @@
 #include "apps/results.h"
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <mutex>
 #include <sstream>
 
+#include "common/atomic_file.h"
 #include "common/error.h"
 #include "common/h5io.h"
 #include "common/sha256.h"
@@ -34,10 +36,6 @@ std::string device_hash(const XbarConfig& c) {
   auto it = cache.find(c.device.file);
   if (it == cache.end()) it = cache.emplace(c.device.file, sha256_file(c.device.file)).first;
   return it->second;
-}
-
-void replace_file(const std::string& tmp, const std::string& path) {
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw FileError(path + ": cannot replace");
 }
 
 }  // namespace
@@ -115,22 +113,15 @@ std::map<int64_t, std::pair<double, double>> read_csv_rows(const std::string& pa
 }
 
 void write_csv(const Results& r, const std::string& path) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::trunc);
-    if (!f) throw FileError(tmp + ": cannot write results");
-    f << "# xbar study " << r.meta.fingerprint << "\n" << csv_header(r.meta.grid_keys) << "\n";
-    for (const auto& [i, row] : r.rows) f << csv_row(row) << "\n";
-    if (!f.flush()) throw FileError(tmp + ": cannot write results");
-  }
-  replace_file(tmp, path);
+  std::string text = "# xbar study " + r.meta.fingerprint + "\n" + csv_header(r.meta.grid_keys) + "\n";
+  for (const auto& [i, row] : r.rows) text += csv_row(row) + "\n";
+  write_file_atomic(path, text);
 }
 
 void write_h5(const Results& r, const std::string& path) {
-  const std::string tmp = path + ".tmp";
   const ResultsMeta& m = r.meta;
   {
-    h5::Writer w(tmp);
+    h5::Writer w(path);
     std::vector<double> idx, rep, met, sat, seed;
     std::vector<std::vector<std::string>> vals(m.grid_keys.size());
     std::vector<std::string> cfgs, dev;
@@ -173,7 +164,22 @@ void write_h5(const Results& r, const std::string& path) {
                   {"policy_source", m.policy_source}});
     w.close();
   }
-  replace_file(tmp, path);
+}
+
+void require_own_results(const std::string& path, const std::string& fingerprint) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return;
+  std::string found;
+  try {
+    h5::Reader f(path);
+    if (f.has_attr("/", "schema") && f.attr_string("/", "schema") == "xbar-study" && f.has_attr("/", "fingerprint"))
+      found = f.attr_string("/", "fingerprint");
+  } catch (const FileError&) {
+  }
+  if (found == fingerprint) return;
+  throw FileError(path + (found.empty() ? ": exists and is not an xbar study results file"
+                                        : ": results of a different study definition (model, policy, task or grid changed)") +
+                  "; delete it or choose another study.output");
 }
 
 Results read_h5(const std::string& path) {

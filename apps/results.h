@@ -56,6 +56,9 @@ std::map<int64_t, std::pair<double, double>> read_csv_rows(const std::string& pa
 void write_csv(const Results& r, const std::string& path);  // atomic, rows sorted by index
 
 void write_h5(const Results& r, const std::string& path);  // atomic (temporary file + rename)
+// Throws FileError unless path is absent or a study results file with this fingerprint: a study
+// never overwrites a file it did not write.
+void require_own_results(const std::string& path, const std::string& fingerprint);
 Results read_h5(const std::string& path);                   // FileError naming file and object
 
 }  // namespace xbar

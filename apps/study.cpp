@@ -12,11 +12,15 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <set>
 #include <sstream>
 
+#include "common/atomic_file.h"
 #include "common/error.h"
+#include "common/file_lock.h"
 #include "common/progress.h"
 #include "common/stats.h"
+#include "devices/device_file.h"
 #include "apps/mpi_runner.h"
 #include "apps/point_cost.h"
 #include "apps/results.h"
@@ -66,12 +70,13 @@ class Recorder {
     std::error_code ec;
     if (!dir.empty()) std::filesystem::create_directories(dir, ec);
     if (ec) throw FileError(dir.string() + ": cannot create the results directory (" + ec.message() + ")");
+    lock_ = std::make_unique<FileLock>(path_, "study output");
+    require_own_results(path_ + ".h5", s.fingerprint);
     for (const auto& [i, mr] : read_csv_rows(path_ + ".csv", s.fingerprint, s.grid.size())) {
       if (i < 0 || i >= int64_t(pts.size())) throw FileError(path_ + ".csv: row index " + std::to_string(i) + " out of range");
       res_.rows[i] = make_row(s, base, pts[size_t(i)], mr.first, mr.second);
     }
     write_csv(res_, path_ + ".csv");  // drops a partial last line; appended from here on
-    csv_.open(path_ + ".csv", std::ios::app);
   }
   bool done(int64_t i) const { return res_.rows.count(i) > 0; }
   size_t size() const { return res_.rows.size(); }
@@ -82,13 +87,17 @@ class Recorder {
   void add(int64_t i, const PointResult& r) {
     const ResultRow row = make_row(s_, base_, pts_.at(size_t(i)), r.metric, r.saturation);
     res_.rows[i] = row;
-    csv_ << csv_row(row) << "\n";
-    if (!csv_.flush()) throw FileError(path_ + ".csv: cannot append a result");
-    write_h5(res_, path_ + ".h5");
+    // Both files or neither: a failed HDF5 rewrite takes the CSV row back.
+    const uint64_t csv_size = append_file_durable(path_ + ".csv", csv_row(row) + "\n");
+    try {
+      write_h5(res_, path_ + ".h5");
+    } catch (const Error&) {
+      truncate_file(path_ + ".csv", csv_size);
+      throw;
+    }
   }
   // Sorted CSV (rows may have arrived out of order), HDF5, table.
   void finish() {
-    csv_.close();
     write_csv(res_, path_ + ".csv");
     write_h5(res_, path_ + ".h5");
     print_table(res_);
@@ -100,8 +109,20 @@ class Recorder {
   const std::vector<StudyPoint>& pts_;
   std::string path_;
   Results res_;
-  std::ofstream csv_;
+  std::unique_ptr<FileLock> lock_;  // held while the study writes its files
 };
+
+// Every device file a point names is read and validated before any point runs.
+void check_point_devices(const StudySpec& s, const Policy& base, const std::vector<StudyPoint>& pts) {
+  std::set<std::vector<std::string>> seen_values;
+  std::set<std::string> seen_files;
+  for (const auto& p : pts) {
+    if (!seen_values.insert(p.values).second) continue;
+    XbarConfig c;
+    apply_toml_string(c, point_policy(base, s, p.values).default_toml, "point " + std::to_string(p.index));
+    if (c.device.model == DeviceKind::file && seen_files.insert(c.device.file).second) read_device_file(c.device.file);
+  }
+}
 
 }  // namespace
 
@@ -136,6 +157,7 @@ int64_t run_study(const StudySpec& s, const StudyOptions& o) {
   std::unique_ptr<Recorder> rec;
   std::vector<StudyPoint> todo;
   if (root) {
+    check_point_devices(s, base, pts);
     rec = std::make_unique<Recorder>(s, base, pts, o);
     for (const auto& p : pts)
       if (p.index % o.shard_n == o.shard_k && !rec->done(p.index)) todo.push_back(p);

@@ -5,6 +5,7 @@
 #include <sstream>
 #include <toml++/toml.h>
 
+#include "common/atomic_file.h"
 #include "common/error.h"
 #include "common/fields.h"
 #include "common/sha256.h"
@@ -29,6 +30,7 @@ std::string node_text(const toml::node& n, const std::string& where) {
 }  // namespace
 
 std::string read_whole_file(const std::string& path, const std::string& what) {
+  require_regular_file(path, what);
   std::ifstream f(path, std::ios::binary);
   if (!f) throw FileError(path + ": cannot open " + what);
   std::stringstream ss;
@@ -80,10 +82,11 @@ StudySpec parse_study(const std::string& text, const std::string& path) {
     return *v;
   };
   s.model = req("model");
+  const std::string task = req("task");
   try {
-    s.task = parse_enum<Task>("study.task", req("task"));
+    s.task = parse_enum<Task>("study.task", task);
   } catch (const ConfigError& e) {
-    throw ConfigError(e.field(), "", std::string(e.what()) + " (in " + path + ")");
+    throw FileError(path + ": " + e.what());  // e names key and value: add only the file
   }
   s.policy = req("policy");
   s.output = req("output");
@@ -130,7 +133,7 @@ StudySpec parse_study(const std::string& text, const std::string& path) {
         set_key(c, s.grid[k].first, v);
         c.validate();
       } catch (const ConfigError& e) {
-        throw ConfigError("grid." + s.grid[k].first, v, path + ": " + e.what());
+        throw FileError(path + ": [grid] " + e.what());
       }
     }
   std::string canon = "task=" + std::string(enum_name(s.task)) + "\nsamples=" + std::to_string(s.samples) + "\ncontext=" +

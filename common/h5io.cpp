@@ -5,6 +5,7 @@
 #include <cmath>
 #include <functional>
 
+#include "common/atomic_file.h"
 #include "common/error.h"
 
 namespace xbar::h5 {
@@ -20,19 +21,40 @@ void quiet() {
   (void)done;
 }
 
+// HDF5's innermost reason for the last failure; for a failed system call only the system's
+// message ("No space left on device") of HDF5's long "file write failed: time = ..." line.
+std::string reason() {
+  const std::string d = error_detail();
+  const std::string key = "error message = '";
+  const size_t a = d.find(key);
+  if (a != std::string::npos) {
+    const size_t b = d.find('\'', a + key.size());
+    if (b != std::string::npos) return d.substr(a + key.size(), b - a - key.size());
+  }
+  return d;
+}
+
 template <class F>
 auto checked(const std::string& where, F&& f) -> decltype(f()) {
   try {
     return f();
   } catch (const H5::Exception& e) {
-    throw FileError(where + ": " + e.getDetailMsg());
+    const std::string why = reason();
+    const std::string msg = e.getDetailMsg();
+    throw FileError(where + ": " + msg + (why.empty() || msg.find(why) != std::string::npos ? "" : " (" + why + ")"));
   }
 }
 
-// Throws FileError(where + ": " + what) when an HDF5 call returned a negative id or status.
+std::string failed(const std::string& where, const std::string& what) {
+  const std::string why = reason();
+  return where + ": " + what + " failed" + (why.empty() ? "" : " (" + why + ")");
+}
+
+// Throws FileError(where + ": " + what + " failed (reason)") when an HDF5 call returned a negative
+// id or status.
 template <class T>
 T ok(T r, const std::string& where, const std::string& what) {
-  if (r < 0) throw FileError(where + ": " + what + " failed");
+  if (r < 0) throw FileError(failed(where, what));
   return r;
 }
 
@@ -257,21 +279,30 @@ constexpr size_t kCompactBytes = 32768;  // HDF5's limit for data inside the obj
 
 Writer::Writer(const std::string& path, Format format) : path_(path), format_(format) {
   quiet();
+  out_ = std::make_unique<AtomicFile>(path);
   Hid fapl{ok(H5Pcreate(H5P_FILE_ACCESS), path, "file access properties"), H5Pclose};
   if (format == Format::checksummed)
     ok(H5Pset_libver_bounds(fapl.id, H5F_LIBVER_V18, H5F_LIBVER_LATEST), path, "file format 1.8");
-  file_ = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.id);
-  if (file_ < 0) throw FileError(path + ": cannot create file");
+  // No modification times in object headers (the root group's come from the file creation list).
+  Hid fcpl{ok(H5Pcreate(H5P_FILE_CREATE), path, "file creation properties"), H5Pclose};
+  ok(H5Pset_obj_track_times(fcpl.id, false), path, "object times");
+  ocpl_ = ok(H5Pcreate(H5P_GROUP_CREATE), path, "group creation properties");
+  ok(H5Pset_obj_track_times(ocpl_, false), path, "object times");
+  file_ = H5Fcreate(out_->temp_path().c_str(), H5F_ACC_TRUNC, fcpl.id, fapl.id);
+  if (file_ < 0) fail(path, "create");
 }
 
 Writer::~Writer() {
   if (file_ >= 0) H5Fclose(file_);
-}
+  if (ocpl_ >= 0) H5Pclose(ocpl_);
+}  // out_ removes the unpublished temporary
+
+void Writer::fail(const std::string& where, const std::string& what) const { throw FileError(failed(where, what)); }
 
 void Writer::group(const std::string& name) {
   const std::string where = path_ + ": group " + name;
   if (link_exists(file_, name)) return;
-  Hid g{ok(H5Gcreate2(file_, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), where, "create"), H5Gclose};
+  Hid g{ok(H5Gcreate2(file_, name.c_str(), H5P_DEFAULT, ocpl_, H5P_DEFAULT), where, "create"), H5Gclose};
 }
 
 void Writer::write_numeric(const std::string& name, const void* data, size_t count, const std::vector<size_t>& shape,
@@ -286,6 +317,7 @@ void Writer::write_numeric(const std::string& name, const void* data, size_t cou
             "dataspace"),
          H5Sclose};
   Hid dcpl{ok(H5Pcreate(H5P_DATASET_CREATE), where, "creation properties"), H5Pclose};
+  ok(H5Pset_obj_track_times(dcpl.id, false), where, "object times");
   if (format_ == Format::checksummed) {
     if (dims.empty() || n * elem_size <= kCompactBytes || n == 0) {
       ok(H5Pset_layout(dcpl.id, H5D_COMPACT), where, "compact layout");
@@ -314,7 +346,9 @@ void Writer::write_strings(const std::string& name, const std::vector<std::strin
   Hid t{ok(H5Tcopy(H5T_C_S1), where, "string type"), H5Tclose};
   ok(H5Tset_size(t.id, H5T_VARIABLE), where, "variable-length string type");
   Hid sp{ok(H5Screate_simple(1, &n, nullptr), where, "dataspace"), H5Sclose};
-  Hid ds{ok(H5Dcreate2(file_, name.c_str(), t.id, sp.id, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), where, "create"),
+  Hid dcpl{ok(H5Pcreate(H5P_DATASET_CREATE), where, "creation properties"), H5Pclose};
+  ok(H5Pset_obj_track_times(dcpl.id, false), where, "object times");
+  Hid ds{ok(H5Dcreate2(file_, name.c_str(), t.id, sp.id, H5P_DEFAULT, dcpl.id, H5P_DEFAULT), where, "create"),
          H5Dclose};
   if (n) ok(H5Dwrite(ds.id, t.id, H5S_ALL, H5S_ALL, H5P_DEFAULT, p.data()), where, "write");
 }
@@ -327,7 +361,7 @@ void Writer::write_attr(const std::string& obj, const std::string& name, int64_t
   if (ok(H5Aexists(o.id, name.c_str()), where, "H5Aexists") > 0) ok(H5Adelete(o.id, name.c_str()), where, "delete");
   Hid sp{ok(H5Screate(H5S_SCALAR), where, "dataspace"), H5Sclose};
   Hid a{H5Acreate2(o.id, name.c_str(), file_type, sp.id, H5P_DEFAULT, H5P_DEFAULT), H5Aclose};
-  if (a.id < 0 || H5Awrite(a.id, mem_type, value) < 0) throw FileError(where + " cannot be written");
+  if (a.id < 0 || H5Awrite(a.id, mem_type, value) < 0) fail(where, "write");
 }
 
 void Writer::attr(const std::string& obj, const std::string& name, double v) {
@@ -362,11 +396,13 @@ void Writer::attrs(const std::string& obj, const std::vector<std::pair<std::stri
 
 void Writer::flush() { ok(H5Fflush(file_, H5F_SCOPE_GLOBAL), path_, "flush"); }
 
-void Writer::close() {
+void Writer::close(const std::function<void(const std::string&)>& check_before_publish) {
   flush();
   const hid_t f = file_;
   file_ = -1;
   ok(H5Fclose(f), path_, "close");
+  if (check_before_publish) check_before_publish(out_->temp_path());
+  out_->commit();
 }
 
 std::string error_detail() {

@@ -3,6 +3,7 @@
 // an HDF5 header.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -12,6 +13,10 @@
 
 namespace H5 {
 class H5File;
+}
+
+namespace xbar {
+class AtomicFile;
 }
 
 namespace xbar::h5 {
@@ -61,11 +66,16 @@ enum class Format {
   checksummed,
 };
 
+// Writes a new file atomically (common/atomic_file.h): into a temporary next to path, published by
+// close(). A Writer destroyed without close() (an error while writing) discards everything and
+// leaves an existing file at path untouched. Objects carry no timestamps: the same content gives
+// the same bytes.
 class Writer {
  public:
-  // Creates (truncates) path; throws FileError if it cannot.
+  // Throws FileError (with the reason: missing or read-only directory, ...) if it cannot create
+  // the temporary.
   explicit Writer(const std::string& path, Format format = Format::plain);
-  ~Writer();  // closes without reporting errors; call close() to have them reported
+  ~Writer();
   const std::string& path() const { return path_; }
   void group(const std::string& name);
   // shape {} writes a scalar dataset of data[0].
@@ -80,16 +90,24 @@ class Writer {
   using AttrValue = std::variant<double, int64_t, std::string>;
   void attrs(const std::string& object, const std::vector<std::pair<std::string, AttrValue>>& values);
   void flush();
-  void close();  // flushes and closes; the Writer is unusable afterwards
+  // Flushes, closes and publishes the file at path; the Writer is unusable afterwards. Every
+  // failure (full disk, ...) throws FileError with HDF5's and the system's reason, and the file
+  // at path keeps its old content. check_before_publish (optional) is given the complete
+  // temporary's path and may throw to refuse publishing it.
+  void close(const std::function<void(const std::string&)>& check_before_publish = nullptr);
 
  private:
   void write_numeric(const std::string& name, const void* data, size_t count, const std::vector<size_t>& shape,
                      int64_t file_type, int64_t mem_type, size_t elem_size);
   void write_attr(const std::string& object, const std::string& name, int64_t file_type, int64_t mem_type,
                   const void* value);
+  // "where: what failed" with HDF5's innermost reason (for example errno text on a full disk).
+  [[noreturn]] void fail(const std::string& where, const std::string& what) const;
   std::string path_;
   Format format_;
+  std::unique_ptr<AtomicFile> out_;
   int64_t file_ = -1;  // hid_t
+  int64_t ocpl_ = -1;  // object creation properties of groups: no timestamps
 };
 
 // The innermost message of HDF5's error stack for the calling thread ("incorrect metadata

@@ -203,6 +203,32 @@ void check_nonneg(Checker& c, const std::string& path, const std::vector<double>
                     std::to_string(first) + " (must be >= 0)");
 }
 
+// Largest magnitude per unit that a device can plausibly have. The bounds keep the engine's float32
+// arithmetic finite: conductance x sigma and conductance x voltage stay below 1e15, far from
+// float32's 3.4e38, and exponents below 1e3 keep power laws of times up to 1e12 s representable.
+double max_magnitude(const std::string& units) {
+  if (units == "uS") return 1e6;  // 1 S: 10^3 above any memory device
+  if (units == "s") return 1e12;  // ~31,700 years
+  return 1e3;                     // "1" (exponents, rates), "V"
+}
+
+const char* magnitude_meaning(const std::string& units) {
+  if (units == "uS") return " uS (1 S): implausible for a device (units off by 10^6?) and unsafe for float32 arithmetic";
+  if (units == "s") return " s: implausible";
+  return ": implausible";
+}
+
+void check_magnitude(Checker& c, const std::string& path, const std::string& units, const std::vector<double>& v) {
+  if (units.empty()) return;  // counts, versions
+  const double m = max_magnitude(units);
+  for (size_t i = 0; i < v.size(); ++i)
+    if (std::abs(v[i]) > m) {
+      c.add(path, "value " + num(v[i]) + (v.size() > 1 ? " at index " + std::to_string(i) : std::string()) +
+                      " exceeds " + num(m) + magnitude_meaning(units));
+      return;
+    }
+}
+
 bool check_len(Checker& c, const std::string& path, size_t n, const std::string& grid, size_t want) {
   if (n == want) return true;
   c.add(path, "has " + std::to_string(n) + " entries but " + grid + " has " + std::to_string(want));
@@ -231,6 +257,7 @@ void read_group(Checker& c, const std::string& group, DeviceTables& t, std::set<
       auto a = c.dataset(path, required, e.units, rank_of(e.type));
       if (!a) continue;
       sizes[e.name] = a->rows();
+      check_magnitude(c, path, e.units, a->data);
       if (e.rules & ds::kGrid) check_grid(c, path, a->data);
       if (e.rules & ds::kNonneg) check_nonneg(c, path, a->data);
       if ((e.rules & ds::kProbability) && (a->data[0] < 0 || a->data[0] > 1))
@@ -260,6 +287,7 @@ void read_group(Checker& c, const std::string& group, DeviceTables& t, std::set<
       if (!x && (e.rules & ds::kFlag)) x = 0.0;  // an absent flag is 0
       if (!x) continue;
       if ((e.rules & ds::kPositive) && *x <= 0) c.add(path, "must be > 0 (is " + num(*x) + ")");
+      if (!(e.rules & ds::kFlag)) check_magnitude(c, path, e.units, {*x});
       if ((e.rules & ds::kFlag) && *x != 0 && *x != 1) c.add(path, "must be 0 or 1 (is " + num(*x) + ")");
       v = *x;
     }
@@ -415,12 +443,11 @@ void write_device_file(const std::string& path, const DeviceTables& t) {
       if (!t.inputs[k].role.empty()) w.attr("/provenance", pre + "role", t.inputs[k].role);
       w.attr("/provenance", pre + "sha256", t.inputs[k].sha256);
     }
-    w.close();
-  }
-  auto p = validate_device_file(path);
-  if (!p.empty()) {
-    std::remove(path.c_str());
-    throw FileError("refusing to write an invalid device file (removed): " + format_problems(path, p));
+    // Validated before it replaces anything at path.
+    w.close([&](const std::string& written) {
+      auto p = validate_device_file(written);
+      if (!p.empty()) throw FileError("refusing to write an invalid device file: " + format_problems(path, p));
+    });
   }
 }
 

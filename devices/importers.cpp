@@ -133,6 +133,20 @@ void check_positive(const std::string& path, size_t line, const char* col, doubl
                     " must be > 0 (conductances are positive; check --units)");
 }
 
+// Every conductance column (index, name) of csv: >= 0 and at most 1 S after unit conversion (a larger
+// value is a unit error, e.g. siemens data imported as uS, or a wrong column).
+void check_conductances(const CsvColumns& csv, const std::string& path, double scale,
+                        const std::vector<std::pair<size_t, const char*>>& columns) {
+  for (const auto& [c, name] : columns)
+    for (size_t i = 0; i < csv.rows(); ++i) {
+      const double v = csv.cols[c][i], g_uS = v * scale;
+      const std::string at = path + ":" + std::to_string(csv.line[i]) + ": column '" + name + "' = " + format_double(v);
+      if (v < 0) throw FileError(at + " is negative (conductances are >= 0)");
+      if (g_uS > 1e6)
+        throw FileError(at + " is " + format_double(g_uS) + " uS, above 1 S: implausible for a device; check --units (uS or S)");
+    }
+}
+
 std::string units_hint(const std::vector<double>& g_uS) {
   double mx = 0;
   for (double g : g_uS) mx = std::max(mx, std::abs(g));
@@ -235,6 +249,7 @@ LevelsFit import_levels_csv(const std::string& path, double scale) {
   auto csv = read_csv_columns(path, {{"state", "level", "index"},
                                      {"mean", "mean_uS", "g_uS", "conductance", "g"},
                                      {"std", "std_uS", "sigma", "sigma_uS"}});
+  check_conductances(csv, path, scale, {{1, "mean"}, {2, "std"}});
   std::vector<size_t> order(csv.rows());
   std::iota(order.begin(), order.end(), 0);
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return csv.cols[1][a] < csv.cols[1][b]; });
@@ -268,6 +283,7 @@ LevelsFit import_levels_csv(const std::string& path, double scale) {
 RawFit import_raw_csv(const std::string& path, double scale, double rel_tol) {
   auto csv = read_csv_columns(path, {{"target_uS", "target", "g_target_uS", "target_S"},
                                      {"measured_uS", "measured", "g_uS", "measured_S"}});
+  check_conductances(csv, path, scale, {{0, "target_uS"}, {1, "measured_uS"}});
   const size_t n = csv.rows();
   std::vector<size_t> order(n);
   std::iota(order.begin(), order.end(), 0);
@@ -353,6 +369,7 @@ DriftFit import_drift_csv(const std::string& path, double scale, double t0, int 
                       " is negative");
     dev[csv.cols[0][i]].push_back(i);
   }
+  check_conductances(csv, path, scale, {{0, "g0_uS"}, {2, "g_uS"}});
   std::vector<double> g0s, nus;
   DriftFit fit;
   double ss_res = 0, ss_tot = 0, ysum = 0, y2sum = 0;
@@ -409,6 +426,7 @@ DriftFit import_drift_csv(const std::string& path, double scale, double t0, int 
 // ------------------------------------------------------------------------------------- (d)
 ReadFit import_read_csv(const std::string& path, double scale, int bins) {
   auto csv = read_csv_columns(path, {{"g_uS", "g", "g_S"}, {"read_uS", "read", "read_S"}});
+  check_conductances(csv, path, scale, {{0, "g_uS"}, {1, "read_uS"}});
   std::map<double, std::vector<size_t>> dev;
   for (size_t i = 0; i < csv.rows(); ++i) {
     if (csv.cols[0][i] < 0)

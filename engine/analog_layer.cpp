@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <string>
 
 namespace xbar {
 
@@ -127,6 +128,8 @@ ReadOutput AnalogLayer::run(ReadRequest request, const Eigen::Ref<const RowMatri
 
 void AnalogLayer::calibrate(const Eigen::Ref<const RowMatrixXf>& X) {
   check_input(X, "calibrate");
+  // A range taken from no signal would be arbitrary (and stick to every later read).
+  if (X.rows() == 0) throw InputError("calibrate: X has 0 rows; calibration needs at least one input vector");
   outliers_.calibrate(cfg_.outliers, X);
   if (!adc_range_calibrated(cfg_)) return;
   ReadOutput cal;
@@ -173,6 +176,24 @@ void AnalogLayer::set_adc_lsbs(const std::vector<double>& lsbs) {
   update_compensation();
 }
 
+std::string AnalogLayer::nonfinite_output(const Eigen::Ref<const RowMatrixXf>& Y) const {
+  Eigen::Index i = 0, j = 0;
+  bool found = false;
+  for (Eigen::Index r = 0; r < Y.rows() && !found; ++r)
+    for (Eigen::Index c = 0; c < Y.cols() && !found; ++c)
+      if (!std::isfinite(Y(r, c))) i = r, j = c, found = true;
+  // Inputs and weights are finite (checked) and the arrays see them normalized, so the first
+  // stage that can leave float32 range is the read state (device values) or the digital one.
+  std::string stage = "digital unscaling (weight scale x input scale x ADC output, plus bias, exceeds float32's 3.4e38; "
+                      "rescale W or X)";
+  for (const auto& t : state_.tiles)
+    for (const auto& s : t)
+      if (!s.A.allFinite() || !s.S2.allFinite() || !s.S2ref.allFinite() || !std::isfinite(s.lsb))
+        stage = "read state (drifted conductances or read-noise variances of the device model)";
+  return "read: output Y[" + std::to_string(i) + "][" + std::to_string(j) + "] = " + std::to_string(Y(i, j)) +
+         " is not finite; first non-finite stage: " + stage;
+}
+
 RowMatrixXf AnalogLayer::read(const Eigen::Ref<const RowMatrixXf>& X) {
   check_input(X, "read");
   const ReadRequest request{ReadKind::user, read_index_};
@@ -193,6 +214,7 @@ RowMatrixXf AnalogLayer::read(const Eigen::Ref<const RowMatrixXf>& X) {
   counters_.saturations += out.saturations;
   counters_.conversions += out.conversions;
   counters_.dac_clipped += out.dac_clipped;
+  if (!all_finite(out.Y)) throw InputError(nonfinite_output(out.Y));
   return std::move(out.Y);
 }
 

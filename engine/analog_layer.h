@@ -32,9 +32,11 @@ class AnalogLayer {
   // Recomputes the read state for time t_s after programming (drift, read-noise sigmas, M) and
   // the drift-compensation factors (drift_compensation.mode).
   void drift_to(double t_s);
-  // Sets the calibrated ADC full scale from representative inputs (adc.range = calibrated).
+  // Sets the calibrated ADC full scale from representative inputs (adc.range = calibrated); X
+  // needs at least one row.
   void calibrate(const Eigen::Ref<const RowMatrixXf>& X);
-  // y = W x + b for every row of X (batch x in); returns batch x out.
+  // y = W x + b for every row of X (batch x in); returns batch x out (0 x out for an empty
+  // batch, calibrated or not). A non-finite output is an InputError naming the entry and stage.
   RowMatrixXf read(const Eigen::Ref<const RowMatrixXf>& X);
 
   int in_features() const { return in_; }
@@ -65,6 +67,7 @@ class AnalogLayer {
   void check_programmed(const char* what) const;
   // Programmed, X has in_features columns, every entry finite (the read kernel relies on it).
   void check_input(const Eigen::Ref<const RowMatrixXf>& X, const char* what) const;
+  std::string nonfinite_output(const Eigen::Ref<const RowMatrixXf>& Y) const;
   ReadOutput run(ReadRequest request, const Eigen::Ref<const RowMatrixXf>& X, const ReadState& state);
   // The drift-compensation reference read at t_s (waits for calibrate() when the ADC range is
   // calibrated).

@@ -1,15 +1,25 @@
 #include "engine/mvm_io.h"
 
+#include <cmath>
+#include <limits>
 #include <variant>
+
+#include "common/fields.h"
 
 #include "common/h5io.h"
 
 namespace xbar {
 
 namespace {
-RowMatrixXf to_matrix(const h5::Array& a) {
+// float32 copy; a float64 value beyond float32's range is named rather than turned into inf.
+RowMatrixXf to_matrix(const h5::Array& a, const std::string& path, const std::string& name) {
   RowMatrixXf m(a.rows(), a.cols());
-  for (size_t i = 0; i < a.data.size(); ++i) m.data()[i] = float(a.data[i]);
+  for (size_t i = 0; i < a.data.size(); ++i) {
+    if (std::abs(a.data[i]) > double(std::numeric_limits<float>::max()))
+      throw FileError(path + ": dataset " + name + "[" + std::to_string(i / a.cols()) + "][" +
+                      std::to_string(i % a.cols()) + "] = " + format_double(a.data[i]) + " overflows float32 (largest 3.4e38)");
+    m.data()[i] = float(a.data[i]);
+  }
   return m;
 }
 }  // namespace
@@ -23,14 +33,15 @@ MvmInput read_mvm_input(const std::string& path) {
   if (X.cols() != W.cols())
     throw FileError(path + ": dataset X has " + std::to_string(X.cols()) + " columns but W has " +
                     std::to_string(W.cols()) + " (X is batch x in, W is out x in)");
-  in.W = to_matrix(W);
-  in.X = to_matrix(X);
+  in.W = to_matrix(W, path, "W");
+  in.X = to_matrix(X, path, "X");
   if (r.has("bias")) {
     const h5::Array b = r.read("bias", 1);
     if (b.rows() != W.rows())
       throw FileError(path + ": dataset bias has " + std::to_string(b.rows()) + " entries, W has " +
                       std::to_string(W.rows()) + " outputs");
-    in.bias.assign(b.data.begin(), b.data.end());
+    const RowMatrixXf bm = to_matrix(b, path, "bias");
+    in.bias.assign(bm.data(), bm.data() + bm.size());
   }
   return in;
 }

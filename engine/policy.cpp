@@ -6,6 +6,8 @@
 #include <sstream>
 #include <toml++/toml.h>
 
+#include "common/atomic_file.h"
+
 namespace xbar {
 
 const std::vector<std::string> kOpClasses = {"linear", "conv", "lm_head", "attn_qk", "attn_av"};
@@ -113,6 +115,7 @@ Policy parse_policy(const std::string& text, const std::string& source) {
 }
 
 Policy load_policy(const std::string& path) {
+  require_regular_file(path, "policy");
   std::ifstream f(path);
   if (!f) throw FileError(path + ": cannot open policy file");
   std::stringstream ss;

@@ -93,16 +93,16 @@ ReadOutput ReadKernel::run(const ReadTarget& target, ReadRequest request, const 
   const std::vector<std::vector<SliceRead>>& state = target.state.tiles;
   const bool calibration = request.kind == ReadKind::calibration;
   const bool reference = request.kind == ReadKind::drift_reference;
-  if (!calibration && !cfg.adc.ideal() && cfg.adc.range == AdcRange::calibrated && !target.state.adc_calibrated())
-    throw InputError("read: adc.range = calibrated but calibrate() was not run");
   ReadOutput out;
   if (calibration)
     for (const auto& t : state) out.magnitudes.resize(out.magnitudes.size() + t.size());
   const Eigen::Index B = X.rows();
-  if (B == 0) {
+  if (B == 0) {  // nothing to convert: no range needed
     out.Y = RowMatrixXf::Zero(B, target.out);
     return out;
   }
+  if (!calibration && !cfg.adc.ideal() && cfg.adc.range == AdcRange::calibrated && !target.state.adc_calibrated())
+    throw InputError("read: adc.range = calibrated but calibrate() was not run");
   if (!calibration) out.Y.resize(B, target.out);  // every element is written once by the item that owns it
   RowMatrixXf& Y = out.Y;
   const DacOutput in = dac_convert(cfg.dac, X);

@@ -10,6 +10,8 @@
 namespace xbar {
 
 EvalData load_eval_data(Task task, int64_t samples, int64_t context) {
+  if (samples < 0) throw ConfigError("samples", std::to_string(samples), "must be >= 0 (0 = all)");
+  if (context < 0) throw ConfigError("context", std::to_string(context), "must be >= 0 (0 = the model's)");
   EvalData d;
   d.task = task;
   if (task == Task::fashion_mnist) {
@@ -26,7 +28,19 @@ EvalData load_eval_data(Task task, int64_t samples, int64_t context) {
   return d;
 }
 
+void require_single_input(const torch::jit::Module& m) {
+  const auto method = m.find_method("forward");
+  if (!method) throw InputError("the model has no forward method");
+  const auto& args = method->function().getSchema().arguments();  // self first
+  if (args.size() == 2) return;
+  std::string names;
+  for (size_t i = 1; i < args.size(); ++i) names += (i > 1 ? ", " : "") + args[i].name();
+  throw InputError("the model's forward takes " + std::to_string(args.size() - 1) + " inputs (" + names +
+                   "); xbar evaluates models whose forward takes one input tensor");
+}
+
 double evaluate(torch::jit::Module& m, const EvalData& d) {
+  require_single_input(m);
   m.eval();
   if (d.task == Task::text) {
     const int64_t ctx = d.context > 0 ? d.context : m.attr("context_len").toInt();

@@ -21,6 +21,8 @@ struct EvalData {
 
 // samples = 0: the whole test / validation set.
 EvalData load_eval_data(Task task, int64_t samples, int64_t context);
+// InputError unless forward takes exactly one input (images or tokens).
+void require_single_input(const torch::jit::Module& m);
 double evaluate(torch::jit::Module& m, const EvalData& d);
 // Task text: bits per character when generating through the model's KV-cache `decode` method one
 // token at a time (the decode phase), over the first `windows` windows of the context length.

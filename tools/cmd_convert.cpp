@@ -4,6 +4,7 @@
 #include <cxxopts.hpp>
 #include <iostream>
 
+#include "common/atomic_file.h"
 #include "torch/convert.h"
 #include "cli_parse.h"
 #include "commands.h"
@@ -27,10 +28,12 @@ int cmd_convert(int argc, char** argv) {
   require_options(res, opt, {"model", "policy", "out"}, "MODEL.pt, --policy and -o/--out");
   const Policy policy = load_policy(res["policy"].as<std::string>());
   const std::string in = res["model"].as<std::string>();
+  refuse_alias(in, "MODEL.pt", res["out"].as<std::string>(), "--out");
   torch::jit::Module m = load_torchscript(in);
+  require_float_model(m, in);
   const ConvertReport rep = convert_module(m, policy);
   std::cout << rep.table();
-  m.save(res["out"].as<std::string>());
+  save_torchscript(m, res["out"].as<std::string>());
   std::cout << "wrote " << res["out"].as<std::string>() << "\n";
   return 0;
 }

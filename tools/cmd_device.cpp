@@ -266,8 +266,8 @@ int cmd_device(int argc, char** argv) {
   } catch (const cxxopts::exceptions::exception& e) {
     throw ConfigError("xbar device " + sub, "options", e.what());
   }
-  std::cerr << "xbar device: unknown subcommand '" << sub << "'\n" << kUsage;
-  return 1;
+  std::cerr << "xbar device: unknown subcommand '" << sub << "' (see xbar device --help)\n";
+  return 2;
 }
 
 }  // namespace xbar::cli

@@ -83,6 +83,7 @@ int cmd_eval(int argc, char** argv) {
   const std::string path = res["model"].as<std::string>();
   const EvalData data = load_eval_data(parse_enum<Task>("--task", res["task"].as<std::string>()), res["samples"].as<int64_t>(), 0);
   torch::jit::Module fm = load_torchscript(path);
+  require_float_model(fm, path);
   const int64_t dw = data.task == Task::text ? res["decode-windows"].as<int64_t>() : 0;
   const double float_metric = evaluate(fm, data);
   std::cout << std::fixed << std::setprecision(3) << "float " << data.metric() << " " << float_metric;

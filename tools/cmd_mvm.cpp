@@ -2,6 +2,7 @@
 #include <cxxopts.hpp>
 #include <iostream>
 
+#include "common/atomic_file.h"
 #include "engine/config.h"
 #include "engine/mvm_io.h"
 #include "commands.h"
@@ -25,13 +26,15 @@ int cmd_mvm(int argc, char** argv) {
   const cxxopts::ParseResult& res = *parsed;
   require_options(res, opt, {"in", "out"});
   const XbarConfig cfg = config_from_options(res);
+  const std::string cal = res["calibrate"].as<std::string>();
+  refuse_alias(res["in"].as<std::string>(), "--in", res["out"].as<std::string>(), "--out");
+  if (!cal.empty()) refuse_alias(cal, "--calibrate", res["out"].as<std::string>(), "--out");
   const MvmInput in = read_mvm_input(res["in"].as<std::string>());
   AnalogLayer layer(cfg);
   layer.program(in.W, in.bias.empty() ? nullptr : in.bias.data());
-  if (cfg.adc.range == AdcRange::calibrated && !cfg.adc.ideal()) {
-    const std::string cal = res["calibrate"].as<std::string>();
+  // An empty X reads nothing and needs no range; an empty --calibrate X is an error.
+  if (cfg.adc.range == AdcRange::calibrated && !cfg.adc.ideal() && (!cal.empty() || in.X.rows() > 0))
     layer.calibrate(cal.empty() ? in.X : read_mvm_input(cal).X);
-  }
   const int repeat = res["repeat"].as<int>();
   if (repeat < 1) throw ConfigError("--repeat", std::to_string(repeat), "must be >= 1");
   RowMatrixXf Y;

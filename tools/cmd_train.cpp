@@ -10,6 +10,7 @@
 
 #include "common/error.h"
 #include "ml/train.h"
+#include "torch/convert.h"
 #include "ml/zoo.h"
 #include "cli_parse.h"
 #include "commands.h"
@@ -104,11 +105,7 @@ int cmd_train(int argc, char** argv) {
   }
   const auto parent = std::filesystem::path(out).parent_path();
   if (!parent.empty()) std::filesystem::create_directories(parent);
-  try {
-    m.save(out);
-  } catch (const std::exception& e) {
-    throw FileError(out + ": cannot save model: " + e.what());
-  }
+  save_torchscript(m, out);
   std::printf("saved      %s (%.2f MB)\n", out.c_str(), double(std::filesystem::file_size(out)) / 1e6);
   return 0;
 }

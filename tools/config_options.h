@@ -3,6 +3,7 @@
 #include <cxxopts.hpp>
 
 #include "cli_parse.h"
+#include "common/atomic_file.h"
 #include "engine/config.h"
 
 namespace xbar::cli {
@@ -33,7 +34,10 @@ inline void apply_set_options(XbarConfig& cfg, const cxxopts::ParseResult& res) 
 inline XbarConfig config_from_options(const cxxopts::ParseResult& res) {
   XbarConfig cfg;
   const std::string path = res["config"].as<std::string>();
-  if (!path.empty()) apply_toml_file(cfg, path);
+  if (!path.empty()) {
+    require_regular_file(path, "--config");
+    apply_toml_file(cfg, path);
+  }
   apply_set_options(cfg, res);
   cfg.validate();
   return cfg;

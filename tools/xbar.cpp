@@ -1,5 +1,8 @@
 // xbar: noise-aware functional emulator for analog in-memory computing.
+#include <c10/util/Exception.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <string>
@@ -32,6 +35,18 @@ const std::vector<Command>& commands() {
   return c;
 }
 
+// LibTorch's errors carry a C++ backtrace and, from TorchScript, the script's traceback: users get
+// the last line of the message (the error itself); XBAR_DEBUG=1 prints everything.
+std::string torch_error_message(const c10::Error& e) {
+  const char* debug = std::getenv("XBAR_DEBUG");
+  if (debug && std::string(debug) == "1") return e.what();
+  std::string m = e.what_without_backtrace();
+  while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
+  const size_t nl = m.rfind('\n');
+  if (nl == std::string::npos) return m;
+  return m.substr(nl + 1) + " (XBAR_DEBUG=1 shows the full trace)";
+}
+
 void usage() {
   std::printf(
       "xbar - emulate neural-network matrix products on analog in-memory-computing crossbars\n\n"
@@ -50,6 +65,9 @@ int main(int argc, char** argv) {
     if (std::string(argv[1]) == c.name) {
       try {
         return c.run(argc - 1, argv + 1);
+      } catch (const c10::Error& e) {
+        std::fprintf(stderr, "xbar %s: error: %s\n", c.name, torch_error_message(e).c_str());
+        return 2;
       } catch (const std::exception& e) {
         std::fprintf(stderr, "xbar %s: error: %s\n", c.name, e.what());
         return 2;
@@ -57,5 +75,5 @@ int main(int argc, char** argv) {
     }
   }
   std::fprintf(stderr, "xbar: unknown command '%s' (see xbar --help)\n", argv[1]);
-  return 1;
+  return 2;
 }

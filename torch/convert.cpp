@@ -3,6 +3,9 @@
 #include <torch/csrc/jit/ir/ir.h>
 #include <torch/csrc/jit/passes/inliner.h>
 
+#include "common/atomic_file.h"
+#include "common/error.h"
+
 #include <map>
 #include <optional>
 #include <set>
@@ -133,6 +136,7 @@ std::string ConvertReport::table() const {
 }
 
 ConvertReport convert_module(torch::jit::Module& m, const Policy& policy) {
+  require_float_model(m, "model");
   ConvertReport rep;
   std::map<std::string, std::string> state_attr;  // (name|op|mode|bits|toml) -> attribute name
   std::set<size_t> used_rules;
@@ -277,6 +281,24 @@ torch::jit::Module load_torchscript(const std::string& path) {
   } catch (const c10::Error& e) {
     throw FileError(path + ": not a loadable TorchScript model (" + e.what_without_backtrace() + ")");
   }
+}
+
+void save_torchscript(const torch::jit::Module& m, const std::string& path) {
+  // Serialized in memory first: LibTorch's file writer aborts the process when a write fails.
+  std::ostringstream ss;
+  try {
+    m.save(ss);
+  } catch (const c10::Error& e) {
+    throw Error(path + ": cannot serialize the model (" + e.what_without_backtrace() + ")");
+  }
+  write_file_atomic(path, ss.str());
+}
+
+void require_float_model(const torch::jit::Module& m, const std::string& path) {
+  const size_t n = xbar_layers(m).size();
+  if (n == 0 && !m.hasattr(kLayerList)) return;
+  throw InputError(path + ": already converted to xbar operators (" + std::to_string(n) +
+                   " layers); give the float model (conversion applies the policy)");
 }
 
 std::vector<c10::intrusive_ptr<XbarLayer>> xbar_layers(const torch::jit::Module& m) {

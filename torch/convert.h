@@ -25,6 +25,11 @@ struct ConvertReport {
 
 // torch::jit::load with a FileError naming the file when it is missing or not TorchScript.
 torch::jit::Module load_torchscript(const std::string& path);
+// Saves m atomically: path holds the old file or the complete new one (common/atomic_file.h).
+void save_torchscript(const torch::jit::Module& m, const std::string& path);
+// InputError naming path when m is already converted (holds xbar layers): conversion and
+// evaluation start from the float model.
+void require_float_model(const torch::jit::Module& m, const std::string& path);
 
 // Rewrites every method of `m` in place. Throws ConfigError for an invalid policy.
 ConvertReport convert_module(torch::jit::Module& m, const Policy& policy);

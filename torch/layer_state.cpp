@@ -1,11 +1,34 @@
 #include "torch/layer_state.h"
 
 #include <cmath>
+#include <limits>
+#include <string>
 
 namespace xbar {
 
 namespace {
-RowMatrixXf to_eigen(const at::Tensor& t) {
+// Chips are numbered 0 .. kMaxChip (results files store them as 32-bit integers).
+constexpr int64_t kMaxChip = 2147483647;
+
+// float64 values beyond float32's range would become inf in the conversion below: named with
+// their value instead ("W[0][1] = 1e+300 overflows float32").
+void check_float32_range(const at::Tensor& t, const std::string& what) {
+  if (t.scalar_type() != at::kDouble || t.numel() == 0) return;
+  const at::Tensor v = t.detach().contiguous().flatten();
+  const at::Tensor big = v.abs().gt(double(std::numeric_limits<float>::max())).logical_and(v.isfinite());
+  if (!big.any().item<bool>()) return;
+  int64_t flat = big.nonzero()[0][0].item<int64_t>();
+  std::string at_s;
+  for (int64_t d = t.dim() - 1; d >= 0; --d) {
+    at_s = "[" + std::to_string(flat % t.size(d)) + "]" + at_s;
+    flat /= t.size(d);
+  }
+  const int64_t k = big.nonzero()[0][0].item<int64_t>();
+  throw InputError(what + at_s + " = " + format_double(v[k].item<double>()) + " overflows float32 (largest 3.4e38)");
+}
+
+RowMatrixXf to_eigen(const at::Tensor& t, const std::string& what = "X") {
+  check_float32_range(t, what);
   const at::Tensor c = t.detach().to(at::kFloat).contiguous();
   return Eigen::Map<const RowMatrixXf>(c.data_ptr<float>(), c.size(0), c.size(1));
 }
@@ -64,7 +87,8 @@ void XbarLayer::program(const at::Tensor& weight, const c10::optional<at::Tensor
   TORCH_CHECK(weight.dim() == 2, "xbar layer ", name_, ": weight must be 2-D (out x in), got ", weight.sizes());
   ensure_layer();
   chip_ = chip;
-  const RowMatrixXf W = to_eigen(weight);
+  TORCH_CHECK(chip >= 0 && chip <= kMaxChip, "xbar layer ", name_, ": chip ", chip, " is out of range 0 .. ", kMaxChip);
+  const RowMatrixXf W = to_eigen(weight, "xbar layer " + name_ + ": weight");
   std::vector<float> b;
   if (bias && bias->defined()) {
     TORCH_CHECK(bias->numel() == weight.size(0), "xbar layer ", name_, ": bias has ", bias->numel(),
@@ -108,10 +132,19 @@ void XbarLayer::reset() {
 }
 
 void XbarLayer::set_chip(int64_t chip) {
+  TORCH_CHECK(chip >= 0 && chip <= kMaxChip, "xbar layer ", name_, ": chip ", chip, " is out of range 0 .. ", kMaxChip);
   std::lock_guard<std::mutex> g(mu_);
   chip_ = chip;
   programmed_ = false;
   adc_lsbs_.clear();
+}
+
+RowMatrixXf XbarLayer::read_named(const RowMatrixXf& X) {
+  try {
+    return layer_->read(X);
+  } catch (const InputError& e) {
+    throw InputError("xbar layer " + name_ + ": " + e.what());
+  }
 }
 
 void XbarLayer::add_counters(const LayerCounters& c) { merge_counters(totals_, c); }
@@ -147,13 +180,14 @@ at::Tensor XbarLayer::linear(const at::Tensor& x, const at::Tensor& weight, cons
   }
   if (stale) program(weight, bias, chip_);
   std::lock_guard<std::mutex> g(mu_);
-  const RowMatrixXf X = to_eigen(x);
-  // adc.range = calibrated: the first inputs after programming these weights set the ADC ranges.
-  if (adc_lsbs_.empty() && cfg_.adc.range == AdcRange::calibrated && !cfg_.adc.ideal()) {
+  const RowMatrixXf X = to_eigen(x, "xbar layer " + name_ + ": input");
+  // adc.range = calibrated: the first non-empty inputs after programming these weights set the
+  // ADC ranges (an empty batch reads nothing and sets nothing).
+  if (adc_lsbs_.empty() && X.rows() > 0 && cfg_.adc.range == AdcRange::calibrated && !cfg_.adc.ideal()) {
     layer_->calibrate(X);
     adc_lsbs_ = layer_->adc_lsbs();
   }
-  const RowMatrixXf Y = layer_->read(X);
+  const RowMatrixXf Y = read_named(X);
   reads_ = int64_t(layer_->read_index());
   return to_tensor(Y, x.scalar_type());
 }
@@ -189,11 +223,11 @@ at::Tensor XbarLayer::matmul_batch(const at::Tensor& A, const at::Tensor& B) {
     // W = b^T: for attn_qk its outputs are the tokens, for attn_av its inputs.
     if (tokens_in_cols) layer_->set_age_offsets({}, std::move(age));
     else layer_->set_age_offsets(std::move(age), {});
-    layer_->program(to_eigen(b.t()), nullptr, uint64_t(chip_) * 1000003ull + uint64_t(slot.seq));
+    layer_->program(to_eigen(b.t(), "xbar layer " + name_ + ": stationary operand"), nullptr, uint64_t(chip_) * 1000003ull + uint64_t(slot.seq));
     if (t_s_ != cfg_.run.t_inference_s) layer_->drift_to(t_s_);
-    const RowMatrixXf a = to_eigen(A[i]);
-    layer_->calibrate(a);
-    const RowMatrixXf Y = layer_->read(a);
+    const RowMatrixXf a = to_eigen(A[i], "xbar layer " + name_ + ": input");
+    if (a.rows() > 0) layer_->calibrate(a);
+    const RowMatrixXf Y = read_named(a);
     add_counters(layer_->counters());
     out.push_back(to_tensor(Y, A.scalar_type()));
   }

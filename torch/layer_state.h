@@ -68,6 +68,7 @@ class XbarLayer : public torch::CustomClassHolder {
  private:
   void ensure_layer();
   void add_counters(const LayerCounters& c);
+  RowMatrixXf read_named(const RowMatrixXf& X);  // layer_->read; errors name this layer
 
   std::string name_, op_class_, mode_, config_toml_;
   int64_t digital_bits_ = 0;

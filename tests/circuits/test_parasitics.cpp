@@ -423,6 +423,7 @@ void write_case(const std::string& path, const std::vector<double>& G, std::vect
   if (with_G) w.write("G", G, gshape);
   if (with_V) w.write("V", V, vshape);
   for (const auto& [k, v] : attrs) w.attr("/", k, v);
+  w.close();
 }
 
 }  // namespace

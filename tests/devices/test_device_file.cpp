@@ -266,6 +266,16 @@ TEST_CASE("device file: broken-file corpus, each problem named with its dataset 
        "did you mean nu_std"},
       {"bad sha256", [](Edit& e) { e.attr("/provenance", "input_0_sha256", std::string("xyz")); }, "/provenance@input_0_sha256",
        "64 lowercase hex"},
+      // Finite but beyond any device; squared (variances) or multiplied they overflow float32.
+      {"sigma 1e300", [](Edit& e) { e.dataset("/programming/sigma_uS", {0.5, 1e300, 1.5, 0.8}, {4}); }, "/programming/sigma_uS",
+       "value 1e+300 at index 1 exceeds 1e+06 uS (1 S)"},
+      {"g_max 1e308", [](Edit& e) { e.dataset("/conductance/g_max_uS", {1e308}, {}); }, "/conductance/g_max_uS",
+       "value 1e+308 exceeds 1e+06 uS"},
+      {"read sigma 1e20", [](Edit& e) { e.dataset("/read_noise/sigma_uS", {0, 1e20}, {2}); }, "/read_noise/sigma_uS",
+       "exceeds 1e+06 uS"},
+      {"drift exponent 1e30", [](Edit& e) { e.dataset("/drift/nu_mean", {0.05, 1e30}, {2}, "1"); }, "/drift/nu_mean",
+       "exceeds 1000"},
+      {"t0 1e300 s", [](Edit& e) { e.attr("/drift", "t0_s", 1e300); }, "/drift@t0_s", "exceeds 1e+12 s"},
   };
   for (const auto& c : cases) {
     SUBCASE(c.name) {

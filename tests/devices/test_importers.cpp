@@ -106,6 +106,14 @@ TEST_CASE("bad CSVs: missing columns, text in numbers, short rows, empty files n
   expect_error([&] { import_drift_csv(shortrow, 1, 20, 4); }, {shortrow + ":3:", "expected 3 fields", "found 2"});
   const auto empty = write_text("empty.csv", "# nothing here\n");
   expect_error([&] { import_raw_csv(empty, 1); }, {empty, "no data rows"});
+  // Physically impossible conductances name the row, column and value.
+  const auto negative = write_text("negative.csv", "target_uS,measured_uS\n10,9.9\n10,-3\n");
+  expect_error([&] { import_raw_csv(negative, 1); }, {negative + ":3:", "column 'measured_uS' = -3 is negative"});
+  const auto neg_read = write_text("neg_read.csv", "g_uS,read_uS\n-1,1\n1,1\n");
+  expect_error([&] { import_read_csv(neg_read, 1, 4); }, {neg_read + ":2:", "column 'g_uS' = -1 is negative"});
+  // 20 "uS" read as siemens: 2e7 uS = 20 S.
+  const auto siemens = write_text("siemens.csv", "state,mean,std\n0,1e-6,1e-7\n1,20,1e-7\n");
+  expect_error([&] { import_levels_csv(siemens, 1e6); }, {siemens + ":3:", "column 'mean' = 20 is 2e+07 uS, above 1 S"});
   const auto header_only = write_text("header_only.csv", "target_uS,measured_uS\n");
   expect_error([&] { import_raw_csv(header_only, 1); }, {header_only, "no data rows"});
   expect_error([&] { import_raw_csv(tmp("absent.csv"), 1); }, {"absent.csv", "cannot open"});

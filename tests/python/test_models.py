@@ -444,5 +444,62 @@ class TestOddConvolutions(ModelTest):
             self.assertLess(rel_max(conv(x), ref), IDEAL_TOL, rep)
 
 
+class TwoInputs(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(784, 10)
+
+    def forward(self, x, y):
+        return self.fc(torch.flatten(x, 1) + torch.flatten(y, 1))
+
+
+class TestEdgeInputs(ModelTest):
+    """Empty batches with calibrated ADC ranges, chip numbers out of range, two-input models."""
+
+    def calibrated_policy(self):
+        p = os.path.join(self.dir, "calibrated.toml")
+        with open(p, "w") as f:
+            f.write('[device]\nmodel = "pcm"\n[adc]\nbits = 6\nrange = "calibrated"\n')
+        return p
+
+    def test_empty_batch_with_calibrated_adc(self):
+        """A batch of 0 returns an empty output and leaves the chip as a model that never saw it:
+        the next batch reads bit for bit what a fresh load reads."""
+        for name, make, x in (("mlp", MLP, torch.randn(8, 20)), ("cnn", CNN, torch.randn(3, 1, 12, 12))):
+            with self.subTest(model=name):
+                m = self.script_or_trace(make, x, "script")
+                conv, _ = self.convert(self.save(m, f"{name}_empty"), self.calibrated_policy(), f"{name}_empty_cal")
+                path = os.path.join(self.dir, f"{name}_empty_cal.pt")
+                fresh = torch.jit.load(path)
+                with torch.no_grad():
+                    y0 = conv(x[:0])
+                    self.assertEqual(tuple(y0.shape), (0,) + tuple(fresh(x).shape[1:]))
+                    fresh = torch.jit.load(path)
+                    self.assertTrue(torch.equal(conv(x), fresh(x)))
+
+    def test_chip_out_of_range(self):
+        import importlib.util
+        spec = importlib.util.spec_from_file_location("xbar_model", os.path.join(SOURCE, "tools", "python", "xbar_model.py"))
+        xm = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(xm)
+        m = self.script_or_trace(MLP, torch.randn(2, 20), "script")
+        conv, _ = self.convert(self.save(m, "mlp_chip"), IDEAL, "mlp_chip_ideal")
+        for chip in (-1, 2**31, 2**63):
+            with self.assertRaisesRegex(ValueError, r"chip = %d: must be in 0 \.\. 2147483647" % chip):
+                xm.program(conv, chip)
+        with self.assertRaisesRegex(RuntimeError, r"xbar layer fc1: chip -1 is out of range 0 \.\. 2147483647"):
+            conv._xbar_fc1.set_chip(-1)
+        xm.program(conv, 2**31 - 1)
+
+    def test_two_input_model_refused_in_one_line(self):
+        m = torch.jit.script(TwoInputs().eval())
+        path = self.save(m, "two_inputs")
+        r = subprocess.run([XBAR_BIN, "eval", "--model", path, "--samples", "10", "--repeats", "1"],
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("forward takes 2 inputs (x, y)", r.stderr)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()

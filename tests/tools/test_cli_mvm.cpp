@@ -13,32 +13,14 @@
 #include <string>
 
 #include "common/h5io.h"
+#include "tests/tools/cli_run.h"
 
 using namespace xbar;
 
 namespace {
 
-std::string bin() {
-  const char* b = std::getenv("XBAR_BIN");
-  REQUIRE_MESSAGE(b != nullptr, "XBAR_BIN must point at the xbar executable (set by CTest)");
-  return b;
-}
-
-struct Run {
-  int code;
-  std::string out;
-};
-
-Run run(const std::string& args) {
-  const std::string cmd = bin() + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::string out;
-  std::array<char, 4096> buf;
-  while (size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+using test::Run;
+Run run(const std::string& args) { return test::run_xbar(args); }
 
 std::string tmp(const std::string& name) { return "/tmp/xbar_cli_" + std::to_string(::getpid()) + "_" + name; }
 
@@ -54,6 +36,7 @@ void write_case(const std::string& path, int out, int in, int batch, bool nan = 
   w.write("W", W, {size_t(out), size_t(in)});
   w.write("X", X, {size_t(batch), size_t(in)});
   w.write("bias", b, {size_t(out)});
+  w.close();
 }
 
 }  // namespace
@@ -94,6 +77,7 @@ TEST_CASE("xbar mvm: bad input gives one clear error line and a non-zero exit") 
     h5::Writer w(tmp("shape.h5"));
     w.write("W", std::vector<double>(12, 1.0), {3, 4});
     w.write("X", std::vector<double>(10, 1.0), {2, 5});
+    w.close();
   }
   const std::vector<Case> cases = {
       {"mvm --in /nonexistent.h5 --out " + out, "/nonexistent.h5"},

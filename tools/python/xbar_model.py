@@ -20,10 +20,16 @@ def layers(model):
     return [(name, getattr(model, name)) for name in model.xbar_layer_attributes]
 
 
+MAX_CHIP = 2**31 - 1  # chips are numbered 0 .. MAX_CHIP
+
+
 def program(model, chip=0):
+    chip = int(chip)
+    if not 0 <= chip <= MAX_CHIP:
+        raise ValueError(f"chip = {chip}: must be in 0 .. {MAX_CHIP}")
     for _, layer in layers(model):
         layer.reset()
-        layer.set_chip(int(chip))
+        layer.set_chip(chip)
 
 
 def drift(model, t_s):
