@@ -8,6 +8,9 @@
 #include "common/atomic_file.h"
 #include "common/error.h"
 
+// Exported by libhdf5 (H5checksum.c) since 1.8.7; not in the public headers.
+extern "C" uint32_t H5_checksum_metadata(const void* data, size_t len, uint32_t initval);
+
 namespace xbar::h5 {
 
 namespace {
@@ -273,6 +276,18 @@ namespace {
 
 std::string root_or(const std::string& obj) { return obj.empty() ? "/" : obj; }
 
+// HDF5 (1.10.8) clears the "open for writing" flags of a version 2+ superblock in a file image
+// without updating the superblock's checksum (readers then see a corrupted file): recompute it
+// with HDF5's own metadata checksum. Layout: signature (8), version, offset size, length size,
+// flags (1 each), 4 addresses, checksum (4).
+void fix_superblock_checksum(std::string& image) {
+  if (image.size() < 12 || uint8_t(image[8]) < 2) return;  // versions 0 and 1 have no checksum
+  const size_t at = 12 + 4 * size_t(uint8_t(image[9]));
+  if (image.size() < at + 4) return;
+  const uint32_t sum = H5_checksum_metadata(image.data(), at, 0);
+  for (int k = 0; k < 4; ++k) image[at + size_t(k)] = char((sum >> (8 * k)) & 0xFF);  // little-endian
+}
+
 constexpr size_t kCompactBytes = 32768;  // HDF5's limit for data inside the object header is 64 KiB
 
 }  // namespace
@@ -281,6 +296,9 @@ Writer::Writer(const std::string& path, Format format) : path_(path), format_(fo
   quiet();
   out_ = std::make_unique<AtomicFile>(path);
   Hid fapl{ok(H5Pcreate(H5P_FILE_ACCESS), path, "file access properties"), H5Pclose};
+  // Built in memory, written by AtomicFile on close(): HDF5 never meets a failing disk (after a
+  // failed flush or close it keeps the file open and crashes at process exit).
+  ok(H5Pset_fapl_core(fapl.id, 1 << 16, /*backing_store=*/false), path, "in-memory file driver");
   if (format == Format::checksummed)
     ok(H5Pset_libver_bounds(fapl.id, H5F_LIBVER_V18, H5F_LIBVER_LATEST), path, "file format 1.8");
   // No modification times in object headers (the root group's come from the file creation list).
@@ -398,9 +416,14 @@ void Writer::flush() { ok(H5Fflush(file_, H5F_SCOPE_GLOBAL), path_, "flush"); }
 
 void Writer::close(const std::function<void(const std::string&)>& check_before_publish) {
   flush();
+  const ssize_t size = ok(H5Fget_file_image(file_, nullptr, 0), path_, "file image size");
+  std::string image(size_t(size), '\0');
+  ok(H5Fget_file_image(file_, image.data(), image.size()), path_, "file image");
+  fix_superblock_checksum(image);
   const hid_t f = file_;
   file_ = -1;
   ok(H5Fclose(f), path_, "close");
+  out_->write(image);
   if (check_before_publish) check_before_publish(out_->temp_path());
   out_->commit();
 }

@@ -66,8 +66,8 @@ enum class Format {
   checksummed,
 };
 
-// Writes a new file atomically (common/atomic_file.h): into a temporary next to path, published by
-// close(). A Writer destroyed without close() (an error while writing) discards everything and
+// Writes a new file atomically (common/atomic_file.h): built in memory, written to a temporary next
+// to path and published by close(). A Writer destroyed without close() (an error while writing) discards everything and
 // leaves an existing file at path untouched. Objects carry no timestamps: the same content gives
 // the same bytes.
 class Writer {

@@ -133,7 +133,12 @@ TEST_CASE("a full disk: mvm, convert and device import fail cleanly and keep the
 
 TEST_CASE("inputs that are not regular files, bad counts, converted models and float32 overflow are refused") {
   write_mvm_case(tmp("ok.h5"), 4, 6, 2);
-  write_mvm_case(tmp("huge_w.h5"), 4, 6, 2, 1e300);
+  {
+    h5::Writer w(tmp("huge_w.h5"));  // float64 values beyond float32
+    w.write("W", std::vector<double>(24, 1e300), {4, 6});
+    w.write("X", std::vector<double>(12, 1.0), {2, 6});
+    w.close();
+  }
   write_mvm_case(tmp("near_max.h5"), 4, 6, 2, 1e37, 1e37);
   const std::string mvm = "mvm --in " + tmp("ok.h5") + " --out " + tmp("o.h5");
   check_clean_failure(test::run_xbar(mvm + " --config " + dir()), "--config " + dir() + ": is a directory");
