@@ -4,6 +4,7 @@
 #include <iostream>
 #include <string>
 
+#include "common/atomic_file.h"
 #include "circuits/crossbar_io.h"
 #include "circuits/parasitics.h"
 #include "common/error.h"
@@ -38,6 +39,7 @@ int solve(int argc, char** argv) {
   const cxxopts::ParseResult& res = *parsed;
   require_options(res, opt, {"in", "out"});
   const std::string in = res["in"].as<std::string>(), out = res["out"].as<std::string>();
+  refuse_alias(in, "--in", out, "--out");
   const CrossbarCase c = read_crossbar_case(in);
   SolveStats stats;
   const Eigen::MatrixXd M = effective_matrix(c.G, c.wires, &stats);

@@ -2,7 +2,9 @@
 #include <cxxopts.hpp>
 #include <iostream>
 
+#include "common/atomic_file.h"
 #include "common/error.h"
+#include "common/file_lock.h"
 #include "apps/results.h"
 #include "cli_parse.h"
 #include "commands.h"
@@ -37,10 +39,12 @@ int cmd_merge(int argc, char** argv) {
   require_options(res, opt, {"out", "shards"}, "an output path and at least one shard file");
   const std::string out = res["out"].as<std::string>();
   const auto shards = res["shards"].as<std::vector<std::string>>();
+  const FileLock lock(out, "merge output");  // a sweep writing OUT holds the same lock
   Results merged;
   std::string first;
   for (const auto& sh : shards) {
     const std::string path = h5_path(sh);
+    refuse_alias(path, "SHARD", out + ".h5", "OUT");
     Results r = read_h5(path);
     if (first.empty()) {
       first = path;

@@ -35,16 +35,20 @@ const std::vector<Command>& commands() {
   return c;
 }
 
-// LibTorch's errors carry a C++ backtrace and, from TorchScript, the script's traceback: users get
-// the last line of the message (the error itself); XBAR_DEBUG=1 prints everything.
-std::string torch_error_message(const c10::Error& e) {
+bool debugging() {
   const char* debug = std::getenv("XBAR_DEBUG");
-  if (debug && std::string(debug) == "1") return e.what();
-  std::string m = e.what_without_backtrace();
+  return debug && std::string(debug) == "1";
+}
+
+// LibTorch's errors carry a C++ backtrace and, from the TorchScript interpreter, the script's
+// traceback: users get the last line (the error itself); XBAR_DEBUG=1 prints everything.
+std::string user_message(const std::string& full, const std::string& without_backtrace) {
+  if (debugging()) return full;
+  std::string m = without_backtrace;
   while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
   const size_t nl = m.rfind('\n');
-  if (nl == std::string::npos) return m;
-  return m.substr(nl + 1) + " (XBAR_DEBUG=1 shows the full trace)";
+  if (nl == std::string::npos || m.find("Traceback of TorchScript") == std::string::npos) return m;
+  return m.substr(nl + 1) + " (XBAR_DEBUG=1 shows the TorchScript traceback)";
 }
 
 void usage() {
@@ -66,10 +70,10 @@ int main(int argc, char** argv) {
       try {
         return c.run(argc - 1, argv + 1);
       } catch (const c10::Error& e) {
-        std::fprintf(stderr, "xbar %s: error: %s\n", c.name, torch_error_message(e).c_str());
+        std::fprintf(stderr, "xbar %s: error: %s\n", c.name, user_message(e.what(), e.what_without_backtrace()).c_str());
         return 2;
       } catch (const std::exception& e) {
-        std::fprintf(stderr, "xbar %s: error: %s\n", c.name, e.what());
+        std::fprintf(stderr, "xbar %s: error: %s\n", c.name, user_message(e.what(), e.what()).c_str());
         return 2;
       }
     }

@@ -1,5 +1,6 @@
 #include "torch/ops.h"
 
+#include <c10/util/accumulate.h>
 #include <torch/csrc/autograd/custom_function.h>
 
 namespace xbar {
@@ -82,8 +83,10 @@ struct MatmulFn : public torch::autograd::Function<MatmulFn> {
     as.push_back(a.size(-1));
     bs.push_back(b.size(-2));
     bs.push_back(b.size(-1));
-    const at::Tensor A = a.expand(as).reshape({-1, a.size(-2), a.size(-1)});
-    const at::Tensor B = b.expand(bs).reshape({-1, b.size(-2), b.size(-1)});
+    // Explicit sizes: -1 is ambiguous when a dimension is 0 (an empty batch).
+    const int64_t slices = c10::multiply_integers(batch);
+    const at::Tensor A = a.expand(as).reshape({slices, a.size(-2), a.size(-1)});
+    const at::Tensor B = b.expand(bs).reshape({slices, b.size(-2), b.size(-1)});
     std::vector<int64_t> os(batch);
     os.push_back(a.size(-2));
     os.push_back(b.size(-1));
@@ -146,8 +149,9 @@ at::Tensor op_conv2d(const at::Tensor& x, const at::Tensor& weight, const c10::o
   TORCH_CHECK(Ho > 0 && Wo > 0, "xbar::conv2d: output would be empty for input sizes ", x.sizes());
   // im2col: the weights stay stationary on the tiles, each output pixel is one input vector.
   const at::Tensor cols = at::im2col(x, {kh, kw}, dilation, padding, stride);  // N x (C kh kw) x L
-  const at::Tensor patches = cols.transpose(1, 2).reshape({N * Ho * Wo, -1});
-  const at::Tensor y = op_linear(patches, weight.reshape({O, -1}), bias, state);
+  const int64_t K = weight.size(1) * kh * kw;  // explicit: -1 is ambiguous for an empty batch
+  const at::Tensor patches = cols.transpose(1, 2).reshape({N * Ho * Wo, K});
+  const at::Tensor y = op_linear(patches, weight.reshape({O, K}), bias, state);
   return y.reshape({N, Ho * Wo, O}).transpose(1, 2).reshape({N, O, Ho, Wo});
 }
 

@@ -55,7 +55,7 @@ TEST_CASE("a study holds a lock on its output and refuses a results file it did 
   {
     FileLock other(out, "study output");  // as a concurrent sweep holds it
     CHECK_THROWS_WITH_AS(run_study(load_study(s), StudyOptions{false, 0}),
-                         doctest::Contains("study output " + out + " is in use by PID " + std::to_string(::getpid())),
+                         doctest::Contains(("study output " + out + " is in use by PID " + std::to_string(::getpid())).c_str()),
                          FileError);
   }
   CHECK_FALSE(fs::exists(out + ".csv"));
@@ -68,7 +68,7 @@ TEST_CASE("a study holds a lock on its output and refuses a results file it did 
   }
   const std::string before = slurp(foreign + ".h5");
   CHECK_THROWS_WITH_AS(run_study(load_study(foreign + ".toml"), StudyOptions{false, 0}),
-                       doctest::Contains(foreign + ".h5: exists and is not an xbar study results file"), FileError);
+                       doctest::Contains((foreign + ".h5: exists and is not an xbar study results file").c_str()), FileError);
   CHECK(slurp(foreign + ".h5") == before);
 }
 
@@ -92,8 +92,14 @@ TEST_CASE("a resumed study on a full disk fails cleanly and leaves its results b
 }
 
 TEST_CASE("a grid point naming a missing device file fails before any point runs") {
-  const std::string s = small_study("missing_device", "\"device.model\" = [\"pcm\", \"file\"]\n\"device.file\" = [\"" +
-                                                          src("data/devices/pcm.h5") + "\", \"/nonexistent/dev.h5\"]\n");
+  const std::string policy = tmpdir() + "/file_device_policy.toml";
+  std::ofstream(policy) << "[device]\nmodel = \"file\"\nfile = \"" << src("data/devices/pcm.h5") << "\"\n";
+  std::string text = slurp(small_study("missing_device", "\"device.file\" = [\"" + src("data/devices/pcm.h5") +
+                                                             "\", \"/nonexistent/dev.h5\"]\n"));
+  const std::string default_policy = src("data/policies/default.toml");
+  text.replace(text.find(default_policy), default_policy.size(), policy);
+  const std::string s = tmpdir() + "/missing_device.toml";
+  std::ofstream(s) << text;
   CHECK_THROWS_WITH_AS(run_study(load_study(s), StudyOptions{false, 0}), doctest::Contains("/nonexistent/dev.h5"),
                        FileError);
   CHECK_FALSE(fs::exists(out_of(s) + ".csv"));

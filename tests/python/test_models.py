@@ -500,6 +500,20 @@ class TestEdgeInputs(ModelTest):
         self.assertIn("forward takes 2 inputs (x, y)", r.stderr)
         self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
 
+    def test_torchscript_errors_are_one_line_unless_debugging(self):
+        """A model that fails inside TorchScript (20 inputs fed 784 pixels): the error line only;
+        XBAR_DEBUG=1 adds the TorchScript traceback and the C++ stack."""
+        path = self.save(torch.jit.script(MLP().eval()), "mlp_wrong_task")
+        args = [XBAR_BIN, "eval", "--model", path, "--samples", "10", "--repeats", "1"]
+        r = subprocess.run(args, capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+        self.assertIn("shapes cannot be multiplied", r.stderr)
+        env = dict(os.environ, XBAR_DEBUG="1")
+        d = subprocess.run(args, capture_output=True, text=True, timeout=120, env=env)
+        self.assertEqual(d.returncode, 2, d.stderr)
+        self.assertGreater(len(d.stderr.strip().splitlines()), 3, d.stderr)
+
 
 if __name__ == "__main__":
     unittest.main()
