@@ -69,8 +69,7 @@ int cmd_eval(int argc, char** argv) {
   if (!res.count("model")) throw Error("--model is required (see xbar eval --help)");
   Policy policy;
   if (!res["policy"].as<std::string>().empty()) policy = load_policy(res["policy"].as<std::string>());
-  XbarConfig base;
-  apply_toml_string(base, policy.default_toml, policy.source);
+  XbarConfig base = policy.defaults;
   if (!res["device"].as<std::string>().empty()) {
     base.device.model = "file";
     base.device.file = res["device"].as<std::string>();
@@ -101,10 +100,9 @@ int cmd_eval(int argc, char** argv) {
   std::vector<std::vector<Stats>> stats(times.size(), std::vector<Stats>(modes.size()));
   torch::jit::Module m;
   for (size_t mi = 0; mi < modes.size(); ++mi) {
-    XbarConfig c = base;
-    set_key(c, "drift_compensation.mode", modes[mi]);
-    Policy p = policy;
-    p.default_toml = to_toml(c);  // policy overrides that set the mode still win
+    Policy p = policy;  // the mode changes the default: policy overrides that set it still win
+    p.defaults = base;
+    set_key(p.defaults, "drift_compensation.mode", modes[mi]);
     m = load_torchscript(path);
     convert_module(m, p);
     for (int r = 0; r < repeats; ++r) {
