@@ -16,7 +16,7 @@ using namespace xbar;
 namespace {
 std::string shipped_pcm() {
   if (const char* s = std::getenv("XBAR_SOURCE")) return std::string(s) + "/data/devices/pcm.h5";
-  return (std::filesystem::path(__FILE__).parent_path() / "../../data/devices/pcm.h5").string();
+  return std::string(XBAR_SOURCE_DIR) + "/data/devices/pcm.h5";
 }
 }  // namespace
 
