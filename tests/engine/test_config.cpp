@@ -91,6 +91,6 @@ TEST_CASE("missing or malformed TOML files name the file") {
   CHECK_THROWS_WITH_AS(apply_toml_file(c, "/nonexistent/x.toml"), doctest::Contains("/nonexistent/x.toml"), FileError);
   const std::string p = "/tmp/xbar_test_bad_config.toml";
   std::ofstream(p) << "[adc]\nbits = = 3\n";
-  CHECK_THROWS_WITH_AS(apply_toml_file(c, p), doctest::Contains(p + ":2:"), FileError);
+  CHECK_THROWS_WITH_AS(apply_toml_file(c, p), doctest::Contains((p + ":2:").c_str()), FileError);
   std::remove(p.c_str());
 }

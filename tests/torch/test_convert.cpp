@@ -190,7 +190,7 @@ TEST_CASE("MLP: ideal conversion reproduces the float model, report names fc1..f
     CHECK(o->converted);
     CHECK(o->kind == "aten::linear");
     CHECK(o->op_class == OpClass::linear);
-    CHECK(o->mode == "analog");
+    CHECK(o->mode == OpMode::analog);
     CHECK(o->reason.empty());
     CHECK(m.hasattr(std::string("_xbar_") + n));
   }
@@ -331,7 +331,7 @@ def decode_step(self, x):
   INFO(rep.table());
   const ConvertedOp* dec = find_op(rep, "fc1", "decode_step");
   CHECK(dec != nullptr);
-  if (dec) CHECK(dec->mode == "digital");
+  if (dec) CHECK(dec->mode == OpMode::digital);
   CHECK(rep.warnings.empty());
   const at::Tensor x = randn({3, 20});
   CHECK(torch::equal(m.get_method("decode_step")({x}).toTensor(), ref_m.get_method("decode_step")({x}).toTensor()));
@@ -486,7 +486,7 @@ digital_bits = 8
     CHECK(layer(m, "attn.scores", "attn_qk")->mode() == OpMode::digital);
     CHECK(layer(m, "attn.scores", "attn_qk")->digital_bits() == 8);
     CHECK(layer(m, "attn.context", "attn_av")->mode() == OpMode::analog);
-    CHECK(find_op(rep, "attn.scores")->mode == "digital");
+    CHECK(find_op(rep, "attn.scores")->mode == OpMode::digital);
     CHECK(rep.table().find("6 analog, 1 digital-emulated, 0 left in float") != std::string::npos);
   }
   SUBCASE("phase: a decode method gets the decode rules, forward the prefill rules") {
@@ -518,8 +518,8 @@ bits = 8
     const ConvertedOp* dec = find_op(rep, "fc1", "decode_step");
     REQUIRE(fwd);
     REQUIRE(dec);
-    CHECK(fwd->mode == "analog");
-    CHECK(dec->mode == "digital");
+    CHECK(fwd->mode == OpMode::analog);
+    CHECK(dec->mode == OpMode::digital);
     // Two distinct states for fc1: analog with an 8-bit DAC (forward), digital float (decode).
     int n = 0;
     for (const auto& l : xbar_layers(m))
