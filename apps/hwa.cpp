@@ -17,6 +17,7 @@
 #include "common/error.h"
 #include "common/sha256.h"
 #include "common/progress.h"
+#include "common/stats.h"
 #include "ml/train.h"
 #include "ml/evaluate.h"
 #include "apps/study_spec.h"
@@ -367,16 +368,15 @@ HwaResult train_hwa(const HwaOptions& o) {
     {
       Exported ex = export_models(o, m, pol.eval, t);
       e.float_acc = evaluate(ex.plain, eval);
-      double s = 0, s2 = 0;
+      Samples acc;
       for (int k = 0; k < o.eval_chips; ++k) {
         reset_model(ex.analog);
         program_chip(ex.analog, k);
-        const double a = evaluate(ex.analog, eval);
-        s += a;
-        s2 += a * a;
+        acc.add(evaluate(ex.analog, eval));
       }
-      e.chip_acc = s / o.eval_chips;
-      e.chip_acc_std = o.eval_chips > 1 ? std::sqrt(std::max(0.0, (s2 - o.eval_chips * e.chip_acc * e.chip_acc) / (o.eval_chips - 1))) : 0.0;
+      const MeanStd ms = acc.stats();
+      e.chip_acc = ms.mean;
+      e.chip_acc_std = ms.sd;
     }
     eplog << e.epoch << "," << e.step << "," << fmt17(e.train_loss) << "," << fmt17(e.float_acc) << ","
           << fmt17(e.chip_acc) << "," << fmt17(e.chip_acc_std) << "," << fmt17(bar.seconds()) << "\n";

@@ -154,22 +154,23 @@ void write_h5(const Results& r, const std::string& path) {
     w.write_strings("grid_keys", m.grid_keys);
     w.write_strings("config_toml", cfgs);
     w.write_strings("device_sha256", dev);
-    w.attr("/", "schema", std::string("xbar-study"));
-    w.attr("/", "fingerprint", m.fingerprint);
-    w.attr("/", "xbar_version", m.xbar_version);
-    w.attr("/", "model", m.model);
-    w.attr("/", "model_sha256", m.model_sha256);
-    w.attr("/", "task", m.task);
-    w.attr("/", "samples", m.samples);
-    w.attr("/", "context", m.context);
-    w.attr("/", "metric", m.metric_name);
-    w.attr("/", "float_metric", m.float_metric);
-    w.attr("/", "points_total", m.points_total);
-    w.attr("/", "shard_index", int64_t(m.shard_k));
-    w.attr("/", "shard_count", int64_t(m.shard_n));
-    w.attr("/", "study_toml", m.study_toml);
-    w.attr("/", "policy_toml", m.policy_toml);
-    w.attr("/", "policy_source", m.policy_source);
+    w.attrs("/", {{"schema", std::string("xbar-study")},
+                  {"fingerprint", m.fingerprint},
+                  {"xbar_version", m.xbar_version},
+                  {"model", m.model},
+                  {"model_sha256", m.model_sha256},
+                  {"task", m.task},
+                  {"samples", m.samples},
+                  {"context", m.context},
+                  {"metric", m.metric_name},
+                  {"float_metric", m.float_metric},
+                  {"points_total", m.points_total},
+                  {"shard_index", int64_t(m.shard_k)},
+                  {"shard_count", int64_t(m.shard_n)},
+                  {"study_toml", m.study_toml},
+                  {"policy_toml", m.policy_toml},
+                  {"policy_source", m.policy_source}});
+    w.close();
   }
   replace_file(tmp, path);
 }

@@ -476,10 +476,7 @@ MatrixXd effective_matrix(const MatrixXd& G_S, const WireConfig& w, SolveStats* 
   MatrixXd M(p.R, p.C);
   for (int j = 0; j < p.C; ++j)
     for (int i = 0; i < p.R; ++i) M(i, j) = -root.K()(root.L[i], root.B[j]);
-  if (stats) {
-    stats->iterations = 0;
-    stats->residual = residual;
-  }
+  if (stats) stats->residual = residual;
   return M;
 }
 

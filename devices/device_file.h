@@ -1,7 +1,7 @@
 // HDF5 device characterization files (schema "xbar-device", version 1): schema constants, the
 // in-memory form of a file (DeviceTables), reading, writing, and a validator that reports every
-// problem with the dataset or attribute path it concerns. data/devices/README.md documents the
-// schema for users; this header is its reference in code.
+// problem with the dataset or attribute path it concerns. The objects of a file are listed once,
+// in the table of devices/device_schema.h, which drives all of these and the documentation.
 #pragma once
 #include <memory>
 #include <string>

@@ -14,6 +14,7 @@
 #include "common/fields.h"
 #include "devices/pcm.h"
 #include "common/sha256.h"
+#include "common/stats.h"
 #include "devices/table_device.h"
 
 namespace xbar {
@@ -63,18 +64,9 @@ std::string fmt(double v, int prec = 4) {
   return os.str();
 }
 
-double mean_of(const std::vector<double>& v) {
-  return v.empty() ? 0.0 : std::accumulate(v.begin(), v.end(), 0.0) / double(v.size());
-}
-double std_of(const std::vector<double>& v) {
-  if (v.size() < 2) return 0.0;
-  const double m = mean_of(v);
-  double s = 0;
-  for (double x : v) s += (x - m) * (x - m);
-  return std::sqrt(s / double(v.size() - 1));
-}
 double skew_of(const std::vector<double>& v) {
-  const double m = mean_of(v), s = std_of(v);
+  const MeanStd ms = mean_std(v);
+  const double m = ms.mean, s = ms.sd;
   if (v.size() < 3 || s == 0) return 0.0;
   double k = 0;
   for (double x : v) k += std::pow((x - m) / s, 3);
@@ -82,7 +74,8 @@ double skew_of(const std::vector<double>& v) {
 }
 // Kolmogorov-Smirnov distance of the sample to a normal with its own mean and std.
 double ks_normal(std::vector<double> v) {
-  const double m = mean_of(v), s = std_of(v);
+  const MeanStd ms = mean_std(v);
+  const double m = ms.mean, s = ms.sd;
   if (v.size() < 2 || s == 0) return 0.0;
   std::sort(v.begin(), v.end());
   double d = 0;
@@ -122,7 +115,7 @@ std::vector<double> polyfit(const std::vector<double>& x, const std::vector<doub
   }
   std::vector<double> coef(static_cast<size_t>(m), 0.0);
   for (int a = 0; a < m; ++a) coef[size_t(a)] = A[a][m] / A[a][a];
-  const double ym = mean_of(y);
+  const double ym = mean_std(y).mean;
   double ss_res = 0, ss_tot = 0;
   for (size_t i = 0; i < x.size(); ++i) {
     double f = 0, p = 1;
@@ -308,8 +301,8 @@ RawFit import_raw_csv(const std::string& path, double scale, double rel_tol) {
     std::vector<double> dev(m);
     for (auto& d : dev) d -= t;
     fit.target_uS.push_back(t);
-    fit.sigma_uS.push_back(std_of(m));
-    fit.mean_offset_uS.push_back(mean_of(dev));
+    fit.sigma_uS.push_back(mean_std(m).sd);
+    fit.mean_offset_uS.push_back(mean_std(dev).mean);
     fit.ks_normal.push_back(ks_normal(m));
     fit.counts.push_back(g.size());
     std::sort(m.begin(), m.end());
@@ -399,9 +392,9 @@ DriftFit import_drift_csv(const std::string& path, double scale, double t0, int 
      << ", rms residual of ln g = " << fmt(fit.rms_log_residual) << "\n  bin  g_uS       devices  nu_mean   nu_std\n";
   for (auto [lo, hi] : equal_count_bins(g0s, bins)) {
     std::vector<double> gg(g0s.begin() + long(lo), g0s.begin() + long(hi)), nn(nus.begin() + long(lo), nus.begin() + long(hi));
-    fit.g_uS.push_back(mean_of(gg));
-    fit.nu_mean.push_back(mean_of(nn));
-    fit.nu_std.push_back(std_of(nn));
+    fit.g_uS.push_back(mean_std(gg).mean);
+    fit.nu_mean.push_back(mean_std(nn).mean);
+    fit.nu_std.push_back(mean_std(nn).sd);
     fit.devices_per_bin.push_back(hi - lo);
     char buf[128];
     std::snprintf(buf, sizeof buf, "  %3zu %10.4g %7zu %9.4g %9.4g\n", fit.g_uS.size() - 1, fit.g_uS.back(), hi - lo,
@@ -431,7 +424,7 @@ ReadFit import_read_csv(const std::string& path, double scale, int bins) {
     std::vector<double> r;
     for (size_t i : rows) r.push_back(csv.cols[1][i] * scale);
     gs.push_back(g * scale);
-    sds.push_back(std_of(r));
+    sds.push_back(mean_std(r).sd);
     vars.push_back(sds.back() * sds.back());
   }
   ReadFit fit;
@@ -441,8 +434,8 @@ ReadFit import_read_csv(const std::string& path, double scale, int bins) {
      << "  bin  g_uS       devices  sigma_uS  sigma/G\n";
   for (auto [lo, hi] : equal_count_bins(gs, bins)) {
     std::vector<double> gg(gs.begin() + long(lo), gs.begin() + long(hi)), vv(vars.begin() + long(lo), vars.begin() + long(hi));
-    fit.g_uS.push_back(mean_of(gg));
-    fit.sigma_uS.push_back(std::sqrt(mean_of(vv)));
+    fit.g_uS.push_back(mean_std(gg).mean);
+    fit.sigma_uS.push_back(std::sqrt(mean_std(vv).mean));
     fit.devices_per_bin.push_back(hi - lo);
     char buf[128];
     std::snprintf(buf, sizeof buf, "  %3zu %10.4g %7zu %9.4g %8.4f\n", fit.g_uS.size() - 1, fit.g_uS.back(), hi - lo,

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "common/error.h"
+#include "common/stats.h"
 
 namespace xbar {
 
@@ -35,12 +36,8 @@ TableDevice::TableDevice(DeviceTables t, double extra_min, double extra_max)
     if (t_.prog_samples_uS.size() != L * N) throw FileError(t_.name + ": /programming/samples_uS has the wrong size");
     for (size_t l = 0; l < L; ++l) {
       std::vector<double> d(t_.prog_samples_uS.begin() + l * N, t_.prog_samples_uS.begin() + (l + 1) * N);
-      double mean = 0;
-      for (auto& x : d) x -= t_.prog_g_uS[l], mean += x;
-      mean /= double(N);
-      double var = 0;
-      for (double x : d) var += (x - mean) * (x - mean);
-      dev_std_.push_back(N > 1 ? std::sqrt(var / double(N - 1)) : 0.0);
+      for (auto& x : d) x -= t_.prog_g_uS[l];
+      dev_std_.push_back(mean_std(d).sd);
       std::sort(d.begin(), d.end());
       dev_sorted_.push_back(std::move(d));
     }

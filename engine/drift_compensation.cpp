@@ -58,4 +58,18 @@ std::vector<float> drift_factors(const DriftCompensationConfig& cfg, const std::
   return std::vector<float>(r0.size(), ratio(s0, st));
 }
 
+void DriftCompensator::update(double t_s, const ReferenceRead& read) {
+  factor_.clear();
+  if (!cfg_.on()) return;
+  if (baseline_.empty()) baseline_ = drift_reference_response(cfg_, read(0.0));
+  factor_ = drift_factors(cfg_, baseline_, drift_reference_response(cfg_, read(t_s)));
+}
+
+double DriftCompensator::mean_factor() const {
+  if (factor_.empty()) return 1;
+  double sum = 0;
+  for (float f : factor_) sum += f;
+  return sum / double(factor_.size());
+}
+
 }  // namespace xbar

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "torch/convert.h"
+#include "cli_parse.h"
 #include "commands.h"
 
 namespace xbar::cli {
@@ -20,13 +21,10 @@ int cmd_convert(int argc, char** argv) {
       cxxopts::value<std::string>())("o,out", "output TorchScript file", cxxopts::value<std::string>())(
       "h,help", "show this help");
   opt.parse_positional({"model"});
-  auto res = opt.parse(argc, argv);
-  if (res.count("help")) {
-    std::cout << opt.help();
-    return 0;
-  }
-  if (!res.count("model") || !res.count("policy") || !res.count("out"))
-    throw Error("MODEL.pt, --policy and -o/--out are required (see xbar convert --help)");
+  const auto parsed = parse_or_help(opt, argc, argv);
+  if (!parsed) return 0;
+  const cxxopts::ParseResult& res = *parsed;
+  require_options(res, opt, {"model", "policy", "out"}, "MODEL.pt, --policy and -o/--out");
   const Policy policy = load_policy(res["policy"].as<std::string>());
   const std::string in = res["model"].as<std::string>();
   torch::jit::Module m = load_torchscript(in);

@@ -1,5 +1,5 @@
-// `xbar device`: HDF5 device characterization files (schema in devices/device_file.h and
-// data/devices/README.md): import from measurement CSVs, tabulate a parametric model, show a
+// `xbar device`: HDF5 device characterization files (schema table in devices/device_schema.cpp,
+// printed by `xbar device schema` into data/devices/README.md): import from measurement CSVs, tabulate a parametric model, show a
 // summary, validate (every problem with its dataset path; non-zero exit on any).
 #include <cxxopts.hpp>
 
@@ -10,8 +10,10 @@
 #include "common/error.h"
 #include "common/fields.h"
 #include "devices/device_file.h"
+#include "devices/device_schema.h"
 #include "devices/importers.h"
 #include "devices/table_device.h"
+#include "cli_parse.h"
 #include "commands.h"
 
 namespace xbar::cli {
@@ -25,11 +27,12 @@ std::string fmt_g(double v) {
 }
 
 const char* kUsage =
-    "usage: xbar device <import|tabulate|show|validate> [options]   (xbar device <sub> --help)\n"
+    "usage: xbar device <import|tabulate|show|validate|schema> [options]   (xbar device <sub> --help)\n"
     "  import    build a validated .h5 from measurement CSVs (levels, raw, drift, read noise)\n"
     "  tabulate  write a parametric model (pcm, rram, ideal, normal) as a table-driven .h5\n"
     "  show      print a summary table of a device file\n"
-    "  validate  check files against the schema; lists every problem, exit code 1 if any\n";
+    "  validate  check files against the schema; lists every problem, exit code 1 if any\n"
+    "  schema    print the schema table (Markdown; the table of data/devices/README.md)\n";
 
 int device_import(int argc, char** argv) {
   cxxopts::Options o("xbar device import",
@@ -64,13 +67,10 @@ int device_import(int argc, char** argv) {
       ("stuck-gmax", "fraction of cells stuck at g_max [1]", cxxopts::value<double>()->default_value("0"))
       ("q,quiet", "do not print the fit report")
       ("h,help", "show this help");
-  auto r = o.parse(argc, argv);
-  if (r.count("help")) {
-    std::cout << o.help() << "\n";
-    return 0;
-  }
-  if (!r.count("out")) throw ConfigError("--out", "\"\"", "an output file is required");
-  if (!r.count("name")) throw ConfigError("--name", "\"\"", "a device name is required");
+  const auto parsed = parse_or_help(o, argc, argv, "\n");
+  if (!parsed) return 0;
+  const cxxopts::ParseResult& r = *parsed;
+  require_options(r, o, {"out", "name"});
   ImportInputs in{r["levels-csv"].as<std::string>(), r["raw-csv"].as<std::string>(), r["drift-csv"].as<std::string>(),
                   r["read-csv"].as<std::string>()};
   ImportOptions opt;
@@ -129,12 +129,10 @@ int device_tabulate(int argc, char** argv) {
       ("citation", "override the citation attribute", cxxopts::value<std::string>()->default_value(""))
       ("q,quiet", "do not print the tabulation report")
       ("h,help", "show this help");
-  auto r = o.parse(argc, argv);
-  if (r.count("help")) {
-    std::cout << o.help() << "\nDevice fields for --set:\n" << fields_help<DeviceConfig>();
-    return 0;
-  }
-  if (!r.count("out")) throw ConfigError("--out", "\"\"", "an output file is required");
+  const auto parsed = parse_or_help(o, argc, argv, "\nDevice fields for --set:\n" + fields_help<DeviceConfig>());
+  if (!parsed) return 0;
+  const cxxopts::ParseResult& r = *parsed;
+  require_options(r, o, {"out"});
   DeviceConfig cfg;
   cfg.model = r["model"].as<std::string>();
   cfg.g_min_uS = r["g-min"].as<double>();
@@ -170,11 +168,10 @@ int device_show(int argc, char** argv) {
       ("h,help", "show this help");
   o.parse_positional({"file"});
   o.positional_help("FILE");
-  auto r = o.parse(argc, argv);
-  if (r.count("help") || !r.count("file")) {
-    std::cout << o.help() << "\n";
-    return r.count("help") ? 0 : 1;
-  }
+  const auto parsed = parse_or_help(o, argc, argv, "\n");
+  if (!parsed) return 0;
+  const cxxopts::ParseResult& r = *parsed;
+  require_options(r, o, {"file"}, "FILE");
   const std::string path = r["file"].as<std::string>();
   TableDevice d(read_device_file(path));
   const DeviceTables& t = d.tables();
@@ -234,11 +231,10 @@ int device_validate(int argc, char** argv) {
       ("h,help", "show this help");
   o.parse_positional({"files"});
   o.positional_help("FILE...");
-  auto r = o.parse(argc, argv);
-  if (r.count("help") || !r.count("files")) {
-    std::cout << o.help() << "\n";
-    return r.count("help") ? 0 : 1;
-  }
+  const auto parsed = parse_or_help(o, argc, argv, "\n");
+  if (!parsed) return 0;
+  const cxxopts::ParseResult& r = *parsed;
+  require_options(r, o, {"files"}, "one or more FILEs");
   int bad = 0;
   for (const auto& f : r["files"].as<std::vector<std::string>>()) {
     auto p = validate_device_file(f);
@@ -265,6 +261,7 @@ int cmd_device(int argc, char** argv) {
     if (sub == "tabulate") return device_tabulate(argc - 1, argv + 1);
     if (sub == "show") return device_show(argc - 1, argv + 1);
     if (sub == "validate") return device_validate(argc - 1, argv + 1);
+    if (sub == "schema") return std::cout << device_schema::markdown(), 0;
   } catch (const cxxopts::exceptions::exception& e) {
     throw ConfigError("xbar device " + sub, "options", e.what());
   }

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "ml/evaluate.h"
+#include "common/stats.h"
 #include "common/time_units.h"
 #include "torch/convert.h"
 #include "commands.h"
@@ -17,14 +18,6 @@
 namespace xbar::cli {
 
 namespace {
-struct Stats {
-  double s = 0, s2 = 0;
-  int n = 0;
-  void add(double v) { s += v, s2 += v * v, ++n; }
-  double mean() const { return s / n; }
-  double sd() const { return n > 1 ? std::sqrt(std::max(0.0, (s2 - n * mean() * mean()) / (n - 1))) : 0.0; }
-};
-
 std::vector<std::string> split_list(const std::string& s) {
   std::vector<std::string> out;
   size_t a = 0;
@@ -61,12 +54,10 @@ int cmd_eval(int argc, char** argv) {
       "decode-windows", "task text: also measure bits per character when generating token by token through the "
       "KV cache (decode phase) over this many context windows (count; 0 = skip)",
       cxxopts::value<int64_t>()->default_value("4"))("h,help", "show this help");
-  auto res = opt.parse(argc, argv);
-  if (res.count("help")) {
-    std::cout << opt.help();
-    return 0;
-  }
-  if (!res.count("model")) throw Error("--model is required (see xbar eval --help)");
+  const auto parsed = parse_or_help(opt, argc, argv);
+  if (!parsed) return 0;
+  const cxxopts::ParseResult& res = *parsed;
+  require_options(res, opt, {"model"});
   Policy policy;
   if (!res["policy"].as<std::string>().empty()) policy = load_policy(res["policy"].as<std::string>());
   XbarConfig base = policy.defaults;
@@ -97,7 +88,7 @@ int cmd_eval(int argc, char** argv) {
   if (dw > 0) std::cout << "  decode (first " << dw << " windows) " << evaluate_decode(fm, data, dw);
   std::cout << "\n";
   const bool single = times.size() == 1 && modes.size() == 1;
-  std::vector<std::vector<Stats>> stats(times.size(), std::vector<Stats>(modes.size()));
+  std::vector<std::vector<Samples>> stats(times.size(), std::vector<Samples>(modes.size()));
   torch::jit::Module m;
   for (size_t mi = 0; mi < modes.size(); ++mi) {
     Policy p = policy;  // the mode changes the default: policy overrides that set it still win

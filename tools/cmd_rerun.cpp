@@ -10,6 +10,7 @@
 #include "engine/config.h"
 #include "apps/results.h"
 #include "apps/study.h"
+#include "cli_parse.h"
 #include "commands.h"
 
 namespace xbar::cli {
@@ -35,12 +36,10 @@ int cmd_rerun(int argc, char** argv) {
       "threads", "LibTorch and engine threads (count; 0 = all cores)", cxxopts::value<int>()->default_value("0"))(
       "h,help", "show this help");
   opt.parse_positional({"results"});
-  auto res = opt.parse(argc, argv);
-  if (res.count("help")) {
-    std::cout << opt.help();
-    return 0;
-  }
-  if (!res.count("results") || !res.count("point")) throw Error("a results file and --point are required (see xbar rerun --help)");
+  const auto parsed = parse_or_help(opt, argc, argv);
+  if (!parsed) return 0;
+  const cxxopts::ParseResult& res = *parsed;
+  require_options(res, opt, {"results", "point"}, "a results file and --point");
   const std::string path = res["results"].as<std::string>();
   const int64_t k = res["point"].as<int64_t>();
   const Results r = read_h5(path);

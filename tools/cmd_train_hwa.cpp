@@ -11,6 +11,7 @@
 
 #include "common/error.h"
 #include "apps/hwa.h"
+#include "cli_parse.h"
 #include "commands.h"
 
 namespace xbar::cli {
@@ -69,12 +70,10 @@ int cmd_train_hwa(int argc, char** argv) {
       cxxopts::value<int>()->default_value("0"))(
       "threads", "LibTorch and engine threads (count)", cxxopts::value<int>()->default_value("2"))(
       "no-progress", "no progress bar on stderr")("h,help", "show this help");
-  auto res = opt.parse(argc, argv);
-  if (res.count("help")) {
-    std::cout << opt.help();
-    return 0;
-  }
-  if (!res.count("model") || !res.count("out")) throw Error("--model and --out are required (see xbar train --hwa --help)");
+  const auto parsed = parse_or_help(opt, argc, argv);
+  if (!parsed) return 0;
+  const cxxopts::ParseResult& res = *parsed;
+  require_options(res, opt, {"model", "out"});
   const int threads = res["threads"].as<int>();
   if (threads < 1) throw ConfigError("--threads", std::to_string(threads), "must be >= 1");
   at::set_num_threads(threads);

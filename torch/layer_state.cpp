@@ -104,7 +104,7 @@ void XbarLayer::program(const at::Tensor& weight, const c10::optional<at::Tensor
   prog_w_ = weight.detach().clone();
   prog_b_ = (bias && bias->defined()) ? bias->detach().clone() : at::Tensor();
   // Continue the read-noise stream where a saved model stopped.
-  layer_->skip_reads(reads_);
+  layer_->set_read_index(uint64_t(reads_));
   if (t_s_ != cfg_.run.t_inference_s) layer_->drift_to(t_s_);  // program() drifted to the config's time
   programmed_ = true;
   weight_ptr_ = weight.data_ptr();
@@ -137,35 +137,17 @@ void XbarLayer::set_chip(int64_t chip) {
   adc_lsbs_.clear();
 }
 
-void XbarLayer::add_counters(const LayerCounters& c) {
-  totals_.tiles = std::max(totals_.tiles, c.tiles);
-  totals_.arrays = std::max(totals_.arrays, c.arrays);
-  totals_.occupancy = c.occupancy;
-  totals_.reads += c.reads;
-  totals_.conversions += c.conversions;
-  totals_.saturations += c.saturations;
-  totals_.dac_clipped += c.dac_clipped;
-  totals_.bytes_per_weight = c.bytes_per_weight;
-  totals_.ir_drop_severity = std::max(totals_.ir_drop_severity, c.ir_drop_severity);
-}
+void XbarLayer::add_counters(const LayerCounters& c) { merge_counters(totals_, c); }
 
 c10::Dict<std::string, double> XbarLayer::counters() const {
   std::lock_guard<std::mutex> g(mu_);
   LayerCounters c = totals_;
-  if (has_weights(op_class_) && layer_ && programmed_) c = layer_->counters();
+  if (has_weights(op_class_) && layer_ && programmed_) {
+    c = layer_->counters();
+    c.reads = reads_;  // reads of this chip, across re-programmings and saved models
+  }
   c10::Dict<std::string, double> d;
-  d.insert("tiles", double(c.tiles));
-  d.insert("arrays", double(c.arrays));
-  d.insert("occupancy", c.occupancy);
-  d.insert("reads", double(c.reads));
-  d.insert("conversions", double(c.conversions));
-  d.insert("saturations", double(c.saturations));
-  d.insert("dac_clipped", double(c.dac_clipped));
-  d.insert("bytes_per_weight", c.bytes_per_weight);
-  d.insert("ir_drop_severity", c.ir_drop_severity);
-  d.insert("digital_weights", double(c.digital_weights));
-  d.insert("digital_channels", double(c.digital_channels));
-  d.insert("drift_factor", c.drift_factor);
+  for (const CounterField& f : counter_fields()) d.insert(f.name, counter_value(c, f));
   d.insert("t_inference_s", t_s_);
   d.insert("chip", double(chip_));
   return d;
@@ -195,7 +177,7 @@ at::Tensor XbarLayer::linear(const at::Tensor& x, const at::Tensor& weight, cons
     adc_lsbs_ = layer_->adc_lsbs();
   }
   const RowMatrixXf Y = layer_->read(X);
-  reads_ = layer_->counters().reads;
+  reads_ = int64_t(layer_->read_index());
   return to_tensor(Y, x.scalar_type());
 }
 
