@@ -43,7 +43,7 @@ Policies make_policies(const HwaOptions& o) {
   if (!o.policy.empty()) p.eval = load_policy(o.policy);
   XbarConfig& base = p.eval.defaults;
   if (!o.device.empty()) {
-    base.device.model = "file";
+    base.device.model = DeviceKind::file;
     base.device.file = o.device;
   }
   for (const auto& kv : o.set) set_assignment(base, kv);
@@ -63,9 +63,7 @@ void check_options(const HwaOptions& o) {
   if (!(o.lr > 0) || !std::isfinite(o.lr)) throw ConfigError("--lr", format_double(o.lr), "must be finite and > 0");
   if (!(o.range_lr >= 0) || !std::isfinite(o.range_lr))
     throw ConfigError("--range-lr", format_double(o.range_lr), "must be finite and >= 0");
-  if (o.clip != "none" && o.clip != "fixed" && o.clip != "sigma")
-    throw ConfigError("--clip", "\"" + o.clip + "\"", "must be none, fixed or sigma");
-  if (o.clip != "none" && (!(o.clip_value > 0) || !std::isfinite(o.clip_value)))
+  if (o.clip != WeightClip::none && (!(o.clip_value > 0) || !std::isfinite(o.clip_value)))
     throw ConfigError("--clip-value", format_double(o.clip_value), "must be finite and > 0");
   if (o.eval_chips < 1) throw ConfigError("--eval-chips", std::to_string(o.eval_chips), "must be >= 1");
   if (o.eval_samples < 0 || o.max_examples < 0 || o.stop_after_epochs < 0)
@@ -93,10 +91,10 @@ Trained trained_layers(torch::jit::Module& m) {
 }
 
 void clip_weights(const Trained& t, const HwaOptions& o) {
-  if (o.clip == "none") return;
+  if (o.clip == WeightClip::none) return;
   at::NoGradGuard ng;
   for (const auto& w : t.weights) {
-    const double c = o.clip == "fixed" ? o.clip_value : o.clip_value * w.std().item<double>();
+    const double c = o.clip == WeightClip::fixed ? o.clip_value : o.clip_value * w.std().item<double>();
     if (c > 0) w.clamp_(-c, c);
   }
 }
@@ -147,7 +145,7 @@ std::string fingerprint(const HwaOptions& o, const Policies& p) {
   std::ostringstream s;
   s << read_whole_file(o.model, "model") << "\n" << policy_to_toml(p.train) << "\n" << policy_to_toml(p.eval)
     << "\nepochs=" << o.epochs << " batch=" << o.batch << " lr=" << format_double(o.lr)
-    << " range_lr=" << format_double(o.range_lr) << " seed=" << o.seed << " clip=" << o.clip << ":"
+    << " range_lr=" << format_double(o.range_lr) << " seed=" << o.seed << " clip=" << enum_name(o.clip) << ":"
     << format_double(o.clip_value) << " learn_ranges=" << o.learn_ranges << " eval=" << o.eval_samples << "x"
     << o.eval_chips << " examples=" << o.max_examples;
   return sha256_hex(s.str());
@@ -266,9 +264,9 @@ HwaResult train_hwa(const HwaOptions& o) {
                     ep_path = o.out + "/epochs.csv";
 
   data::FashionMnist train = data::load_fashion_mnist("train");
-  const EvalData eval = load_eval_data("fashion_mnist", o.eval_samples, 0);
+  const EvalData eval = load_eval_data(Task::fashion_mnist, o.eval_samples, 0);
   torch::jit::Module m = load_torchscript(o.model);
-  if (m.hasattr("xbar_task") && m.attr("xbar_task").toStringRef() != "fashion-mnist")
+  if (m.hasattr("xbar_task") && m.attr("xbar_task").toStringRef() != model_task_attribute(Task::fashion_mnist))
     throw Error(o.model + ": HWA training supports Fashion-MNIST classifiers; this model's task is " +
                 m.attr("xbar_task").toStringRef());
   convert_module(m, pol.train);

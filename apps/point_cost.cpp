@@ -14,7 +14,7 @@ double point_cost(const XbarConfig& c) {
   const int in_slices = (c.dac.slice_bits > 0 && dac_mag > 0) ? ceil_div(dac_mag, c.dac.slice_bits) : 1;
   const int w_mag = c.mapping.weight_bits - 1;
   const int w_slices = (c.mapping.cell_bits > 0 && w_mag > 0) ? ceil_div(w_mag, c.mapping.cell_bits) : 1;
-  const int arrays = c.mapping.mapping == "differential" ? 2 : 1;
+  const int arrays = c.mapping.mapping == SignedMapping::differential ? 2 : 1;
   return double(in_slices) * w_slices * arrays * 256.0 / double(c.mapping.tile_rows);
 }
 

@@ -27,7 +27,7 @@ std::string fmt(double v) {
 
 // Device files are hashed once per path per process (every h5 rewrite lists every point).
 std::string device_hash(const XbarConfig& c) {
-  if (c.device.model != "file") return "";
+  if (c.device.model != DeviceKind::file) return "";
   static std::mutex mu;
   static std::map<std::string, std::string> cache;
   std::lock_guard<std::mutex> lock(mu);
@@ -49,7 +49,7 @@ ResultsMeta study_meta(const StudySpec& s) {
   m.fingerprint = s.fingerprint;
   m.model = s.model;
   m.model_sha256 = sha256_file(s.model);
-  m.task = s.task;
+  m.task = enum_name(s.task);
   m.study_toml = read_whole_file(s.source, "study file");
   m.policy_toml = read_whole_file(s.policy, "policy");
   m.policy_source = s.policy;

@@ -76,11 +76,13 @@ StudySpec parse_study(const std::string& text, const std::string& path) {
     return *v;
   };
   s.model = req("model");
-  s.task = req("task");
+  try {
+    s.task = parse_enum<Task>("study.task", req("task"));
+  } catch (const ConfigError& e) {
+    throw ConfigError(e.field(), "", std::string(e.what()) + " (in " + path + ")");
+  }
   s.policy = req("policy");
   s.output = req("output");
-  if (s.task != "fashion_mnist" && s.task != "text")
-    throw ConfigError("study.task", "\"" + s.task + "\"", path + ": must be fashion_mnist or text");
   auto integer = [&](const char* key, int64_t def, int64_t lo, int64_t hi) {
     const toml::node* n = st->get(key);
     if (!n) return def;
@@ -126,7 +128,7 @@ StudySpec parse_study(const std::string& text, const std::string& path) {
         throw ConfigError("grid." + s.grid[k].first, v, path + ": " + e.what());
       }
     }
-  std::string canon = "task=" + s.task + "\nsamples=" + std::to_string(s.samples) + "\ncontext=" +
+  std::string canon = "task=" + std::string(enum_name(s.task)) + "\nsamples=" + std::to_string(s.samples) + "\ncontext=" +
                       std::to_string(s.context) + "\nrepeats=" + std::to_string(s.repeats) + "\n";
   for (const auto& [k, vs] : s.grid) {
     canon += k + "=";

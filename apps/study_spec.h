@@ -7,13 +7,14 @@
 #include <vector>
 
 #include "engine/policy.h"
+#include "ml/task.h"
 
 namespace xbar {
 
 struct StudySpec {
   std::string source;   // study file
   std::string model;    // TorchScript file (float model)
-  std::string task;     // fashion_mnist | text
+  Task task = Task::fashion_mnist;
   std::string policy;   // policy TOML
   std::string output;   // results path without extension
   int repeats = 3;

@@ -1,4 +1,4 @@
-// Wire parasitics (IR drop) of one crossbar array, DESIGN.md section 2 convention:
+// Wire parasitics (IR drop) of one crossbar array, convention of docs/DESIGN.md, "Circuit convention":
 // R rows x C columns, G[i][j] (siemens) between row node (i,j) and column node (i,j); row i driven
 // by an ideal source V_i through r_source then r_row per segment from j = 0 (far end open);
 // column j read at i = R-1 by a virtual ground through r_col per segment then r_sense.

@@ -354,7 +354,10 @@ void Writer::attr(const std::string& obj, const std::string& name, const std::st
 }
 
 void Writer::attrs(const std::string& obj, const std::vector<std::pair<std::string, AttrValue>>& values) {
-  for (const auto& [name, v] : values) std::visit([&](const auto& x) { attr(obj, name, x); }, v);
+  for (const auto& nv : values) {  // no structured binding: C++17 lambdas cannot capture one
+    const std::string& name = nv.first;
+    std::visit([&](const auto& x) { attr(obj, name, x); }, nv.second);
+  }
 }
 
 void Writer::flush() { ok(H5Fflush(file_, H5F_SCOPE_GLOBAL), path_, "flush"); }

@@ -12,7 +12,7 @@
 
 #include "common/error.h"
 #include "common/fields.h"
-#include "devices/pcm.h"
+#include "devices/read_noise_law.h"
 #include "common/sha256.h"
 #include "common/stats.h"
 #include "devices/table_device.h"
@@ -583,27 +583,24 @@ void simplify(std::vector<double>& g, std::vector<std::vector<double>*> ys) {
   for (auto* y : ys) pick(*y);
 }
 
-double pcm_factor(double t, double t_read, double t_ref) {
-  const double l = std::log((t + t_read) / (2 * t_read)), lr = std::log((t_ref + t_read) / (2 * t_read));
-  return l > 0 ? std::sqrt(l / lr) : 0.0;
-}
 }  // namespace
 
 ImportResult tabulate_device(const DeviceConfig& cfg, const std::string& source, const std::string& citation) {
   DeviceConfig c = cfg;
-  if (c.model == "file") throw ConfigError("device.model", "file", "tabulate needs a parametric model");
+  const std::string model = enum_name(c.model);
+  if (c.model == DeviceKind::file) throw ConfigError("device.model", "file", "tabulate needs a parametric model");
   auto m = make_device(c);
   m->prog_scale = m->read_scale = m->drift_scale = 1.0;
   ImportResult res;
   DeviceTables& t = res.tables;
-  t.name = c.model;
-  t.technology = c.model == "normal" ? "generic" : c.model;
+  t.name = model;
+  t.technology = c.model == DeviceKind::normal ? "generic" : model;
   t.source = source;
   t.citation = citation;
-  t.description = "tabulated from xbar's parametric '" + c.model + "' model with g_min_uS = " + format_double(c.g_min_uS) +
+  t.description = "tabulated from xbar's parametric '" + model + "' model with g_min_uS = " + format_double(c.g_min_uS) +
                   ", g_max_uS = " + format_double(c.g_max_uS);
   t.tool = "xbar device tabulate";
-  t.method = "model " + c.model + " evaluated on a " + "grid of 0 .. 1.5 g_max (uniform + geometric near 0)";
+  t.method = "model " + model + " evaluated on a " + "grid of 0 .. 1.5 g_max (uniform + geometric near 0)";
   t.g_min_uS = m->g_min_uS();
   t.g_max_uS = m->g_max_uS();
   t.levels_uS = m->levels_uS();
@@ -625,12 +622,12 @@ ImportResult tabulate_device(const DeviceConfig& cfg, const std::string& source,
     return true;
   };
   if (s_ref > 0 && !all_match([](double) { return 1.0; })) {
-    if (all_match([&](double tt) { return pcm_factor(tt, PcmDevice::kTRead_s, t_ref); })) {
+    if (all_match([&](double tt) { return pcm_1f_factor(tt, kReadPulse_s, t_ref); })) {
       tm = "pcm_1f";
     } else {
       expo = std::log(m->read_sigma_uS(gp, gp, 1e5) / s_ref) / std::log(1e5 / t_ref);
-      if (!all_match([&](double tt) { return std::pow(std::max(tt, 250e-9) / t_ref, expo); }))
-        throw Error("tabulate: the read-noise time dependence of model '" + c.model +
+      if (!all_match([&](double tt) { return std::pow(std::max(tt, kReadPulse_s) / t_ref, expo); }))
+        throw Error("tabulate: the read-noise time dependence of model '" + model +
                     "' is none of the schema's time models (none, pcm_1f, power)");
       tm = "power";
     }
@@ -639,7 +636,7 @@ ImportResult tabulate_device(const DeviceConfig& cfg, const std::string& source,
   t.read_scales_with_drift = s_ref > 0 && std::abs(s_half - 0.5 * s_ref) < std::abs(s_half - s_ref);
   t.read_time_model = tm;
   t.read_t_ref_s = t_ref;
-  t.read_t_read_s = tm == "pcm_1f" ? PcmDevice::kTRead_s : 250e-9;
+  t.read_t_read_s = kReadPulse_s;
   t.read_time_exponent = expo;
   t.read_g_uS = grid;
   for (double g : grid) t.read_sigma_uS.push_back(m->read_sigma_uS(g, g, t_ref));
@@ -669,7 +666,7 @@ ImportResult tabulate_device(const DeviceConfig& cfg, const std::string& source,
     e_read = std::max(e_read, std::abs(td.read_sigma_uS(g, gn, tt) - sr));
   }
   std::ostringstream os;
-  os << "tabulated model '" << c.model << "' on a grid of " << grid.size() << " G points (0 .. " << format_double(grid.back())
+  os << "tabulated model '" << enum_name(c.model) << "' on a grid of " << grid.size() << " G points (0 .. " << format_double(grid.back())
      << " uS), kept where not linear: programming " << t.prog_g_uS.size() << ", read noise " << t.read_g_uS.size()
      << ", drift " << t.drift_g_uS.size() << " points; read noise time_model = " << tm << (tm == "power" ? " (exponent " + fmt(expo) + ")" : "")
      << ", scales_with_drift = " << (t.read_scales_with_drift ? 1 : 0) << "\n"

@@ -5,6 +5,7 @@
 
 #include "common/error.h"
 #include "common/stats.h"
+#include "devices/read_noise_law.h"
 
 namespace xbar {
 
@@ -77,10 +78,7 @@ double TableDevice::nu_std(double g) const {
 double TableDevice::read_time_factor(double t) const {
   const std::string& m = t_.read_time_model;
   if (m == "pcm_1f") {
-    const double tr = t_.read_t_read_s;
-    const double l = std::log((t + tr) / (2 * tr));
-    const double lref = std::log((t_.read_t_ref_s + tr) / (2 * tr));
-    return l > 0 ? std::sqrt(l / lref) : 0.0;
+    return pcm_1f_factor(t, t_.read_t_read_s, t_.read_t_ref_s);
   }
   if (m == "power") return std::pow(std::max(t, t_.read_t_read_s) / t_.read_t_ref_s, t_.read_time_exponent);
   return 1.0;

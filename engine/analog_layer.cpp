@@ -31,7 +31,7 @@ void check_finite(const Eigen::Ref<const RowMatrixXf>& M, const char* name) {
                          "] = " + std::to_string(M(i, j)) + " is not finite");
 }
 
-bool adc_range_calibrated(const XbarConfig& cfg) { return !cfg.adc.ideal() && cfg.adc.range == "calibrated"; }
+bool adc_range_calibrated(const XbarConfig& cfg) { return !cfg.adc.ideal() && cfg.adc.range == AdcRange::calibrated; }
 }  // namespace
 
 AnalogLayer::AnalogLayer(const XbarConfig& cfg) : cfg_(cfg), compensation_(cfg.drift_compensation) {
@@ -83,7 +83,7 @@ void AnalogLayer::program(const Eigen::Ref<const RowMatrixXf>& W, const float* b
   counters_.digital_weights = outliers_.digital_weights();
   counters_.tiles = int64_t(tiles_.size());
   counters_.arrays = n_arrays;
-  const int phys_cols = mc.tile_cols + (mc.mapping == "offset" ? 1 : 0);
+  const int phys_cols = mc.tile_cols + (mc.mapping == SignedMapping::offset ? 1 : 0);
   counters_.occupancy = double(int64_t(in_) * out_ * (n_arrays / int64_t(tiles_.size()))) /
                         (double(n_arrays) * mc.tile_rows * phys_cols);
   compensation_.reset();

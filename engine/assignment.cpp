@@ -13,8 +13,7 @@ void apply_assignments(XbarConfig& cfg, const Assignments& a, const std::string&
     try {
       set_value(cfg, x.key, x.value);
     } catch (const ConfigError& e) {
-      if (source.empty()) throw;
-      throw ConfigError(e.field(), "", std::string(e.what()) + " (in " + source + ")");
+      throw e.in(source);
     }
   }
 }
@@ -26,13 +25,15 @@ Assignments config_assignments(const XbarConfig& cfg) {
     for (const auto& f : S::fields()) {
       const std::string key = std::string(S::section()) + "." + f.key;
       std::visit(
-          [&](auto m) {
-            const auto& v = s.*m;
-            using T = std::decay_t<decltype(v)>;
-            if constexpr (std::is_same_v<T, int>) out.push_back({key, int64_t(v)});
-            else if constexpr (std::is_same_v<T, double> || std::is_same_v<T, bool> || std::is_same_v<T, std::string>)
-              out.push_back({key, v});
-            else out.push_back({key, field_string(s, f)});  // a choice: its name
+          [&](const auto& m) {
+            if constexpr (is_enum_member_v<decltype(m), S>) {
+              out.push_back({key, std::string(m.get(s))});  // a choice: its name
+            } else {
+              const auto& v = s.*m;
+              using T = std::decay_t<decltype(v)>;
+              if constexpr (std::is_same_v<T, int>) out.push_back({key, int64_t(v)});
+              else out.push_back({key, v});
+            }
           },
           f.member);
     }

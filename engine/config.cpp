@@ -50,20 +50,30 @@ void with_section(XbarConfig& cfg, const std::string& section, const std::string
   }
 }
 
+// "device.prog_sigma_uS" -> "device.normal.prog_sigma_uS"; other keys unchanged.
+std::string current_key(const std::string& dotted) {
+  for (const auto& [old_key, new_key] : renamed_device_keys())
+    if (dotted == old_key) return new_key;
+  return dotted;
+}
+
 template <class S>
 void add_to_toml(const S& s, toml::table& root) {
-  toml::table t;
+  toml::table& t = toml_table_at(root, s.section());
   for (const auto& f : S::fields()) {
     std::visit(
-        [&](auto m) {
-          const auto& v = s.*m;
-          using T = std::decay_t<decltype(v)>;
-          if constexpr (std::is_same_v<T, int>) t.insert(f.key, int64_t(v));
-          else t.insert(f.key, v);
+        [&](const auto& m) {
+          if constexpr (is_enum_member_v<decltype(m), S>) {
+            t.insert(f.key, std::string(m.get(s)));
+          } else {
+            const auto& v = s.*m;
+            using T = std::decay_t<decltype(v)>;
+            if constexpr (std::is_same_v<T, int>) t.insert(f.key, int64_t(v));
+            else t.insert(f.key, v);
+          }
         },
         f.member);
   }
-  root.insert(s.section(), std::move(t));
 }
 
 }  // namespace
@@ -74,10 +84,12 @@ void set_key(XbarConfig& cfg, const std::string& dotted, const std::string& valu
   set_value(cfg, dotted, FieldValue(value));
 }
 
-void set_value(XbarConfig& cfg, const std::string& dotted, const FieldValue& value) {
-  const auto dot = dotted.find('.');
-  if (dot == std::string::npos)
-    throw ConfigError(dotted, value_to_string(value), "expected section.key (e.g. adc.bits)");
+// The section may be dotted ("device.pcm"); the key is after the last dot.
+void set_value(XbarConfig& cfg, const std::string& given, const FieldValue& value) {
+  const std::string dotted = current_key(given);
+  const auto dot = dotted.rfind('.');
+  if (dot == std::string::npos || dot == 0 || dot + 1 == dotted.size())
+    throw ConfigError(given, value_to_string(value), "expected section.key (e.g. adc.bits)");
   const std::string section = dotted.substr(0, dot), key = dotted.substr(dot + 1);
   with_section(cfg, section, key, [&](auto& s) { set_field(s, key, value); });
 }

@@ -29,15 +29,30 @@
 
 namespace xbar {
 
+enum class DriftCompensationMode { none, global, column };
+template <>
+struct EnumNames<DriftCompensationMode> {
+  static constexpr EnumName<DriftCompensationMode> table[] = {{DriftCompensationMode::none, "none"},
+                                                              {DriftCompensationMode::global, "global"},
+                                                              {DriftCompensationMode::column, "column"}};
+};
+
+enum class DriftReference { identity, ones };
+template <>
+struct EnumNames<DriftReference> {
+  static constexpr EnumName<DriftReference> table[] = {{DriftReference::identity, "identity"},
+                                                       {DriftReference::ones, "ones"}};
+};
+
 struct DriftCompensationConfig {
-  std::string mode = "none";  // none | global | column
-  std::string reference = "identity";  // identity | ones
+  DriftCompensationMode mode = DriftCompensationMode::none;
+  DriftReference reference = DriftReference::identity;
   int reference_reads = 1;    // reference reads averaged per time point
 
   static const char* section() { return "drift_compensation"; }
   static const std::vector<Field<DriftCompensationConfig>>& fields();
   void validate() const { check_fields(*this); }
-  bool on() const { return mode != "none"; }
+  bool on() const { return mode != DriftCompensationMode::none; }
 };
 
 // The reference inputs of one compensation step for a layer with `in` inputs: R blocks of the

@@ -23,7 +23,7 @@ template <class E>
 std::optional<E> get_choice(const toml::table& t, const std::string& key, const std::string& where) {
   const std::string v = get_string(t, key, where);
   if (v.empty()) return std::nullopt;
-  return parse_name<E>(where + "." + key, v);
+  return parse_enum<E>(where + "." + key, v);
 }
 
 int get_bits(const toml::table& t, const std::string& where) {

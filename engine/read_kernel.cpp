@@ -29,7 +29,7 @@ struct NoiseScratch {
 };
 
 // Adds slice s's read noise to Yk = Vr A (Vr: K stacked input slices of the batch rows b0..).
-// Column noise ~ N(0, Var) with Var = V^2 S2 (DESIGN.md "read noise at batch speed"); with the
+// Column noise ~ N(0, Var) with Var = V^2 S2 (docs/DESIGN.md, "Read noise at batch speed"); with the
 // offset mapping one more normal per read row for the reference column, whose noise is common
 // to every column of the read. Normal (grow, j) of the array's stream is grow * n + j.
 void add_read_noise(const Tile& t, const SliceRead& sr, const VRef& Vr, const CounterRng& rng, Eigen::Index B,
@@ -93,7 +93,7 @@ ReadOutput ReadKernel::run(const ReadTarget& target, ReadRequest request, const 
   const std::vector<std::vector<SliceRead>>& state = target.state.tiles;
   const bool calibration = request.kind == ReadKind::calibration;
   const bool reference = request.kind == ReadKind::drift_reference;
-  if (!calibration && !cfg.adc.ideal() && cfg.adc.range == "calibrated" && !target.state.adc_calibrated())
+  if (!calibration && !cfg.adc.ideal() && cfg.adc.range == AdcRange::calibrated && !target.state.adc_calibrated())
     throw InputError("read: adc.range = calibrated but calibrate() was not run");
   ReadOutput out;
   if (calibration)

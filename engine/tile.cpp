@@ -30,7 +30,7 @@ std::vector<Tile> program_tiles(const Eigen::Ref<const RowMatrixXf>& Wa, const M
       Eigen::MatrixXf w = Wa.block(c0, r0, t.cols, t.rows).transpose();
       t.col_scale.assign(t.cols, 0.f);
       for (int j = 0; j < t.cols; ++j) t.col_scale[j] = w.col(j).cwiseAbs().maxCoeff();
-      if (mc.scale == "tile") std::fill(t.col_scale.begin(), t.col_scale.end(), *std::max_element(t.col_scale.begin(), t.col_scale.end()));
+      if (mc.scale == WeightScale::tile) std::fill(t.col_scale.begin(), t.col_scale.end(), *std::max_element(t.col_scale.begin(), t.col_scale.end()));
       for (auto& s : t.col_scale)
         if (s == 0) s = 1;  // an all-zero column maps to zero conductance at any scale
       for (int j = 0; j < t.cols; ++j) w.col(j) /= t.col_scale[j];
@@ -64,7 +64,7 @@ CellAges tile_ages(const Tile& t, Eigen::Index phys_cols, const std::vector<floa
 SliceRead slice_read(const Tile& t, size_t s, double t_s, const CellAges& ages, const XbarConfig& cfg,
                      const DeviceModel& dev, double calibrated_lsb, uint64_t chip_key, ReadState& st) {
   const std::vector<PhysicalArray>& arrays = t.arrays[s];
-  const bool offset = cfg.mapping.mapping == "offset";
+  const bool offset = cfg.mapping.mapping == SignedMapping::offset;
   const bool read_noise = dev.read_scale > 0;
   std::vector<ArrayReadState> a;
   for (const auto& arr : arrays) {
@@ -91,8 +91,8 @@ SliceRead slice_read(const Tile& t, size_t s, double t_s, const CellAges& ages, 
     const SliceLayout lay = slice_layout(cfg.mapping);
     const double worst = double(t.rows) * lay.max_abs_diff;
     const double unit = cfg.dac.unit() * lay.unit;  // grid of the column signal (0: continuous)
-    if (cfg.adc.range == "worst_case") r.lsb = adc_lsb(cfg.adc, worst, unit);
-    else if (cfg.adc.range == "fixed") r.lsb = adc_lsb(cfg.adc, worst * cfg.adc.fixed_fraction, 0.0);
+    if (cfg.adc.range == AdcRange::worst_case) r.lsb = adc_lsb(cfg.adc, worst, unit);
+    else if (cfg.adc.range == AdcRange::fixed) r.lsb = adc_lsb(cfg.adc, worst * cfg.adc.fixed_fraction, 0.0);
     else r.lsb = calibrated_lsb;  // 0 until calibrate()
     r.adc.draw(cfg.adc, t.cols, make_key(chip_key, stream_id(Stream::adc_bank), arrays[0].id()));
   }

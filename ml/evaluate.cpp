@@ -9,28 +9,26 @@
 
 namespace xbar {
 
-EvalData load_eval_data(const std::string& task, int64_t samples, int64_t context) {
+EvalData load_eval_data(Task task, int64_t samples, int64_t context) {
   EvalData d;
   d.task = task;
-  if (task == "fashion_mnist") {
+  if (task == Task::fashion_mnist) {
     d.images = data::load_fashion_mnist("test");
     if (samples > 0 && samples < d.images.images.size(0)) {
       d.images.images = d.images.images.slice(0, 0, samples);
       d.images.labels = d.images.labels.slice(0, 0, samples);
     }
-  } else if (task == "text") {
+  } else {
     d.tokens = data::load_fortunes().valid_tokens;
     if (samples > 0 && samples < d.tokens.numel()) d.tokens = d.tokens.slice(0, 0, samples);
     d.context = context;
-  } else {
-    throw Error("unknown task '" + task + "' (fashion_mnist or text)");
   }
   return d;
 }
 
 double evaluate(torch::jit::Module& m, const EvalData& d) {
   m.eval();
-  if (d.task == "text") {
+  if (d.task == Task::text) {
     const int64_t ctx = d.context > 0 ? d.context : m.attr("context_len").toInt();
     return models::lm_bpc(m, d.tokens, ctx);
   }
@@ -38,7 +36,8 @@ double evaluate(torch::jit::Module& m, const EvalData& d) {
 }
 
 double evaluate_decode(torch::jit::Module& m, const EvalData& d, int64_t windows) {
-  if (d.task != "text") throw Error("decode evaluation needs task text, got '" + d.task + "'");
+  if (d.task != Task::text)
+    throw Error(std::string("decode evaluation needs task text, got '") + enum_name(d.task) + "'");
   if (!m.find_method("decode")) throw Error("the model has no decode method (KV-cache generation)");
   m.eval();
   at::NoGradGuard ng;

@@ -4,6 +4,7 @@
 
 #include "common/error.h"
 #include "ml/layers.h"
+#include "ml/task.h"
 
 namespace xbar::models {
 
@@ -12,8 +13,8 @@ namespace {
 using torch::jit::Module;
 using std::to_string;
 
-void set_task(Module& m, const std::string& task) {
-  m.register_attribute("xbar_task", c10::StringType::get(), task);
+void set_task(Module& m, Task task) {
+  m.register_attribute("xbar_task", c10::StringType::get(), std::string(model_task_attribute(task)));
 }
 
 // Multi-head self-attention over [B, T, dim]; causal=true adds the KV cache arguments.
@@ -103,7 +104,7 @@ Module classifier(const std::string& zoo_name, const std::string& type, uint64_t
   for (const auto& l : layers)
     m.register_module(l.name, l.kernel == 0 ? b.linear(l.name, l.in, l.out)
                                             : b.conv2d(l.name, l.in, l.out, l.kernel, l.stride, l.pad));
-  set_task(m, "fashion-mnist");
+  set_task(m, Task::fashion_mnist);
   m.define("def forward(self, x):\n" + forward_body);
   return m;
 }
@@ -146,7 +147,7 @@ Module make_vit(uint64_t seed) {
   m.register_module("blocks", blocks(b, depth, dim, heads, hidden, false, 0.0));
   m.register_module("norm", b.layer_norm("norm", dim));
   m.register_module("head", b.linear("head", dim, 10));
-  set_task(m, "fashion-mnist");
+  set_task(m, Task::fashion_mnist);
   std::string src =
       "def forward(self, x):\n"
       "    B = x.size(0)\n"
@@ -170,7 +171,7 @@ Module make_gpt(const GptConfig& c, uint64_t seed) {
   m.register_module("blocks", blocks(b, c.layers, c.dim, c.heads, c.mlp, true, init_std));
   m.register_module("ln_f", b.layer_norm("ln_f", c.dim));
   m.register_module("lm_head", b.linear("lm_head", c.dim, vocab, init_std));
-  set_task(m, "fortunes-char");
+  set_task(m, Task::text);
   m.register_attribute("vocab_chars", c10::StringType::get(), c.vocab_chars);
   m.register_attribute("context_len", c10::IntType::get(), c.context);
   const std::string L = to_string(c.layers), H = to_string(c.heads), HD = to_string(c.dim / c.heads);

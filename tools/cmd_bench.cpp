@@ -101,7 +101,7 @@ int bench_engine(int batch, int n, int tile, int reps) {
   auto dac_adc_prog = [](XbarConfig& c) {
     c.dac.bits = 8;
     c.adc.bits = 8;
-    c.device.model = "pcm";
+    c.device.model = DeviceKind::pcm;
     c.device.read_noise_scale = 0;
   };
   run_case("dac_adc_prog", dac_adc_prog, 1);

@@ -22,7 +22,7 @@ const char* kUsage =
 int solve(int argc, char** argv) {
   cxxopts::Options opt(
       "xbar crossbar solve",
-      "Column currents of one crossbar array with wire parasitics (circuit convention: DESIGN.md section 2).\n"
+      "Column currents of one crossbar array with wire parasitics (circuit convention: docs/DESIGN.md, \"Circuit convention\").\n"
       "Input HDF5 (--in): dataset G (R x C, float64, siemens; G[i,j] is the cell between row i and column j),\n"
       "  dataset V (B x R, float64, volts; one row-voltage vector per line), root attributes r_row and r_col\n"
       "  (float64, ohms per cell segment, required), r_source (row driver resistance, ohms, default 0) and\n"

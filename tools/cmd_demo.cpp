@@ -29,7 +29,7 @@ int cmd_demo(int argc, char** argv) {
   XbarConfig base;
   base.dac.bits = 8;
   base.mapping.weight_bits = 8;
-  base.adc.range = "calibrated";
+  base.adc.range = AdcRange::calibrated;
   base.adc.percentile = 99.99;
   if (!res["config"].as<std::string>().empty() || res.count("set")) base = config_from_options(res);
   const int in = res["in"].as<int>(), out = res["out"].as<int>(), batch = res["batch"].as<int>();
@@ -54,7 +54,7 @@ int cmd_demo(int argc, char** argv) {
     std::printf("%-8s", bits == 0 ? "ideal" : std::to_string(bits).c_str());
     for (const auto& d : devices) {
       XbarConfig c = base;
-      c.device.model = d;
+      set_key(c, "device.model", d);
       c.adc.bits = bits;
       Samples err;
       for (int chip = 0; chip < chips; ++chip) {

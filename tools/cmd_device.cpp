@@ -100,17 +100,17 @@ int device_import(int argc, char** argv) {
 }
 
 struct ModelRef {
-  const char* model;
+  DeviceKind model;
   const char* source;
   const char* citation;
 };
 const ModelRef kRefs[] = {
-    {"pcm", "xbar parametric PCM model (devices/pcm.cpp), the model of IBM aihwkit's PCMLikeNoiseModel calibrated on ~1M devices",
+    {DeviceKind::pcm, "xbar parametric PCM model (devices/pcm.cpp), the model of IBM aihwkit's PCMLikeNoiseModel calibrated on ~1M devices",
      "S. R. Nandakumar et al., ICECS 2019; V. Joshi et al., Nat. Commun. 11, 2473 (2020)"},
-    {"rram", "xbar parametric RRAM model (devices/rram.cpp): programming sigma ~1 uS at the ends of a 40 uS range, ~2.4 uS mid-range; read noise 1% of G; no drift",
+    {DeviceKind::rram, "xbar parametric RRAM model (devices/rram.cpp): programming sigma ~1 uS at the ends of a 40 uS range, ~2.4 uS mid-range; read noise 1% of G; no drift",
      "W. Wan et al., Nature 608, 504 (2022) (NeuRRAM)"},
-    {"ideal", "noise-free ideal device (xbar parametric 'ideal')", ""},
-    {"normal", "xbar generic Gaussian model (devices/normal_device.cpp)", ""},
+    {DeviceKind::ideal, "noise-free ideal device (xbar parametric 'ideal')", ""},
+    {DeviceKind::normal, "xbar generic Gaussian model (devices/normal_device.cpp)", ""},
 };
 
 int device_tabulate(int argc, char** argv) {
@@ -123,18 +123,19 @@ int device_tabulate(int argc, char** argv) {
       ("g-min", "g_min [uS]", cxxopts::value<double>()->default_value("0"))
       ("g-max", "g_max [uS] (pcm/rram noise scales with it)", cxxopts::value<double>()->default_value("25"))
       ("levels", "equally spaced programmable levels (0: continuous)", cxxopts::value<int>()->default_value("0"))
-      ("set", "other device.* field as key=value (e.g. prog_sigma_uS=0.5 for normal); repeatable", cxxopts::value<std::vector<std::string>>())
+      ("set", "other device.* field as key=value (e.g. normal.prog_sigma_uS=0.5, pcm.t0_s=30); repeatable", cxxopts::value<std::vector<std::string>>())
       ("name", "device name stored in the file (default: the model name)", cxxopts::value<std::string>()->default_value(""))
       ("source", "override the source attribute", cxxopts::value<std::string>()->default_value(""))
       ("citation", "override the citation attribute", cxxopts::value<std::string>()->default_value(""))
       ("q,quiet", "do not print the tabulation report")
       ("h,help", "show this help");
-  const auto parsed = parse_or_help(o, argc, argv, "\nDevice fields for --set:\n" + fields_help<DeviceConfig>());
+  const auto parsed = parse_or_help(o, argc, argv, "\nDevice fields for --set:\n" + fields_help<DeviceConfig>() + fields_help<NormalDeviceConfig>() +
+                                                     fields_help<PcmDeviceConfig>() + fields_help<RramDeviceConfig>());
   if (!parsed) return 0;
   const cxxopts::ParseResult& r = *parsed;
   require_options(r, o, {"out"});
   DeviceConfig cfg;
-  cfg.model = r["model"].as<std::string>();
+  cfg.model = parse_enum<DeviceKind>("--model", r["model"].as<std::string>());
   cfg.g_min_uS = r["g-min"].as<double>();
   cfg.g_max_uS = r["g-max"].as<double>();
   cfg.levels = r["levels"].as<int>();
@@ -142,7 +143,7 @@ int device_tabulate(int argc, char** argv) {
     for (const auto& kv : r["set"].as<std::vector<std::string>>()) {
       auto eq = kv.find('=');
       if (eq == std::string::npos) throw ConfigError("--set", kv, "expected key=value");
-      set_field(cfg, kv.substr(0, eq), FieldValue(kv.substr(eq + 1)));
+      set_device_field(cfg, kv.substr(0, eq), FieldValue(kv.substr(eq + 1)));
     }
   std::string source = r["source"].as<std::string>(), citation = r["citation"].as<std::string>();
   for (const auto& ref : kRefs)

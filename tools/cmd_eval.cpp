@@ -40,7 +40,7 @@ int cmd_eval(int argc, char** argv) {
                        "drift-compensation modes the same chips are evaluated once per mode. A table time x mode follows.");
   opt.add_options()("model", "TorchScript float model (.pt)", cxxopts::value<std::string>())(
       "policy", "policy TOML (default: every stage ideal)", cxxopts::value<std::string>()->default_value(""))(
-      "task", "fashion_mnist or text", cxxopts::value<std::string>()->default_value("fashion_mnist"))(
+      "task", "one of: " + join_names(enum_names<Task>()), cxxopts::value<std::string>()->default_value("fashion_mnist"))(
       "device", "HDF5 device file: sets device.model = file for every operator", cxxopts::value<std::string>()->default_value(""))(
       "t-inference", "time(s) between programming and reading, comma-separated, each a number with an optional unit: "
       "s (default), min, h, d, w, mo (= 1 y / 12 = 2.6298e6 s), y (= 365.25 d = 3.15576e7 s), e.g. 1s,1h,1d,1mo,1y "
@@ -62,14 +62,14 @@ int cmd_eval(int argc, char** argv) {
   if (!res["policy"].as<std::string>().empty()) policy = load_policy(res["policy"].as<std::string>());
   XbarConfig base = policy.defaults;
   if (!res["device"].as<std::string>().empty()) {
-    base.device.model = "file";
+    base.device.model = DeviceKind::file;
     base.device.file = res["device"].as<std::string>();
   }
   apply_set_options(base, res);
   std::vector<double> times = {base.run.t_inference_s};
   if (res.count("t-inference")) times = parse_duration_list(res["t-inference"].as<std::string>(), "--t-inference");
   base.run.t_inference_s = times[0];
-  std::vector<std::string> modes = {base.drift_compensation.mode};
+  std::vector<std::string> modes = {enum_name(base.drift_compensation.mode)};
   if (res.count("drift-compensation")) modes = split_list(res["drift-compensation"].as<std::string>());
   for (const auto& mo : modes) {
     XbarConfig c = base;
@@ -80,9 +80,9 @@ int cmd_eval(int argc, char** argv) {
   const int repeats = res["repeats"].as<int>();
   if (repeats < 1) throw ConfigError("--repeats", std::to_string(repeats), "must be >= 1");
   const std::string path = res["model"].as<std::string>();
-  const EvalData data = load_eval_data(res["task"].as<std::string>(), res["samples"].as<int64_t>(), 0);
+  const EvalData data = load_eval_data(parse_enum<Task>("--task", res["task"].as<std::string>()), res["samples"].as<int64_t>(), 0);
   torch::jit::Module fm = load_torchscript(path);
-  const int64_t dw = data.task == "text" ? res["decode-windows"].as<int64_t>() : 0;
+  const int64_t dw = data.task == Task::text ? res["decode-windows"].as<int64_t>() : 0;
   const double float_metric = evaluate(fm, data);
   std::cout << std::fixed << std::setprecision(3) << "float " << data.metric() << " " << float_metric;
   if (dw > 0) std::cout << "  decode (first " << dw << " windows) " << evaluate_decode(fm, data, dw);

@@ -28,7 +28,7 @@ int cmd_mvm(int argc, char** argv) {
   const MvmInput in = read_mvm_input(res["in"].as<std::string>());
   AnalogLayer layer(cfg);
   layer.program(in.W, in.bias.empty() ? nullptr : in.bias.data());
-  if (cfg.adc.range == "calibrated" && !cfg.adc.ideal()) {
+  if (cfg.adc.range == AdcRange::calibrated && !cfg.adc.ideal()) {
     const std::string cal = res["calibrate"].as<std::string>();
     layer.calibrate(cal.empty() ? in.X : read_mvm_input(cal).X);
   }

@@ -54,11 +54,11 @@ int cmd_rerun(int argc, char** argv) {
   check_hash(r.meta.model, r.meta.model_sha256, "model");
   XbarConfig c;
   apply_toml_string(c, row.config_toml, path + ": config_toml of point " + std::to_string(k));
-  if (c.device.model == "file") check_hash(c.device.file, row.device_sha256, "device file");
+  if (c.device.model == DeviceKind::file) check_hash(c.device.file, row.device_sha256, "device file");
   if (const int t = res["threads"].as<int>(); t > 0) at::set_num_threads(t);
   Policy policy = parse_policy(r.meta.policy_toml, r.meta.policy_source + " (recorded in " + path + ")");
   policy.defaults = c;  // the point's full config: policy default and grid values
-  const EvalData data = load_eval_data(r.meta.task, r.meta.samples, r.meta.context);
+  const EvalData data = load_eval_data(parse_enum<Task>("results task", r.meta.task), r.meta.samples, r.meta.context);
   const PointResult now = evaluate_point(r.meta.model, policy, row.repeat, data);
   const bool same = now.metric == row.metric && now.saturation == row.saturation;
   std::printf("point %lld (chip %d, run.seed %lld)\n", (long long)k, row.repeat, (long long)row.seed);

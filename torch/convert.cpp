@@ -124,7 +124,7 @@ std::string ConvertReport::table() const {
   for (const auto& o : ops) {
     const bool analog = o.mode == OpMode::analog;
     os << (o.converted ? (analog ? "analog " : "digital") : "float  ") << "  " << o.method << "  " << o.kind << "  "
-       << (o.name.empty() ? "-" : o.name) << "  [" << (o.op_class ? name_of(*o.op_class) : "-") << "]";
+       << (o.name.empty() ? "-" : o.name) << "  [" << (o.op_class ? enum_string(*o.op_class) : "-") << "]";
     if (!o.reason.empty()) os << "  (" << o.reason << ")";
     os << "\n";
     (o.converted ? (analog ? n_analog : n_digital) : n_left)++;
@@ -152,7 +152,7 @@ ConvertReport convert_module(torch::jit::Module& m, const Policy& policy) {
       if (s.name == name && s.op == op && s.r.mode == r.mode && s.r.digital_bits == r.digital_bits &&
           same_config(s.r.cfg, r.cfg))
         return s.attr;
-    std::string attr = "_xbar_" + (name.empty() ? name_of(op) : name);
+    std::string attr = "_xbar_" + (name.empty() ? enum_string(op) : name);
     for (auto& c : attr)
       if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') c = '_';
     std::string unique = attr;
@@ -264,7 +264,7 @@ ConvertReport convert_module(torch::jit::Module& m, const Policy& policy) {
   // The attribute names, listed for Python (scripted modules hide custom-class attributes from dir()).
   // Sorted by name, class, mode and bits (ties in creation order): the list is saved with the model.
   auto sort_key = [](const State& s) {
-    return s.name + "|" + name_of(s.op) + "|" + name_of(s.r.mode) + "|" + std::to_string(s.r.digital_bits) + "|";
+    return s.name + "|" + enum_string(s.op) + "|" + enum_string(s.r.mode) + "|" + std::to_string(s.r.digital_bits) + "|";
   };
   std::stable_sort(states.begin(), states.end(),
                    [&](const State& a, const State& b) { return sort_key(a) < sort_key(b); });
@@ -275,7 +275,7 @@ ConvertReport convert_module(torch::jit::Module& m, const Policy& policy) {
   for (size_t i = 0; i < policy.rules.size(); ++i)
     if (!used_rules.count(i))
       rep.warnings.push_back(policy.source + ": override[" + std::to_string(i) + "] (match \"" + policy.rules[i].match +
-                             "\"" + (policy.rules[i].op ? ", op " + name_of(*policy.rules[i].op) : "") +
+                             "\"" + (policy.rules[i].op ? ", op " + enum_string(*policy.rules[i].op) : "") +
                              ") matches no operator");
   // A method that already ran keeps its compiled plan; a save/load round trip gives a module
   // whose methods run the rewritten graphs (LibTorch 1.13 has no public way to drop the plan).

@@ -52,7 +52,7 @@ template <class E>
 E layer_choice(const std::string& layer, const char* what, const std::string& text) {
   std::string why;
   try {
-    return parse_name<E>(what, text);
+    return parse_enum<E>(what, text);
   } catch (const ConfigError& e) {
     why = e.what();
   }
@@ -172,7 +172,7 @@ at::Tensor XbarLayer::linear(const at::Tensor& x, const at::Tensor& weight, cons
   std::lock_guard<std::mutex> g(mu_);
   const RowMatrixXf X = to_eigen(x);
   // adc.range = calibrated: the first inputs after programming these weights set the ADC ranges.
-  if (adc_lsbs_.empty() && cfg_.adc.range == "calibrated" && !cfg_.adc.ideal()) {
+  if (adc_lsbs_.empty() && cfg_.adc.range == AdcRange::calibrated && !cfg_.adc.ideal()) {
     layer_->calibrate(X);
     adc_lsbs_ = layer_->adc_lsbs();
   }
@@ -231,7 +231,7 @@ void XbarLayer::learn_input_range(bool on) {
     range_ = at::Tensor();
     return;
   }
-  cfg_.dac.range = "static";
+  cfg_.dac.range = DacRange::static_;
   cfg_.dac.static_range = 1.0;
   cfg_.validate();
   layer_.reset();
@@ -271,7 +271,7 @@ int XbarLayer::dac_levels() const {
 
 std::vector<std::string> XbarLayer::state() const {
   std::lock_guard<std::mutex> g(mu_);
-  return {"xbar-layer-v1", name_, name_of(op_class_), name_of(mode_), std::to_string(digital_bits_), to_toml(cfg_),
+  return {"xbar-layer-v1", name_, enum_string(op_class_), enum_string(mode_), std::to_string(digital_bits_), to_toml(cfg_),
           std::to_string(chip_), format_double(t_s_), std::to_string(reads_), std::to_string(calls_),
           std::to_string(seqs_), join_doubles(adc_lsbs_)};
 }

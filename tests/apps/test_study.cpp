@@ -78,7 +78,7 @@ TEST_CASE("bad study files get clear errors naming the file and key") {
 }
 
 TEST_CASE("the ideal policy reproduces the float accuracy exactly") {
-  const EvalData d = load_eval_data("fashion_mnist", 2000, 0);
+  const EvalData d = load_eval_data(Task::fashion_mnist, 2000, 0);
   torch::jit::Module f = torch::jit::load(src("data/models/mlp.pt"));
   torch::jit::Module m = torch::jit::load(src("data/models/mlp.pt"));
   convert_module(m, load_policy(src("data/policies/ideal.toml")));
@@ -92,7 +92,7 @@ TEST_CASE("decode through the KV cache gives the prefill bits per character on t
   // float32 logits summed over 2 x 128 predictions: agreement to 1e-4 bit/char.
   torch::jit::Module g = torch::jit::load(src("data/models/gpt.pt"));
   const int64_t ctx = g.attr("context_len").toInt();
-  EvalData d = load_eval_data("text", 2 * ctx + 1, 0);
+  EvalData d = load_eval_data(Task::text, 2 * ctx + 1, 0);
   const double prefill = evaluate(g, d), decode = evaluate_decode(g, d, 2);
   CHECK(prefill > 1.0);
   CHECK(decode == doctest::Approx(prefill).epsilon(1e-4));

@@ -51,7 +51,7 @@ double max_rel_err(const MatrixXd& a, const MatrixXd& ref) {
   return ((a - ref).array().abs() / ref.array().abs().max(1e-300)).maxCoeff();
 }
 
-// Independent reference: the node network of DESIGN.md section 2 written out node by node
+// Independent reference: the node network of docs/DESIGN.md, "Circuit convention", written out node by node
 // (zero resistances merge nodes), solved densely per source. Small arrays only.
 MatrixXd reference_M(const MatrixXd& G, const WireConfig& w) {
   const int R = int(G.rows()), C = int(G.cols());

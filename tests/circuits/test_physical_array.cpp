@@ -14,12 +14,12 @@ namespace {
 // nu = 0.05 and reads with sigma 0.5 uS.
 DeviceConfig drift_device() {
   DeviceConfig d;
-  d.model = "normal";
+  d.model = DeviceKind::normal;
   d.g_min_uS = 1.0;
   d.g_max_uS = 21.0;
-  d.drift_nu = 0.05;
-  d.read_sigma_uS = 0.5;
-  d.t0_s = 20.0;
+  d.normal.drift_nu = 0.05;
+  d.normal.read_sigma_uS = 0.5;
+  d.normal.t0_s = 20.0;
   return d;
 }
 

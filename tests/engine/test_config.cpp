@@ -24,8 +24,8 @@ seed = 11
 t_inference_s = 3600
 )");
   CHECK(c.adc.bits == 6);
-  CHECK(c.adc.range == "calibrated");
-  CHECK(c.device.model == "pcm");
+  CHECK(c.adc.range == AdcRange::calibrated);
+  CHECK(c.device.model == DeviceKind::pcm);
   CHECK(c.device.g_max_uS == 30.0);
   CHECK(c.mapping.tile_rows == 128);
   CHECK(c.run.seed == 11);
@@ -68,7 +68,7 @@ TEST_CASE("--set overrides parse per field and validate names field and value") 
 TEST_CASE("to_toml writes every key and reads back to the same config") {
   XbarConfig a;
   a.adc.bits = 5;
-  a.device.model = "rram";
+  a.device.model = DeviceKind::rram;
   a.device.g_max_uS = 0.1 + 0.2;  // not exactly representable in short decimal
   a.dac.is_signed = false;
   a.run.seed = 99;

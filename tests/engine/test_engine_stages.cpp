@@ -30,7 +30,7 @@ bool same_bits(const RowMatrixXf& a, const RowMatrixXf& b) {
 
 XbarConfig noisy_config() {
   XbarConfig c;
-  c.device.model = "pcm";
+  c.device.model = DeviceKind::pcm;
   c.dac.bits = 8;
   c.adc.bits = 8;
   c.adc.noise_sigma_lsb = 0.5;
@@ -74,7 +74,7 @@ TEST_CASE("the read index continues a read-noise stream; counters count reads si
 TEST_CASE("drift-compensation reference reads neither shift the user's reads nor count") {
   const RowMatrixXf W = random_matrix(40, 70, 3), X = random_matrix(9, 70, 4);
   XbarConfig off = noisy_config(), on = noisy_config();
-  on.drift_compensation.mode = "column";
+  on.drift_compensation.mode = DriftCompensationMode::column;
   off.run.t_inference_s = on.run.t_inference_s = 86400;
   AnalogLayer a(off), b(on);
   a.program(W);

@@ -86,8 +86,8 @@ TEST_CASE("resolve applies the default, then every matching rule in file order (
   const ResolvedOp a = resolve(p, "embed_proj", OpClass::linear, Phase::prefill);
   CHECK(a.rules == std::vector<size_t>{0});
   CHECK(a.cfg.adc.bits == 6);
-  CHECK(a.cfg.adc.range == "worst_case");  // untouched keys keep the default
-  CHECK(a.cfg.device.model == "pcm");
+  CHECK(a.cfg.adc.range == AdcRange::worst_case);  // untouched keys keep the default
+  CHECK(a.cfg.device.model == DeviceKind::pcm);
   CHECK(a.cfg.dac.bits == 8);
   CHECK(a.mode == OpMode::analog);
 
@@ -167,11 +167,23 @@ digital_bits = 0
   CHECK(same_config(resolve(e, "x", OpClass::conv, Phase::decode).cfg, XbarConfig{}));
 }
 
+TEST_CASE("the resolved config survives its TOML text (what a layer state stores)") {
+  const Policy p = parse_policy(kLayered, "layered.toml");
+  const ResolvedOp r = resolve(p, "blocks.1.fc1", OpClass::linear, Phase::decode);
+  XbarConfig c;
+  apply_toml_string(c, to_toml(r.cfg), "resolved");
+  CHECK(same_config(c, r.cfg));
+  CHECK(to_toml(c) == to_toml(r.cfg));
+  CHECK(c.adc.bits == 7);
+  CHECK(c.mapping.tile_rows == 128);
+  CHECK(c.device.model == DeviceKind::pcm);
+}
+
 TEST_CASE("the shipped policies parse, default.toml is the documented realistic chip") {
   const std::string dir = std::string(XBAR_SOURCE_DIR) + "/data/policies/";
   const Policy ideal = load_policy(dir + "ideal.toml");
   const ResolvedOp i = resolve(ideal, "fc", OpClass::linear, Phase::prefill);
-  CHECK(i.cfg.device.model == "ideal");
+  CHECK(i.cfg.device.model == DeviceKind::ideal);
   CHECK(i.cfg.dac.bits == 0);
   CHECK(i.cfg.adc.bits == 0);
   CHECK(i.cfg.mapping.weight_bits == 0);
@@ -180,7 +192,7 @@ TEST_CASE("the shipped policies parse, default.toml is the documented realistic 
   CHECK(i.mode == OpMode::analog);
   const Policy def = load_policy(dir + "default.toml");
   const ResolvedOp d = resolve(def, "fc", OpClass::linear, Phase::prefill);
-  CHECK(d.cfg.device.model == "pcm");
+  CHECK(d.cfg.device.model == DeviceKind::pcm);
   CHECK(d.cfg.dac.bits == 8);
   CHECK(d.cfg.adc.bits == 8);
   CHECK(d.cfg.mapping.tile_rows == 256);
@@ -217,7 +229,7 @@ TEST_CASE("unknown keys are errors naming the key, with a did-you-mean") {
 TEST_CASE("bad values are ConfigErrors naming the key and the allowed values") {
   std::string m = error_of("[[override]]\nop = \"lienar\"\n");
   CHECK(field_of("[[override]]\nop = \"lienar\"\n") == "override[0].op");
-  for (const auto c : all_of<OpClass>()) CHECK(m.find(name_of(c)) != std::string::npos);  // lists the classes
+  for (const auto c : enum_values<OpClass>()) CHECK(m.find(enum_string(c)) != std::string::npos);  // lists the classes
   CHECK(field_of("[[override]]\nphase = \"generate\"\n") == "override[0].phase");
   CHECK(field_of("[[override]]\nmode = \"mixed\"\n") == "override[0].mode");
   CHECK(field_of("[policy]\nmode = \"mixed\"\n") == "policy.mode");
@@ -342,11 +354,11 @@ TEST_CASE("resolve on structs gives the config of the TOML-text resolution (ship
   for (const auto& [src, text] : policies) {
     const Policy p = parse_policy(text, src);
     for (const char* name : {"fc", "blocks.3.fc2", "lm_head", "head", "blocks.0.attn.scores", "conv1"})
-      for (const auto op : all_of<OpClass>())
-        for (const auto phase : all_of<Phase>()) {
-          const XbarConfig want = resolve_by_text(text, name, name_of(op), name_of(phase));
+      for (const auto op : enum_values<OpClass>())
+        for (const auto phase : enum_values<Phase>()) {
+          const XbarConfig want = resolve_by_text(text, name, enum_string(op), enum_string(phase));
           const ResolvedOp got = resolve(p, name, op, phase);
-          INFO(src << " " << name << " " << name_of(op) << " " << name_of(phase));
+          INFO(src << " " << name << " " << enum_string(op) << " " << enum_string(phase));
           CHECK(flatten(got.cfg) == flatten(want));
           CHECK(same_config(got.cfg, want));
           ++compared;

@@ -138,7 +138,7 @@ const ConvertedOp* find_op(const ConvertReport& r, const std::string& name, cons
 
 c10::intrusive_ptr<XbarLayer> layer(const torch::jit::Module& m, const std::string& name, const std::string& op_class) {
   for (const auto& l : xbar_layers(m))
-    if (l->name() == name && name_of(l->op_class()) == op_class) return l;
+    if (l->name() == name && enum_string(l->op_class()) == op_class) return l;
   return {};
 }
 

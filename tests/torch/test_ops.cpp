@@ -377,7 +377,7 @@ TEST_CASE("read noise through the layer: per-column variance 2 sigma^2 sum (x/r)
   at::manual_seed(7);
   const int64_t in = 48, out = 16, B = 20000;
   const at::Tensor w = at::rand({out, in}) * 2 - 1, x = at::rand({1, in}) * 2 - 1;
-  auto st = make_layer("[device]\nmodel = \"normal\"\nread_sigma_uS = 0.5\n");
+  auto st = make_layer("[device]\nmodel = \"normal\"\nnormal.read_sigma_uS = 0.5\n");
   const at::Tensor Y = op_linear(x.expand({B, in}), w, c10::nullopt, st).to(at::kDouble);
   const double r = x.abs().max().item<double>(), s = w.abs().max().item<double>();
   const double sumv2 = (x.to(at::kDouble) / r).pow(2).sum().item<double>();
@@ -399,7 +399,7 @@ TEST_CASE("programming noise: over many chips (set_chip) the mean is the float o
   at::manual_seed(8);
   const int64_t in = 48, out = 64, K = 400;
   const at::Tensor w = at::rand({out, in}) * 2 - 1, x = at::rand({1, in}) * 2 - 1;
-  auto st = make_layer("[device]\nmodel = \"normal\"\ng_min_uS = 5.0\nprog_sigma_uS = 0.5\n");
+  auto st = make_layer("[device]\nmodel = \"normal\"\ng_min_uS = 5.0\nnormal.prog_sigma_uS = 0.5\n");
   std::vector<at::Tensor> ys;
   for (int64_t c = 0; c < K; ++c) {
     st->set_chip(c);
@@ -441,7 +441,7 @@ TEST_CASE("drift_to: a normal device with a fixed exponent scales outputs by ((t
   // output (without bias) scales exactly; float32 engine: tolerance kIdealTol.
   at::manual_seed(10);
   const at::Tensor x = randn({4, 20}), w = randn({6, 20});
-  auto st = make_layer("[device]\nmodel = \"normal\"\ndrift_nu = 0.05\nt0_s = 20\n[run]\nt_inference_s = 0\n");
+  auto st = make_layer("[device]\nmodel = \"normal\"\nnormal.drift_nu = 0.05\nnormal.t0_s = 20\n[run]\nt_inference_s = 0\n");
   const at::Tensor y0 = op_linear(x, w, c10::nullopt, st);
   CHECK(rel_err(y0, at::linear(x, w)) < kIdealTol);
   for (double t : {100.0, 1e4, 3.15e7}) {
@@ -586,7 +586,7 @@ TEST_CASE("pickling: a module holding a Layer attribute saves and loads, the nex
     CHECK(ls->op_class() == OpClass::linear);
     CHECK(ls->mode() == OpMode::analog);
     XbarConfig ideal;
-    ideal.device.model = "ideal";
+    ideal.device.model = DeviceKind::ideal;
     CHECK(same_config(ls->config(), ideal));
     CHECK(ls->config_toml() == to_toml(ideal));
   }
