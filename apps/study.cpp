@@ -118,8 +118,7 @@ void check_point_devices(const StudySpec& s, const Policy& base, const std::vect
   std::set<std::string> seen_files;
   for (const auto& p : pts) {
     if (!seen_values.insert(p.values).second) continue;
-    XbarConfig c;
-    apply_toml_string(c, point_policy(base, s, p.values).default_toml, "point " + std::to_string(p.index));
+    const XbarConfig c = point_policy(base, s, p.values).defaults;
     if (c.device.model == DeviceKind::file && seen_files.insert(c.device.file).second) read_device_file(c.device.file);
   }
 }
