@@ -7,8 +7,9 @@
 namespace xbar {
 
 namespace {
-// Chips are numbered 0 .. kMaxChip (results files store them as 32-bit integers).
-constexpr int64_t kMaxChip = 2147483647;
+// Chips are numbered 0 .. kMaxChip (a chip number is a random-stream key; training draws a fresh
+// chip per step from the whole range).
+constexpr int64_t kMaxChip = std::numeric_limits<int64_t>::max();
 
 // float64 values beyond float32's range would become inf in the conversion below: named with
 // their value instead ("W[0][1] = 1e+300 overflows float32").

@@ -484,12 +484,14 @@ class TestEdgeInputs(ModelTest):
         spec.loader.exec_module(xm)
         m = self.script_or_trace(MLP, torch.randn(2, 20), "script")
         conv, _ = self.convert(self.save(m, "mlp_chip"), IDEAL, "mlp_chip_ideal")
-        for chip in (-1, 2**31, 2**63):
-            with self.assertRaisesRegex(ValueError, r"chip = %d: must be in 0 \.\. 2147483647" % chip):
+        for chip in (-1, 2**63):
+            with self.assertRaisesRegex(ValueError, r"chip = %d: must be in 0 \.\. 9223372036854775807" % chip):
                 xm.program(conv, chip)
-        with self.assertRaisesRegex(RuntimeError, r"xbar layer fc1: chip -1 is out of range 0 \.\. 2147483647"):
+        with self.assertRaisesRegex(RuntimeError, r"xbar layer fc1: chip -1 is out of range 0 \.\. 9223372036854775807"):
             conv._xbar_fc1.set_chip(-1)
-        xm.program(conv, 2**31 - 1)
+        xm.program(conv, 2**63 - 1)
+        with torch.no_grad():
+            self.assertTrue(torch.isfinite(conv(torch.randn(2, 20))).all())
 
     def test_two_input_model_refused_in_one_line(self):
         m = torch.jit.script(TwoInputs().eval())

@@ -20,7 +20,7 @@ def layers(model):
     return [(name, getattr(model, name)) for name in model.xbar_layer_attributes]
 
 
-MAX_CHIP = 2**31 - 1  # chips are numbered 0 .. MAX_CHIP
+MAX_CHIP = 2**63 - 1  # chips are numbered 0 .. MAX_CHIP (a signed 64-bit key)
 
 
 def program(model, chip=0):
