@@ -9,8 +9,9 @@
 
 namespace xbar {
 
-EvalData load_eval_data(const std::string& task, int64_t samples, int64_t context) {
+EvalData load_eval_data(const std::string& task, int64_t samples, int64_t context, const CalibrationOptions& cal) {
   EvalData d;
+  d.calibration = load_calibration_set(task, cal);
   d.task = task;
   if (task == "fashion_mnist") {
     d.images = data::load_fashion_mnist("test");
@@ -24,6 +25,27 @@ EvalData load_eval_data(const std::string& task, int64_t samples, int64_t contex
     d.context = context;
   } else {
     throw Error("unknown task '" + task + "' (fashion_mnist or text)");
+  }
+  return d;
+}
+
+EvalData load_validation_data(const std::string& task, int64_t samples, int64_t context, const CalibrationOptions& cal) {
+  if (cal.on_test_data) throw Error("validation data is training data: calibration on test data does not apply");
+  EvalData d;
+  d.task = task;
+  d.context = context;
+  d.calibration = load_calibration_set(task, cal);
+  if (task == "fashion_mnist") {
+    d.images = data::load_fashion_mnist("train");
+    int64_t n = d.images.images.size(0), a = n - kHeldOutImages;
+    if (samples > 0) n = std::min(n, a + samples);
+    d.images.images = d.images.images.slice(0, a, n);
+    d.images.labels = d.images.labels.slice(0, a, n);
+  } else {  // load_calibration_set rejected other tasks
+    const at::Tensor t = data::load_fortunes().train_tokens;
+    const int64_t n = t.numel();
+    d.tokens = t.slice(0, n - int64_t(double(n) * kHeldOutTextFraction), n);
+    if (samples > 0 && samples < d.tokens.numel()) d.tokens = d.tokens.slice(0, 0, samples);
   }
   return d;
 }

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "torch/convert.h"
+#include "calibration_options.h"
 #include "commands.h"
 
 namespace xbar::cli {
@@ -18,7 +19,11 @@ int cmd_convert(int argc, char** argv) {
   opt.add_options()("model", "input TorchScript file (.pt)", cxxopts::value<std::string>())(
       "p,policy", "policy TOML (default config sections + [[override]] rules; see data/policies/)",
       cxxopts::value<std::string>())("o,out", "output TorchScript file", cxxopts::value<std::string>())(
+      "calibrate", "program chip --chip and calibrate its ADC ranges on this task's training data (fashion_mnist "
+      "or text); the saved model carries the ranges and their source", cxxopts::value<std::string>())(
+      "chip", "chip to program with --calibrate", cxxopts::value<int64_t>()->default_value("0"))(
       "h,help", "show this help");
+  add_calibration_options(opt);
   opt.parse_positional({"model"});
   auto res = opt.parse(argc, argv);
   if (res.count("help")) {
@@ -32,6 +37,12 @@ int cmd_convert(int argc, char** argv) {
   torch::jit::Module m = load_torchscript(in);
   const ConvertReport rep = convert_module(m, policy);
   std::cout << rep.table();
+  if (res.count("calibrate")) {
+    const CalibrationSet cal = load_calibration_set(res["calibrate"].as<std::string>(), calibration_options(res));
+    program_chip(m, res["chip"].as<int64_t>());
+    if (calibrate(m, cal)) report_calibration(m, cal, true);
+    else std::cout << "calibration: no layer has calibrated ADC ranges\n";
+  }
   m.save(res["out"].as<std::string>());
   std::cout << "wrote " << res["out"].as<std::string>() << "\n";
   return 0;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "torch/calibrate.h"
 #include "torch/ops.h"
 
 using namespace xbar;
@@ -609,11 +610,14 @@ TEST_CASE("pickling: a module holding a Layer attribute saves and loads, the nex
     CHECK(torch::equal(l.forward({x}).toTensor(), y1));
   }
   SUBCASE("calibrated ADC range: the loaded model reproduces the next read") {
-    // The original calibrated on its first input (x); the loaded model must keep those ranges
-    // (not re-calibrate on x2, the first input after loading) to read like the same chip.
+    // The original calibrated on x; the loaded model must keep those ranges (it reads x2 outside
+    // calibration mode) to read like the same chip.
     auto st = make_layer("[adc]\nbits = 6\nrange = \"calibrated\"\n", "linear", "analog", 0, "fc1");
     torch::jit::Module m = linear_module(w, b, st);
-    m.forward({x});
+    {
+      CalibrationMode cm(m);
+      m.forward({x});
+    }
     const std::string path = tmp_path("calibrated");
     m.save(path);
     const at::Tensor x2 = 3 * randn({4, 96});
