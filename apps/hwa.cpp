@@ -401,6 +401,8 @@ HwaResult train_hwa(const HwaOptions& o) {
   if (c.epoch < o.epochs) return res;
 
   Exported ex = export_models(o, m, pol.eval, t);
+  program_chip(ex.analog, 0);  // model_analog.pt: chip 0 with its calibrated ranges, if any
+  calibrate(ex.analog, eval.calibration);
   try {
     ex.plain.save(o.out + "/model.pt");
     ex.analog.save(o.out + "/model_analog.pt");
