@@ -17,6 +17,7 @@
 #include "common/error.h"
 #include "common/sha256.h"
 #include "common/progress.h"
+#include "common/stats.h"
 #include "ml/train.h"
 #include "ml/evaluate.h"
 #include "torch/calibrate.h"
@@ -41,20 +42,17 @@ struct Policies {
 Policies make_policies(const HwaOptions& o) {
   Policies p;
   if (!o.policy.empty()) p.eval = load_policy(o.policy);
-  XbarConfig base;
-  apply_toml_string(base, p.eval.default_toml, p.eval.source);
+  XbarConfig& base = p.eval.defaults;
   if (!o.device.empty()) {
-    base.device.model = "file";
+    base.device.model = DeviceKind::file;
     base.device.file = o.device;
   }
   for (const auto& kv : o.set) set_assignment(base, kv);
   base.validate();
-  p.eval.default_toml = to_toml(base);
-  if (o.t_train_s >= 0) base.run.t_inference_s = o.t_train_s;
-  if (!o.read_noise) base.device.read_noise_scale = 0.0;
-  base.validate();
   p.train = p.eval;
-  p.train.default_toml = to_toml(base);
+  if (o.t_train_s >= 0) p.train.defaults.run.t_inference_s = o.t_train_s;
+  if (!o.read_noise) p.train.defaults.device.read_noise_scale = 0.0;
+  p.train.defaults.validate();
   return p;
 }
 
@@ -66,9 +64,7 @@ void check_options(const HwaOptions& o) {
   if (!(o.lr > 0) || !std::isfinite(o.lr)) throw ConfigError("--lr", format_double(o.lr), "must be finite and > 0");
   if (!(o.range_lr >= 0) || !std::isfinite(o.range_lr))
     throw ConfigError("--range-lr", format_double(o.range_lr), "must be finite and >= 0");
-  if (o.clip != "none" && o.clip != "fixed" && o.clip != "sigma")
-    throw ConfigError("--clip", "\"" + o.clip + "\"", "must be none, fixed or sigma");
-  if (o.clip != "none" && (!(o.clip_value > 0) || !std::isfinite(o.clip_value)))
+  if (o.clip != WeightClip::none && (!(o.clip_value > 0) || !std::isfinite(o.clip_value)))
     throw ConfigError("--clip-value", format_double(o.clip_value), "must be finite and > 0");
   if (o.eval_chips < 1) throw ConfigError("--eval-chips", std::to_string(o.eval_chips), "must be >= 1");
   if (o.eval_samples < 0 || o.max_examples < 0 || o.stop_after_epochs < 0)
@@ -86,8 +82,7 @@ Trained trained_layers(torch::jit::Module& m) {
   for (const auto& p : m.named_parameters()) params[p.name] = p.value;
   Trained t;
   for (const auto& l : xbar_layers(m)) {
-    if (l->mode() != "analog" || (l->op_class() != "linear" && l->op_class() != "conv" && l->op_class() != "lm_head"))
-      continue;
+    if (!l->trainable()) continue;
     auto it = params.find(l->name() + ".weight");
     if (it == params.end()) continue;  // e.g. a functional weight: nothing to clip
     t.layers.push_back(l);
@@ -97,10 +92,10 @@ Trained trained_layers(torch::jit::Module& m) {
 }
 
 void clip_weights(const Trained& t, const HwaOptions& o) {
-  if (o.clip == "none") return;
+  if (o.clip == WeightClip::none) return;
   at::NoGradGuard ng;
   for (const auto& w : t.weights) {
-    const double c = o.clip == "fixed" ? o.clip_value : o.clip_value * w.std().item<double>();
+    const double c = o.clip == WeightClip::fixed ? o.clip_value : o.clip_value * w.std().item<double>();
     if (c > 0) w.clamp_(-c, c);
   }
 }
@@ -128,7 +123,7 @@ Policy ranged_policy(const Policy& base, const Trained& t) {
       if (c == '*' || c == '?' || c == '[' || c == '\\') rule.match += '\\';
       rule.match += c;
     }
-    rule.config_toml = "[dac]\nrange = \"static\"\nstatic_range = " + format_double(r.item<double>()) + "\n";
+    rule.assignments = {{"dac.range", std::string("static")}, {"dac.static_range", r.item<double>()}};
     p.rules.push_back(rule);
   }
   return p;
@@ -151,7 +146,7 @@ std::string fingerprint(const HwaOptions& o, const Policies& p) {
   std::ostringstream s;
   s << read_whole_file(o.model, "model") << "\n" << policy_to_toml(p.train) << "\n" << policy_to_toml(p.eval)
     << "\nepochs=" << o.epochs << " batch=" << o.batch << " lr=" << format_double(o.lr)
-    << " range_lr=" << format_double(o.range_lr) << " seed=" << o.seed << " clip=" << o.clip << ":"
+    << " range_lr=" << format_double(o.range_lr) << " seed=" << o.seed << " clip=" << enum_name(o.clip) << ":"
     << format_double(o.clip_value) << " learn_ranges=" << o.learn_ranges << " eval=" << o.eval_samples << "x"
     << o.eval_chips << " examples=" << o.max_examples;
   return sha256_hex(s.str());
@@ -270,9 +265,9 @@ HwaResult train_hwa(const HwaOptions& o) {
                     ep_path = o.out + "/epochs.csv";
 
   data::FashionMnist train = data::load_fashion_mnist("train");
-  const EvalData eval = load_eval_data("fashion_mnist", o.eval_samples, 0);
+  const EvalData eval = load_eval_data(Task::fashion_mnist, o.eval_samples, 0);
   torch::jit::Module m = load_torchscript(o.model);
-  if (m.hasattr("xbar_task") && m.attr("xbar_task").toStringRef() != "fashion-mnist")
+  if (m.hasattr("xbar_task") && m.attr("xbar_task").toStringRef() != model_task_attribute(Task::fashion_mnist))
     throw Error(o.model + ": HWA training supports Fashion-MNIST classifiers; this model's task is " +
                 m.attr("xbar_task").toStringRef());
   convert_module(m, pol.train);
@@ -377,17 +372,16 @@ HwaResult train_hwa(const HwaOptions& o) {
     {
       Exported ex = export_models(o, m, pol.eval, t);
       e.float_acc = evaluate(ex.plain, eval);
-      double s = 0, s2 = 0;
+      Samples acc;
       for (int k = 0; k < o.eval_chips; ++k) {
         reset_model(ex.analog);
         program_chip(ex.analog, k);
         calibrate(ex.analog, eval.calibration);
-        const double a = evaluate(ex.analog, eval);
-        s += a;
-        s2 += a * a;
+        acc.add(evaluate(ex.analog, eval));
       }
-      e.chip_acc = s / o.eval_chips;
-      e.chip_acc_std = o.eval_chips > 1 ? std::sqrt(std::max(0.0, (s2 - o.eval_chips * e.chip_acc * e.chip_acc) / (o.eval_chips - 1))) : 0.0;
+      const MeanStd ms = acc.stats();
+      e.chip_acc = ms.mean;
+      e.chip_acc_std = ms.sd;
     }
     eplog << e.epoch << "," << e.step << "," << fmt17(e.train_loss) << "," << fmt17(e.float_acc) << ","
           << fmt17(e.chip_acc) << "," << fmt17(e.chip_acc_std) << "," << fmt17(bar.seconds()) << "\n";

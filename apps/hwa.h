@@ -11,7 +11,17 @@
 #include <string>
 #include <vector>
 
+#include "common/enum_names.h"
+
 namespace xbar {
+
+// Weight clipping after each step: none, |w| <= clip_value, or |w| <= clip_value * std per layer.
+enum class WeightClip { none, fixed, sigma };
+template <>
+struct EnumNames<WeightClip> {
+  static constexpr EnumName<WeightClip> table[] = {
+      {WeightClip::none, "none"}, {WeightClip::fixed, "fixed"}, {WeightClip::sigma, "sigma"}};
+};
 
 struct HwaOptions {
   std::string model;              // float TorchScript classifier (Fashion-MNIST, [B,1,28,28] -> [B,10])
@@ -26,7 +36,7 @@ struct HwaOptions {
   uint64_t seed = 1;              // data order and the training chips' noise
   double t_train_s = -1;          // drift time during training (< 0: the policy's run.t_inference_s)
   bool read_noise = true;         // false: device.read_noise_scale = 0 while training
-  std::string clip = "sigma";     // none | fixed (|w| <= clip_value) | sigma (|w| <= clip_value * std, per layer)
+  WeightClip clip = WeightClip::sigma;
   double clip_value = 2.5;
   bool learn_ranges = true;       // learn each analog linear/conv layer's input (DAC) range
   int64_t eval_samples = 2000;    // test images of the per-epoch evaluation (0 = all)

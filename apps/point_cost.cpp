@@ -14,7 +14,7 @@ double point_cost(const XbarConfig& c) {
   const int in_slices = (c.dac.slice_bits > 0 && dac_mag > 0) ? ceil_div(dac_mag, c.dac.slice_bits) : 1;
   const int w_mag = c.mapping.weight_bits - 1;
   const int w_slices = (c.mapping.cell_bits > 0 && w_mag > 0) ? ceil_div(w_mag, c.mapping.cell_bits) : 1;
-  const int arrays = c.mapping.mapping == "differential" ? 2 : 1;
+  const int arrays = c.mapping.mapping == SignedMapping::differential ? 2 : 1;
   return double(in_slices) * w_slices * arrays * 256.0 / double(c.mapping.tile_rows);
 }
 
@@ -24,9 +24,7 @@ std::vector<int64_t> costliest_first(const StudySpec& s, const Policy& base, con
   for (const auto& p : todo) {
     auto it = cost.find(p.values);
     if (it == cost.end()) {
-      XbarConfig c;
-      apply_toml_string(c, point_policy(base, s, p.values).default_toml, s.source);
-      it = cost.emplace(p.values, point_cost(c)).first;
+      it = cost.emplace(p.values, point_cost(point_policy(base, s, p.values).defaults)).first;
     }
     order.emplace_back(it->second, p.index);
   }

@@ -27,7 +27,7 @@ std::string fmt(double v) {
 
 // Device files are hashed once per path per process (every h5 rewrite lists every point).
 std::string device_hash(const XbarConfig& c) {
-  if (c.device.model != "file") return "";
+  if (c.device.model != DeviceKind::file) return "";
   static std::mutex mu;
   static std::map<std::string, std::string> cache;
   std::lock_guard<std::mutex> lock(mu);
@@ -49,7 +49,7 @@ ResultsMeta study_meta(const StudySpec& s) {
   m.fingerprint = s.fingerprint;
   m.model = s.model;
   m.model_sha256 = sha256_file(s.model);
-  m.task = s.task;
+  m.task = enum_name(s.task);
   m.study_toml = read_whole_file(s.source, "study file");
   m.policy_toml = read_whole_file(s.policy, "policy");
   m.policy_source = s.policy;
@@ -68,9 +68,8 @@ ResultRow make_row(const StudySpec& s, const Policy& base, const StudyPoint& p, 
   r.values = p.values;
   r.metric = metric;
   r.saturation = saturation;
-  r.config_toml = point_policy(base, s, p.values).default_toml;
-  XbarConfig c;
-  apply_toml_string(c, r.config_toml, "point " + std::to_string(p.index));
+  const XbarConfig c = point_policy(base, s, p.values).defaults;
+  r.config_toml = to_toml(c);
   r.seed = c.run.seed;
   r.device_sha256 = device_hash(c);
   return r;
@@ -155,22 +154,23 @@ void write_h5(const Results& r, const std::string& path) {
     w.write_strings("grid_keys", m.grid_keys);
     w.write_strings("config_toml", cfgs);
     w.write_strings("device_sha256", dev);
-    w.attr("/", "schema", std::string("xbar-study"));
-    w.attr("/", "fingerprint", m.fingerprint);
-    w.attr("/", "xbar_version", m.xbar_version);
-    w.attr("/", "model", m.model);
-    w.attr("/", "model_sha256", m.model_sha256);
-    w.attr("/", "task", m.task);
-    w.attr("/", "samples", m.samples);
-    w.attr("/", "context", m.context);
-    w.attr("/", "metric", m.metric_name);
-    w.attr("/", "float_metric", m.float_metric);
-    w.attr("/", "points_total", m.points_total);
-    w.attr("/", "shard_index", int64_t(m.shard_k));
-    w.attr("/", "shard_count", int64_t(m.shard_n));
-    w.attr("/", "study_toml", m.study_toml);
-    w.attr("/", "policy_toml", m.policy_toml);
-    w.attr("/", "policy_source", m.policy_source);
+    w.attrs("/", {{"schema", std::string("xbar-study")},
+                  {"fingerprint", m.fingerprint},
+                  {"xbar_version", m.xbar_version},
+                  {"model", m.model},
+                  {"model_sha256", m.model_sha256},
+                  {"task", m.task},
+                  {"samples", m.samples},
+                  {"context", m.context},
+                  {"metric", m.metric_name},
+                  {"float_metric", m.float_metric},
+                  {"points_total", m.points_total},
+                  {"shard_index", int64_t(m.shard_k)},
+                  {"shard_count", int64_t(m.shard_n)},
+                  {"study_toml", m.study_toml},
+                  {"policy_toml", m.policy_toml},
+                  {"policy_source", m.policy_source}});
+    w.close();
   }
   replace_file(tmp, path);
 }

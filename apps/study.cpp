@@ -16,6 +16,7 @@
 
 #include "common/error.h"
 #include "common/progress.h"
+#include "common/stats.h"
 #include "apps/mpi_runner.h"
 #include "apps/point_cost.h"
 #include "apps/results.h"
@@ -46,13 +47,9 @@ void print_table(const Results& r) {
   std::cout << std::setw(12) << "mean" << std::setw(10) << "std" << std::setw(6) << "n" << "\n";
   for (const auto& key : order) {
     const auto& v = groups[key];
-    double m = 0, q = 0;
-    for (double x : v) m += x;
-    m /= double(v.size());
-    for (double x : v) q += (x - m) * (x - m);
-    const double sd = v.size() > 1 ? std::sqrt(q / double(v.size() - 1)) : 0.0;
+    const MeanStd ms = mean_std(v);
     for (const auto& x : key) std::cout << std::setw(16) << x;
-    std::cout << std::setw(12) << m << std::setw(10) << sd << std::setw(6) << v.size() << "\n";
+    std::cout << std::setw(12) << ms.mean << std::setw(10) << ms.sd << std::setw(6) << v.size() << "\n";
   }
   std::cout.unsetf(std::ios::fixed);
 }

@@ -3,12 +3,10 @@
 #include <algorithm>
 #include <fstream>
 #include <sstream>
-#include <toml++/toml.h>
-
 #include "common/error.h"
 #include "common/fields.h"
 #include "common/sha256.h"
-#include "engine/config.h"
+#include "engine/config_toml.h"
 
 namespace xbar {
 
@@ -36,13 +34,16 @@ std::string read_whole_file(const std::string& path, const std::string& what) {
   return ss.str();
 }
 
+Assignments point_assignments(const StudySpec& s, const std::vector<std::string>& values) {
+  Assignments a;
+  for (size_t k = 0; k < s.grid.size(); ++k) a.push_back({s.grid[k].first, FieldValue(values[k])});
+  return a;
+}
+
 Policy point_policy(const Policy& base, const StudySpec& s, const std::vector<std::string>& values) {
-  XbarConfig c;
-  apply_toml_string(c, base.default_toml, base.source);
-  for (size_t k = 0; k < s.grid.size(); ++k) set_key(c, s.grid[k].first, values[k]);
-  c.validate();
   Policy p = base;
-  p.default_toml = to_toml(c);
+  apply_assignments(p.defaults, point_assignments(s, values));
+  p.defaults.validate();
   return p;
 }
 
@@ -52,12 +53,7 @@ StudySpec load_study(const std::string& path) { return parse_study(read_whole_fi
 StudySpec parse_study(const std::string& text, const std::string& path) {
   StudySpec s;
   s.source = path;
-  toml::table root;
-  try {
-    root = toml::parse(text, path);
-  } catch (const toml::parse_error& e) {
-    throw FileError(path + ":" + std::to_string(e.source().begin.line) + ": " + std::string(e.description()));
-  }
+  const toml::table root = parse_toml(text, path);
   for (const auto& [k, v] : root) {
     const std::string key(k.str());
     if (key != "study" && key != "grid") {
@@ -65,7 +61,7 @@ StudySpec parse_study(const std::string& text, const std::string& path) {
       throw ConfigError(key, "?", path + ": unknown table" + (hint.empty() ? "" : " (did you mean [" + hint + "]?)"));
     }
   }
-  const toml::table* st = root["study"].as_table();
+  const toml::table* st = root.get_as<toml::table>("study");
   if (!st) throw ConfigError("study", "?", path + ": missing [study] table");
   for (const auto& [k, v] : *st) {
     const std::string key(k.str());
@@ -80,11 +76,13 @@ StudySpec parse_study(const std::string& text, const std::string& path) {
     return *v;
   };
   s.model = req("model");
-  s.task = req("task");
+  try {
+    s.task = parse_enum<Task>("study.task", req("task"));
+  } catch (const ConfigError& e) {
+    throw ConfigError(e.field(), "", std::string(e.what()) + " (in " + path + ")");
+  }
   s.policy = req("policy");
   s.output = req("output");
-  if (s.task != "fashion_mnist" && s.task != "text")
-    throw ConfigError("study.task", "\"" + s.task + "\"", path + ": must be fashion_mnist or text");
   auto integer = [&](const char* key, int64_t def, int64_t lo, int64_t hi) {
     const toml::node* n = st->get(key);
     if (!n) return def;
@@ -122,8 +120,7 @@ StudySpec parse_study(const std::string& text, const std::string& path) {
   // Check every grid value against the config (unknown keys, out-of-range values) before running.
   for (size_t k = 0; k < s.grid.size(); ++k)
     for (const auto& v : s.grid[k].second) {
-      XbarConfig c;
-      apply_toml_string(c, base.default_toml, base.source);
+      XbarConfig c = base.defaults;
       try {
         set_key(c, s.grid[k].first, v);
         c.validate();
@@ -131,7 +128,7 @@ StudySpec parse_study(const std::string& text, const std::string& path) {
         throw ConfigError("grid." + s.grid[k].first, v, path + ": " + e.what());
       }
     }
-  std::string canon = "task=" + s.task + "\nsamples=" + std::to_string(s.samples) + "\ncontext=" +
+  std::string canon = "task=" + std::string(enum_name(s.task)) + "\nsamples=" + std::to_string(s.samples) + "\ncontext=" +
                       std::to_string(s.context) + "\nrepeats=" + std::to_string(s.repeats) + "\n";
   for (const auto& [k, vs] : s.grid) {
     canon += k + "=";

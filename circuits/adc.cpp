@@ -11,7 +11,7 @@ const std::vector<Field<AdcConfig>>& AdcConfig::fields() {
   static const std::vector<Field<A>> f = {
       {"bits", "bit", "ADC resolution incl. sign (0: ideal readout)", &A::bits, 0, 24},
       {"range", "", "full-scale choice: worst_case (max possible column signal), fixed (fraction of it), calibrated (percentile of calibration data)",
-       &A::range, 0, 0, {"worst_case", "fixed", "calibrated"}},
+       &A::range},
       {"fixed_fraction", "", "range = fixed: full scale as a fraction of the worst-case column signal", &A::fixed_fraction, 1e-9, 1},
       {"percentile", "%", "range = calibrated: full scale at this percentile of |column signal| on calibration inputs",
        &A::percentile, 1, 100},
@@ -33,7 +33,7 @@ void AdcConfig::validate() const {
 
 double adc_lsb(const AdcConfig& cfg, double full_scale, double unit) {
   const double top = std::ldexp(1.0, cfg.bits - 1) - 1.0;  // largest positive code
-  if (cfg.range == "worst_case" && unit > 0) {
+  if (cfg.range == AdcRange::worst_case && unit > 0) {
     const int e = std::max(0, int(std::ceil(std::log2(full_scale / (unit * top)) - 1e-12)));
     return unit * std::ldexp(1.0, e);
   }

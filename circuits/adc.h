@@ -13,9 +13,18 @@
 
 namespace xbar {
 
+// Full scale: the largest possible column signal, a fraction of it, or a percentile of
+// calibration data.
+enum class AdcRange { worst_case, fixed, calibrated };
+template <>
+struct EnumNames<AdcRange> {
+  static constexpr EnumName<AdcRange> table[] = {
+      {AdcRange::worst_case, "worst_case"}, {AdcRange::fixed, "fixed"}, {AdcRange::calibrated, "calibrated"}};
+};
+
 struct AdcConfig {
   int bits = 0;                      // resolution incl. sign (0: ideal, no conversion error)
-  std::string range = "worst_case";  // worst_case | fixed | calibrated
+  AdcRange range = AdcRange::worst_case;
   double fixed_fraction = 1.0;       // range = fixed: full scale as a fraction of the worst case
   double percentile = 99.99;         // range = calibrated: full scale at this percentile of |signal|
   double offset_sigma_lsb = 0.0;     // per-ADC offset, std in LSB (fixed per chip)

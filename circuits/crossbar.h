@@ -9,7 +9,7 @@
 namespace xbar {
 
 // G in microsiemens (rows x columns); returns the matrix in microsiemens that maps row voltages
-// to column currents (I_uA = M^T V). `stats` receives the solver's iterations and residual.
+// to column currents (I_uA = M^T V). `stats` receives the solver's residual.
 Eigen::MatrixXf array_read_matrix(const Eigen::MatrixXf& G_uS, const WireConfig& wires, SolveStats* stats = nullptr);
 
 }  // namespace xbar

@@ -70,14 +70,14 @@ void write_crossbar_result(const std::string& path, const Eigen::MatrixXd& I, co
   const RowMatrix rm = I;
   w.write("I", std::vector<double>(rm.data(), rm.data() + rm.size()), {size_t(I.rows()), size_t(I.cols())});
   w.attr("I", "units", std::string("A"));
-  w.attr("/", "iterations", int64_t(stats.iterations));
   w.attr("/", "residual", stats.residual);
-  w.attr("/", "solver", std::string("direct nested-dissection Kron reduction (iterations 0)"));
+  w.attr("/", "solver", std::string("direct nested-dissection Kron reduction"));
   w.attr("/", "ir_drop_severity", severity);
   w.attr("/", "r_row", c.wires.r_row_ohm);
   w.attr("/", "r_col", c.wires.r_col_ohm);
   w.attr("/", "r_source", c.wires.r_source_ohm);
   w.attr("/", "r_sense", c.wires.r_sense_ohm);
+  w.close();
 }
 
 }  // namespace xbar

@@ -1,7 +1,7 @@
 // HDF5 files of `xbar crossbar solve`: a circuit case (G, V, wire resistances) in, currents out.
 // case.h5: dataset G (R x C, siemens), dataset V (B x R, volts), root attributes r_row, r_col
 // (ohms, required), r_source, r_sense (ohms, default 0). out.h5: dataset I (B x C, amperes) and
-// root attributes iterations, residual, ir_drop_severity and the resistances used.
+// root attributes residual, solver, ir_drop_severity and the resistances used.
 #pragma once
 #include <Eigen/Dense>
 #include <string>

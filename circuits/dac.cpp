@@ -8,8 +8,7 @@ const std::vector<Field<DacConfig>>& DacConfig::fields() {
   using D = DacConfig;
   static const std::vector<Field<D>> f = {
       {"bits", "bit", "DAC resolution incl. sign bit when signed (0: ideal, unquantized inputs)", &D::bits, 0, 24},
-      {"range", "", "input scaling: absmax (each input vector's max |x| maps to full scale) or static", &D::range, 0, 0,
-       {"absmax", "static"}},
+      {"range", "", "input scaling: absmax (each input vector's max |x| maps to full scale) or static", &D::range},
       {"static_range", "input units", "input magnitude mapped to full-scale voltage when range = static (larger inputs clip)",
        &D::static_range, 1e-30, 1e30},
       {"is_signed", "", "bipolar DAC; false: unsigned, negative inputs clip to 0 (e.g. after ReLU)", &D::is_signed},
@@ -51,7 +50,7 @@ DacOutput dac_convert(const DacConfig& cfg, const Eigen::Ref<const RowMatrixXf>&
 
   int64_t clipped = 0;
   const double lo = cfg.is_signed ? -1.0 : 0.0;
-  const bool absmax = cfg.range == "absmax";
+  const bool absmax = cfg.range == DacRange::absmax;
   // Rows are independent: parallel and vectorized, same result at any thread count.
 #pragma omp parallel for schedule(static) reduction(+ : clipped)
   for (Eigen::Index b = 0; b < B; ++b) {

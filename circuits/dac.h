@@ -11,9 +11,16 @@
 
 namespace xbar {
 
+// Input scaling: each input vector's max |x| to full scale, or a fixed input range.
+enum class DacRange { absmax, static_ };
+template <>
+struct EnumNames<DacRange> {
+  static constexpr EnumName<DacRange> table[] = {{DacRange::absmax, "absmax"}, {DacRange::static_, "static"}};
+};
+
 struct DacConfig {
   int bits = 0;                  // resolution incl. sign when signed (0: unquantized)
-  std::string range = "absmax";  // absmax: per input vector | static: fixed input range
+  DacRange range = DacRange::absmax;
   double static_range = 1.0;     // input magnitude mapped to full scale (range = static)
   bool is_signed = true;         // signed DAC (bipolar voltages); unsigned clips negatives to 0
   int slice_bits = 0;            // bit-serial: magnitude fed in slices of this many bits (0: one read)

@@ -37,10 +37,10 @@ namespace xbar {
 const std::vector<Field<WireConfig>>& WireConfig::fields() {
   using W = WireConfig;
   static const std::vector<Field<W>> f = {
-      {"r_row_ohm", "ohm", "row (word line) wire resistance per cell segment", &W::r_row_ohm, 0, 1e9, {}},
-      {"r_col_ohm", "ohm", "column (bit line) wire resistance per cell segment", &W::r_col_ohm, 0, 1e9, {}},
-      {"r_source_ohm", "ohm", "row driver output resistance, in series with the first row segment", &W::r_source_ohm, 0, 1e9, {}},
-      {"r_sense_ohm", "ohm", "column sense-amplifier input resistance, in series with the last column segment", &W::r_sense_ohm, 0, 1e9, {}},
+      {"r_row_ohm", "ohm", "row (word line) wire resistance per cell segment", &W::r_row_ohm, 0, 1e9},
+      {"r_col_ohm", "ohm", "column (bit line) wire resistance per cell segment", &W::r_col_ohm, 0, 1e9},
+      {"r_source_ohm", "ohm", "row driver output resistance, in series with the first row segment", &W::r_source_ohm, 0, 1e9},
+      {"r_sense_ohm", "ohm", "column sense-amplifier input resistance, in series with the last column segment", &W::r_sense_ohm, 0, 1e9},
   };
   return f;
 }
@@ -476,10 +476,7 @@ MatrixXd effective_matrix(const MatrixXd& G_S, const WireConfig& w, SolveStats* 
   MatrixXd M(p.R, p.C);
   for (int j = 0; j < p.C; ++j)
     for (int i = 0; i < p.R; ++i) M(i, j) = -root.K()(root.L[i], root.B[j]);
-  if (stats) {
-    stats->iterations = 0;
-    stats->residual = residual;
-  }
+  if (stats) stats->residual = residual;
   return M;
 }
 

@@ -1,4 +1,4 @@
-// Wire parasitics (IR drop) of one crossbar array, DESIGN.md section 2 convention:
+// Wire parasitics (IR drop) of one crossbar array, convention of docs/DESIGN.md, "Circuit convention":
 // R rows x C columns, G[i][j] (siemens) between row node (i,j) and column node (i,j); row i driven
 // by an ideal source V_i through r_source then r_row per segment from j = 0 (far end open);
 // column j read at i = R-1 by a virtual ground through r_col per segment then r_sense.
@@ -24,14 +24,13 @@ struct WireConfig {
 };
 
 struct SolveStats {
-  int iterations = 0;     // solver iterations (0 for a direct solve)
   double residual = 0.0;  // relative residual of the final solution
 };
 
 // Effective matrix M (R x C, siemens): column currents are I = M^T V for any row voltages V.
 // With all resistances zero, M == G.
 // Solver: direct nested-dissection Schur reduction of the node network onto its R + C terminals
-// (iterations = 0; residual = worst relative residual of the dense eliminations it performed).
+// (residual = worst relative residual of the dense eliminations it performed).
 // Throws InputError for an empty, non-finite or negative G; ConfigError for invalid wires.
 Eigen::MatrixXd effective_matrix(const Eigen::MatrixXd& G_S, const WireConfig& w, SolveStats* stats = nullptr);
 

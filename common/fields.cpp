@@ -1,6 +1,5 @@
 #include "common/fields.h"
 
-#include <algorithm>
 #include <charconv>
 
 namespace xbar {
@@ -23,26 +22,6 @@ std::string value_to_string(const FieldValue& v) {
         else return std::to_string(x);
       },
       v);
-}
-
-std::string closest_name(const std::string& key, const std::vector<std::string>& names) {
-  std::string best;
-  size_t best_d = std::max<size_t>(2, key.size() / 3) + 1;
-  for (const auto& n : names) {
-    std::vector<size_t> prev(n.size() + 1), cur(n.size() + 1);
-    for (size_t j = 0; j <= n.size(); ++j) prev[j] = j;
-    for (size_t i = 1; i <= key.size(); ++i) {
-      cur[0] = i;
-      for (size_t j = 1; j <= n.size(); ++j)
-        cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (key[i - 1] != n[j - 1])});
-      std::swap(prev, cur);
-    }
-    if (prev[n.size()] < best_d) {
-      best_d = prev[n.size()];
-      best = n;
-    }
-  }
-  return best;
 }
 
 }  // namespace xbar

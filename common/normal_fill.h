@@ -2,7 +2,7 @@
 // 24-bit uniforms -> Box-Muller with float log / sin / cos polynomials. Normal i of a stream is a
 // pure function of (rng, i), never of threads or of how a range is split into calls.
 //
-// Accuracy (tests/circuits/test_normal_fill.cpp checks it against libm in double): the log is
+// Accuracy (tests/common/test_normal_fill.cpp checks it against libm in double): the log is
 // exponent + atanh series of the mantissa in [sqrt(1/2), sqrt(2)) (truncation < 3e-9), sin and cos
 // are Taylor polynomials on a quarter turn (truncation < 1e-9), so each normal is within a few
 // float roundings (abs < 2e-6) of exact Box-Muller on the same uniforms. Radius uniforms have 23 bits

@@ -1,13 +1,14 @@
 // HDF5 device characterization files (schema "xbar-device", version 1): schema constants, the
 // in-memory form of a file (DeviceTables), reading, writing, and a validator that reports every
-// problem with the dataset or attribute path it concerns. data/devices/README.md documents the
-// schema for users; this header is its reference in code.
+// problem with the dataset or attribute path it concerns. The objects of a file are listed once,
+// in the table of devices/device_schema.h, which drives all of these and the documentation.
 #pragma once
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "devices/device_model.h"
+#include "devices/read_noise_law.h"
 
 namespace xbar {
 
@@ -46,7 +47,7 @@ struct DeviceTables {
   // /read_noise: sigma of one read at t_ref for a device at g (before drift)
   std::vector<double> read_g_uS, read_sigma_uS;
   std::string read_time_model = "none";
-  double read_t_ref_s = 1.0, read_t_read_s = 250e-9, read_time_exponent = 0.0;
+  double read_t_ref_s = 1.0, read_t_read_s = kReadPulse_s, read_time_exponent = 0.0;
   bool read_scales_with_drift = true;  // sigma scales with G(t)/G_prog (relative read noise)
   // /drift: G(t) = G_prog ((t + t0)/t0)^-nu, nu ~ |N(nu_mean(G), nu_std(G))|
   std::vector<double> drift_g_uS, drift_nu_mean, drift_nu_std;

@@ -12,8 +12,9 @@
 
 #include "common/error.h"
 #include "common/fields.h"
-#include "devices/pcm.h"
+#include "devices/read_noise_law.h"
 #include "common/sha256.h"
+#include "common/stats.h"
 #include "devices/table_device.h"
 
 namespace xbar {
@@ -63,18 +64,9 @@ std::string fmt(double v, int prec = 4) {
   return os.str();
 }
 
-double mean_of(const std::vector<double>& v) {
-  return v.empty() ? 0.0 : std::accumulate(v.begin(), v.end(), 0.0) / double(v.size());
-}
-double std_of(const std::vector<double>& v) {
-  if (v.size() < 2) return 0.0;
-  const double m = mean_of(v);
-  double s = 0;
-  for (double x : v) s += (x - m) * (x - m);
-  return std::sqrt(s / double(v.size() - 1));
-}
 double skew_of(const std::vector<double>& v) {
-  const double m = mean_of(v), s = std_of(v);
+  const MeanStd ms = mean_std(v);
+  const double m = ms.mean, s = ms.sd;
   if (v.size() < 3 || s == 0) return 0.0;
   double k = 0;
   for (double x : v) k += std::pow((x - m) / s, 3);
@@ -82,7 +74,8 @@ double skew_of(const std::vector<double>& v) {
 }
 // Kolmogorov-Smirnov distance of the sample to a normal with its own mean and std.
 double ks_normal(std::vector<double> v) {
-  const double m = mean_of(v), s = std_of(v);
+  const MeanStd ms = mean_std(v);
+  const double m = ms.mean, s = ms.sd;
   if (v.size() < 2 || s == 0) return 0.0;
   std::sort(v.begin(), v.end());
   double d = 0;
@@ -122,7 +115,7 @@ std::vector<double> polyfit(const std::vector<double>& x, const std::vector<doub
   }
   std::vector<double> coef(static_cast<size_t>(m), 0.0);
   for (int a = 0; a < m; ++a) coef[size_t(a)] = A[a][m] / A[a][a];
-  const double ym = mean_of(y);
+  const double ym = mean_std(y).mean;
   double ss_res = 0, ss_tot = 0;
   for (size_t i = 0; i < x.size(); ++i) {
     double f = 0, p = 1;
@@ -308,8 +301,8 @@ RawFit import_raw_csv(const std::string& path, double scale, double rel_tol) {
     std::vector<double> dev(m);
     for (auto& d : dev) d -= t;
     fit.target_uS.push_back(t);
-    fit.sigma_uS.push_back(std_of(m));
-    fit.mean_offset_uS.push_back(mean_of(dev));
+    fit.sigma_uS.push_back(mean_std(m).sd);
+    fit.mean_offset_uS.push_back(mean_std(dev).mean);
     fit.ks_normal.push_back(ks_normal(m));
     fit.counts.push_back(g.size());
     std::sort(m.begin(), m.end());
@@ -399,9 +392,9 @@ DriftFit import_drift_csv(const std::string& path, double scale, double t0, int 
      << ", rms residual of ln g = " << fmt(fit.rms_log_residual) << "\n  bin  g_uS       devices  nu_mean   nu_std\n";
   for (auto [lo, hi] : equal_count_bins(g0s, bins)) {
     std::vector<double> gg(g0s.begin() + long(lo), g0s.begin() + long(hi)), nn(nus.begin() + long(lo), nus.begin() + long(hi));
-    fit.g_uS.push_back(mean_of(gg));
-    fit.nu_mean.push_back(mean_of(nn));
-    fit.nu_std.push_back(std_of(nn));
+    fit.g_uS.push_back(mean_std(gg).mean);
+    fit.nu_mean.push_back(mean_std(nn).mean);
+    fit.nu_std.push_back(mean_std(nn).sd);
     fit.devices_per_bin.push_back(hi - lo);
     char buf[128];
     std::snprintf(buf, sizeof buf, "  %3zu %10.4g %7zu %9.4g %9.4g\n", fit.g_uS.size() - 1, fit.g_uS.back(), hi - lo,
@@ -431,7 +424,7 @@ ReadFit import_read_csv(const std::string& path, double scale, int bins) {
     std::vector<double> r;
     for (size_t i : rows) r.push_back(csv.cols[1][i] * scale);
     gs.push_back(g * scale);
-    sds.push_back(std_of(r));
+    sds.push_back(mean_std(r).sd);
     vars.push_back(sds.back() * sds.back());
   }
   ReadFit fit;
@@ -441,8 +434,8 @@ ReadFit import_read_csv(const std::string& path, double scale, int bins) {
      << "  bin  g_uS       devices  sigma_uS  sigma/G\n";
   for (auto [lo, hi] : equal_count_bins(gs, bins)) {
     std::vector<double> gg(gs.begin() + long(lo), gs.begin() + long(hi)), vv(vars.begin() + long(lo), vars.begin() + long(hi));
-    fit.g_uS.push_back(mean_of(gg));
-    fit.sigma_uS.push_back(std::sqrt(mean_of(vv)));
+    fit.g_uS.push_back(mean_std(gg).mean);
+    fit.sigma_uS.push_back(std::sqrt(mean_std(vv).mean));
     fit.devices_per_bin.push_back(hi - lo);
     char buf[128];
     std::snprintf(buf, sizeof buf, "  %3zu %10.4g %7zu %9.4g %8.4f\n", fit.g_uS.size() - 1, fit.g_uS.back(), hi - lo,
@@ -590,27 +583,24 @@ void simplify(std::vector<double>& g, std::vector<std::vector<double>*> ys) {
   for (auto* y : ys) pick(*y);
 }
 
-double pcm_factor(double t, double t_read, double t_ref) {
-  const double l = std::log((t + t_read) / (2 * t_read)), lr = std::log((t_ref + t_read) / (2 * t_read));
-  return l > 0 ? std::sqrt(l / lr) : 0.0;
-}
 }  // namespace
 
 ImportResult tabulate_device(const DeviceConfig& cfg, const std::string& source, const std::string& citation) {
   DeviceConfig c = cfg;
-  if (c.model == "file") throw ConfigError("device.model", "file", "tabulate needs a parametric model");
+  const std::string model = enum_name(c.model);
+  if (c.model == DeviceKind::file) throw ConfigError("device.model", "file", "tabulate needs a parametric model");
   auto m = make_device(c);
   m->prog_scale = m->read_scale = m->drift_scale = 1.0;
   ImportResult res;
   DeviceTables& t = res.tables;
-  t.name = c.model;
-  t.technology = c.model == "normal" ? "generic" : c.model;
+  t.name = model;
+  t.technology = c.model == DeviceKind::normal ? "generic" : model;
   t.source = source;
   t.citation = citation;
-  t.description = "tabulated from xbar's parametric '" + c.model + "' model with g_min_uS = " + format_double(c.g_min_uS) +
+  t.description = "tabulated from xbar's parametric '" + model + "' model with g_min_uS = " + format_double(c.g_min_uS) +
                   ", g_max_uS = " + format_double(c.g_max_uS);
   t.tool = "xbar device tabulate";
-  t.method = "model " + c.model + " evaluated on a " + "grid of 0 .. 1.5 g_max (uniform + geometric near 0)";
+  t.method = "model " + model + " evaluated on a " + "grid of 0 .. 1.5 g_max (uniform + geometric near 0)";
   t.g_min_uS = m->g_min_uS();
   t.g_max_uS = m->g_max_uS();
   t.levels_uS = m->levels_uS();
@@ -632,12 +622,12 @@ ImportResult tabulate_device(const DeviceConfig& cfg, const std::string& source,
     return true;
   };
   if (s_ref > 0 && !all_match([](double) { return 1.0; })) {
-    if (all_match([&](double tt) { return pcm_factor(tt, PcmDevice::kTRead_s, t_ref); })) {
+    if (all_match([&](double tt) { return pcm_1f_factor(tt, kReadPulse_s, t_ref); })) {
       tm = "pcm_1f";
     } else {
       expo = std::log(m->read_sigma_uS(gp, gp, 1e5) / s_ref) / std::log(1e5 / t_ref);
-      if (!all_match([&](double tt) { return std::pow(std::max(tt, 250e-9) / t_ref, expo); }))
-        throw Error("tabulate: the read-noise time dependence of model '" + c.model +
+      if (!all_match([&](double tt) { return std::pow(std::max(tt, kReadPulse_s) / t_ref, expo); }))
+        throw Error("tabulate: the read-noise time dependence of model '" + model +
                     "' is none of the schema's time models (none, pcm_1f, power)");
       tm = "power";
     }
@@ -646,7 +636,7 @@ ImportResult tabulate_device(const DeviceConfig& cfg, const std::string& source,
   t.read_scales_with_drift = s_ref > 0 && std::abs(s_half - 0.5 * s_ref) < std::abs(s_half - s_ref);
   t.read_time_model = tm;
   t.read_t_ref_s = t_ref;
-  t.read_t_read_s = tm == "pcm_1f" ? PcmDevice::kTRead_s : 250e-9;
+  t.read_t_read_s = kReadPulse_s;
   t.read_time_exponent = expo;
   t.read_g_uS = grid;
   for (double g : grid) t.read_sigma_uS.push_back(m->read_sigma_uS(g, g, t_ref));
@@ -676,7 +666,7 @@ ImportResult tabulate_device(const DeviceConfig& cfg, const std::string& source,
     e_read = std::max(e_read, std::abs(td.read_sigma_uS(g, gn, tt) - sr));
   }
   std::ostringstream os;
-  os << "tabulated model '" << c.model << "' on a grid of " << grid.size() << " G points (0 .. " << format_double(grid.back())
+  os << "tabulated model '" << enum_name(c.model) << "' on a grid of " << grid.size() << " G points (0 .. " << format_double(grid.back())
      << " uS), kept where not linear: programming " << t.prog_g_uS.size() << ", read noise " << t.read_g_uS.size()
      << ", drift " << t.drift_g_uS.size() << " points; read noise time_model = " << tm << (tm == "power" ? " (exponent " + fmt(expo) + ")" : "")
      << ", scales_with_drift = " << (t.read_scales_with_drift ? 1 : 0) << "\n"

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "devices/read_noise_law.h"
+
 namespace xbar {
 
 namespace {
@@ -12,20 +14,21 @@ double rel(double g_uS, double g_max_uS) { return std::max(std::abs(g_uS) / g_ma
 
 double PcmDevice::prog_sigma_uS(double g) const {
   const double x = std::min(rel(g, g_max_), 1.0);
-  return (0.26348 + 1.9650 * x - 1.1731 * x * x) * (g_max_ / 25.0);
+  return (p_.prog_c0_uS + p_.prog_c1_uS * x + p_.prog_c2_uS * x * x) * (g_max_ / p_.prog_g_ref_uS);
 }
 
 double PcmDevice::nu_mean(double g) const {
-  return std::clamp(-0.0155 * std::log(rel(g, g_max_)) + 0.0244, 0.049, 0.1);
+  return std::clamp(p_.nu_mean_slope * std::log(rel(g, g_max_)) + p_.nu_mean_intercept, p_.nu_mean_min, p_.nu_mean_max);
 }
 
 double PcmDevice::nu_std(double g) const {
-  return std::clamp(-0.0125 * std::log(rel(g, g_max_)) - 0.0059, 0.008, 0.045);
+  return std::clamp(p_.nu_std_slope * std::log(rel(g, g_max_)) + p_.nu_std_intercept, p_.nu_std_min, p_.nu_std_max);
 }
 
 double PcmDevice::read_sigma_uS(double g_prog, double g_now, double t) const {
-  const double qs = std::min(0.0088 / std::max(std::pow(rel(g_prog, g_max_), 0.65), 1e-3), 0.2);
-  const double l = std::log((t + kTRead_s) / (2.0 * kTRead_s));
+  const double qs =
+      std::min(p_.read_q_coef / std::max(std::pow(rel(g_prog, g_max_), p_.read_q_exponent), p_.read_q_floor), p_.read_q_max);
+  const double l = pcm_1f_log(t);
   return l > 0 ? std::abs(g_now) * qs * std::sqrt(l) : 0.0;
 }
 

@@ -1,6 +1,7 @@
 // Phase-change memory after Nandakumar et al. (ICECS 2019) and Joshi et al. (Nat. Commun. 2020),
 // the model of IBM aihwkit's PCMLikeNoiseModel (calibrated on ~1M devices): programming noise
-// polynomial, drift with state-dependent exponent, accumulated 1/f read noise.
+// polynomial, drift with state-dependent exponent, accumulated 1/f read noise. Coefficients from
+// [device.pcm] (PcmDeviceConfig).
 #pragma once
 #include "devices/device_base.h"
 
@@ -8,15 +9,16 @@ namespace xbar {
 
 class PcmDevice : public ParametricDevice {
  public:
-  explicit PcmDevice(const DeviceConfig& cfg) : ParametricDevice(cfg) {}
+  explicit PcmDevice(const DeviceConfig& cfg) : ParametricDevice(cfg), p_(cfg.pcm) {}
   std::string name() const override { return "pcm"; }
   double prog_sigma_uS(double g_target_uS) const override;
   double nu_mean(double g_uS) const override;
   double nu_std(double g_uS) const override;
-  double t0_s() const override { return 20.0; }
+  double t0_s() const override { return p_.t0_s; }
   double read_sigma_uS(double g_prog_uS, double g_now_uS, double t_s) const override;
 
-  static constexpr double kTRead_s = 250e-9;  // read pulse duration of the 1/f model
+ private:
+  PcmDeviceConfig p_;
 };
 
 }  // namespace xbar

@@ -4,6 +4,8 @@
 #include <cmath>
 
 #include "common/error.h"
+#include "common/stats.h"
+#include "devices/read_noise_law.h"
 
 namespace xbar {
 
@@ -35,12 +37,8 @@ TableDevice::TableDevice(DeviceTables t, double extra_min, double extra_max)
     if (t_.prog_samples_uS.size() != L * N) throw FileError(t_.name + ": /programming/samples_uS has the wrong size");
     for (size_t l = 0; l < L; ++l) {
       std::vector<double> d(t_.prog_samples_uS.begin() + l * N, t_.prog_samples_uS.begin() + (l + 1) * N);
-      double mean = 0;
-      for (auto& x : d) x -= t_.prog_g_uS[l], mean += x;
-      mean /= double(N);
-      double var = 0;
-      for (double x : d) var += (x - mean) * (x - mean);
-      dev_std_.push_back(N > 1 ? std::sqrt(var / double(N - 1)) : 0.0);
+      for (auto& x : d) x -= t_.prog_g_uS[l];
+      dev_std_.push_back(mean_std(d).sd);
       std::sort(d.begin(), d.end());
       dev_sorted_.push_back(std::move(d));
     }
@@ -80,10 +78,7 @@ double TableDevice::nu_std(double g) const {
 double TableDevice::read_time_factor(double t) const {
   const std::string& m = t_.read_time_model;
   if (m == "pcm_1f") {
-    const double tr = t_.read_t_read_s;
-    const double l = std::log((t + tr) / (2 * tr));
-    const double lref = std::log((t_.read_t_ref_s + tr) / (2 * tr));
-    return l > 0 ? std::sqrt(l / lref) : 0.0;
+    return pcm_1f_factor(t, t_.read_t_read_s, t_.read_t_ref_s);
   }
   if (m == "power") return std::pow(std::max(t, t_.read_t_read_s) / t_.read_t_ref_s, t_.read_time_exponent);
   return 1.0;

@@ -2,6 +2,8 @@
 
 #include <toml++/toml.h>
 
+#include "engine/config_toml.h"
+
 #include <sstream>
 
 namespace xbar {
@@ -48,87 +50,56 @@ void with_section(XbarConfig& cfg, const std::string& section, const std::string
   }
 }
 
-FieldValue from_toml(const toml::node& n, const std::string& where) {
-  if (auto v = n.as_integer()) return v->get();
-  if (auto v = n.as_floating_point()) return v->get();
-  if (auto v = n.as_boolean()) return v->get();
-  if (auto v = n.as_string()) return v->get();
-  throw ConfigError(where, "?", "expected a number, boolean or string");
-}
-
-void apply_table(XbarConfig& cfg, const toml::table& root, const std::string& source) {
-  for (const auto& [sk, sn] : root) {
-    const std::string section(sk.str());
-    const toml::table* t = sn.as_table();
-    if (!t) throw ConfigError(section, "?", source + ": top-level keys must be inside a [section] table");
-    for (const auto& [kk, kn] : *t) {
-      const std::string key(kk.str());
-      const toml::node& value = kn;  // lambdas cannot capture structured bindings before C++20
-      with_section(cfg, section, key, [&](auto& s) {
-        try {
-          set_field(s, key, from_toml(value, section + "." + key));
-        } catch (const ConfigError& e) {
-          throw ConfigError(e.field(), "", std::string(e.what()) + " (in " + source + ")");
-        }
-      });
-    }
-  }
+// "device.prog_sigma_uS" -> "device.normal.prog_sigma_uS"; other keys unchanged.
+std::string current_key(const std::string& dotted) {
+  for (const auto& [old_key, new_key] : renamed_device_keys())
+    if (dotted == old_key) return new_key;
+  return dotted;
 }
 
 template <class S>
 void add_to_toml(const S& s, toml::table& root) {
-  toml::table t;
+  toml::table& t = toml_table_at(root, s.section());
   for (const auto& f : S::fields()) {
     std::visit(
-        [&](auto m) {
-          const auto& v = s.*m;
-          using T = std::decay_t<decltype(v)>;
-          if constexpr (std::is_same_v<T, int>) t.insert(f.key, int64_t(v));
-          else t.insert(f.key, v);
+        [&](const auto& m) {
+          if constexpr (is_enum_member_v<decltype(m), S>) {
+            t.insert(f.key, std::string(m.get(s)));
+          } else {
+            const auto& v = s.*m;
+            using T = std::decay_t<decltype(v)>;
+            if constexpr (std::is_same_v<T, int>) t.insert(f.key, int64_t(v));
+            else t.insert(f.key, v);
+          }
         },
         f.member);
   }
-  root.insert(s.section(), std::move(t));
 }
 
 }  // namespace
 
-void set_assignment(XbarConfig& cfg, const std::string& kv) {
-  const auto eq = kv.find('=');
-  if (eq == std::string::npos || eq == 0) throw ConfigError("--set", kv, "expected section.key=value");
-  set_key(cfg, kv.substr(0, eq), kv.substr(eq + 1));
-}
+void set_assignment(XbarConfig& cfg, const std::string& kv) { apply_assignments(cfg, {parse_assignment(kv)}); }
 
 void set_key(XbarConfig& cfg, const std::string& dotted, const std::string& value) {
-  const auto dot = dotted.find('.');
-  if (dot == std::string::npos)
-    throw ConfigError(dotted, value, "expected section.key (e.g. adc.bits)");
+  set_value(cfg, dotted, FieldValue(value));
+}
+
+// The section may be dotted ("device.pcm"); the key is after the last dot.
+void set_value(XbarConfig& cfg, const std::string& given, const FieldValue& value) {
+  const std::string dotted = current_key(given);
+  const auto dot = dotted.rfind('.');
+  if (dot == std::string::npos || dot == 0 || dot + 1 == dotted.size())
+    throw ConfigError(given, value_to_string(value), "expected section.key (e.g. adc.bits)");
   const std::string section = dotted.substr(0, dot), key = dotted.substr(dot + 1);
-  with_section(cfg, section, key, [&](auto& s) { set_field(s, key, FieldValue(value)); });
+  with_section(cfg, section, key, [&](auto& s) { set_field(s, key, value); });
 }
 
 void apply_toml_string(XbarConfig& cfg, const std::string& text, const std::string& source) {
-  toml::table root;
-  try {
-    root = toml::parse(text, source);
-  } catch (const toml::parse_error& e) {
-    std::ostringstream os;
-    os << source << ":" << e.source().begin.line << ":" << e.source().begin.column << ": " << e.description();
-    throw ConfigError("toml", source, os.str());
-  }
-  apply_table(cfg, root, source);
+  apply_assignments(cfg, toml_assignments(parse_toml(text, source), source), source);
 }
 
 void apply_toml_file(XbarConfig& cfg, const std::string& path) {
-  toml::table root;
-  try {
-    root = toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
-    std::ostringstream os;
-    os << e.description() << " at line " << e.source().begin.line << ", column " << e.source().begin.column;
-    throw FileError(path + ": " + os.str());
-  }
-  apply_table(cfg, root, path);
+  apply_assignments(cfg, toml_assignments(parse_toml_file(path), path), path);
 }
 
 std::string to_toml(const XbarConfig& cfg) {

@@ -1,6 +1,7 @@
 // The full configuration of one analog layer: one struct per stage, read from TOML
-// ([mapping], [device], [dac], [adc], [wires], [outliers], [run],
-// [drift_compensation]) and `--set section.key=value` overrides.
+// ([mapping], [device] with [device.normal] / [device.pcm] / [device.rram], [dac], [adc],
+// [wires], [outliers], [run], [drift_compensation]) and `--set section.key=value` overrides
+// (section names may be dotted: device.pcm.t0_s).
 #pragma once
 #include <string>
 #include <vector>
@@ -40,19 +41,23 @@ struct XbarConfig {
   // Visits every section struct (generic lambda taking any config struct).
   template <class F>
   void visit(F&& f) {
-    f(mapping), f(device), f(dac), f(adc), f(wires), f(outliers), f(run), f(drift_compensation);
+    f(mapping), device.visit_sections(f), f(dac), f(adc), f(wires), f(outliers), f(run), f(drift_compensation);
   }
   template <class F>
   void visit(F&& f) const {
-    f(mapping), f(device), f(dac), f(adc), f(wires), f(outliers), f(run), f(drift_compensation);
+    f(mapping), device.visit_sections(f), f(dac), f(adc), f(wires), f(outliers), f(run), f(drift_compensation);
   }
 };
 
-// Applies "section.key" = value (text from the command line, parsed per field type).
+// Applies "section.key" = value (text from the command line, parsed per field type). The old flat
+// keys of renamed_device_keys() are still accepted, so saved models and results files read.
 void set_key(XbarConfig& cfg, const std::string& dotted_key, const std::string& value);
+// The same for a typed value (engine/assignment.h applies lists of them).
+void set_value(XbarConfig& cfg, const std::string& dotted_key, const FieldValue& value);
 // One "--set section.key=value" override; ConfigError naming --set and the text without a '='.
 void set_assignment(XbarConfig& cfg, const std::string& key_equals_value);
-// Applies a TOML document; unknown sections/keys are errors naming the file and key.
+// Applies a TOML document; unknown sections/keys are errors naming the file and key, syntax errors
+// FileErrors "SOURCE:LINE:COLUMN: description" (engine/config_toml.h).
 void apply_toml_file(XbarConfig& cfg, const std::string& path);
 void apply_toml_string(XbarConfig& cfg, const std::string& text, const std::string& source_name = "<string>");
 // Every key with its current value, as TOML text.

@@ -20,6 +20,7 @@
 // reference_reads R: the reference is read R times with fresh read/ADC noise and averaged before
 // the absolute value (so noise does not add a bias to r_j).
 #pragma once
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -28,15 +29,30 @@
 
 namespace xbar {
 
+enum class DriftCompensationMode { none, global, column };
+template <>
+struct EnumNames<DriftCompensationMode> {
+  static constexpr EnumName<DriftCompensationMode> table[] = {{DriftCompensationMode::none, "none"},
+                                                              {DriftCompensationMode::global, "global"},
+                                                              {DriftCompensationMode::column, "column"}};
+};
+
+enum class DriftReference { identity, ones };
+template <>
+struct EnumNames<DriftReference> {
+  static constexpr EnumName<DriftReference> table[] = {{DriftReference::identity, "identity"},
+                                                       {DriftReference::ones, "ones"}};
+};
+
 struct DriftCompensationConfig {
-  std::string mode = "none";  // none | global | column
-  std::string reference = "identity";  // identity | ones
+  DriftCompensationMode mode = DriftCompensationMode::none;
+  DriftReference reference = DriftReference::identity;
   int reference_reads = 1;    // reference reads averaged per time point
 
   static const char* section() { return "drift_compensation"; }
   static const std::vector<Field<DriftCompensationConfig>>& fields();
   void validate() const { check_fields(*this); }
-  bool on() const { return mode != "none"; }
+  bool on() const { return mode != DriftCompensationMode::none; }
 };
 
 // The reference inputs of one compensation step for a layer with `in` inputs: R blocks of the
@@ -49,5 +65,31 @@ std::vector<double> drift_reference_response(const DriftCompensationConfig& cfg,
 // response is zero at either time carries no information and keeps factor 1.
 std::vector<float> drift_factors(const DriftCompensationConfig& cfg, const std::vector<double>& r0,
                                  const std::vector<double>& rt);
+
+// The compensation of one programmed layer: the baseline response (read once per programming)
+// and the factors for the current read time.
+class DriftCompensator {
+ public:
+  // Reads the layer's outputs (without bias) for drift_reference_inputs() at a time (s).
+  using ReferenceRead = std::function<RowMatrixXf(double t_s)>;
+
+  explicit DriftCompensator(const DriftCompensationConfig& cfg) : cfg_(cfg) {}
+  // New programming: the baseline is read again at the next update.
+  void reset() {
+    baseline_.clear();
+    factor_.clear();
+  }
+  // Factors for read time t_s (none when mode = none).
+  void update(double t_s, const ReferenceRead& read);
+  // No factors until the next update (the reference cannot be read yet).
+  void suspend() { factor_.clear(); }
+  const std::vector<float>& factors() const { return factor_; }  // per output (empty: none)
+  double mean_factor() const;                                     // 1 without factors
+
+ private:
+  DriftCompensationConfig cfg_;
+  std::vector<double> baseline_;  // reference response at t = 0 (empty: not read yet)
+  std::vector<float> factor_;
+};
 
 }  // namespace xbar

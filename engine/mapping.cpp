@@ -10,8 +10,8 @@ const std::vector<Field<MappingConfig>>& MappingConfig::fields() {
       {"tile_rows", "cells", "word lines (inputs) per crossbar array", &M::tile_rows, 1, 65536},
       {"tile_cols", "cells", "bit lines (outputs) per crossbar array", &M::tile_cols, 1, 65536},
       {"mapping", "", "signed weights: differential (G+ - G- pair) or offset (one array + reference column)",
-       &M::mapping, 0, 0, {"differential", "offset"}},
-      {"scale", "", "weight scaling to the conductance range: per tile or per column", &M::scale, 0, 0, {"tile", "column"}},
+       &M::mapping},
+      {"scale", "", "weight scaling to the conductance range: per tile or per column", &M::scale},
       {"weight_bits", "bit", "weight resolution incl. sign (0: continuous conductances)", &M::weight_bits, 0, 24},
       {"cell_bits", "bit", "bits stored per cell when bit-slicing weights (0: one cell holds the whole weight)",
        &M::cell_bits, 0, 24},
@@ -28,12 +28,12 @@ void MappingConfig::validate() const {
 
 namespace {
 // Bits of the unsigned integer stored across the slices.
-int stored_bits(const MappingConfig& c) { return c.mapping == "offset" ? c.weight_bits : c.weight_bits - 1; }
+int stored_bits(const MappingConfig& c) { return c.mapping == SignedMapping::offset ? c.weight_bits : c.weight_bits - 1; }
 }  // namespace
 
 SliceLayout slice_layout(const MappingConfig& cfg) {
   SliceLayout L;
-  const bool offset = cfg.mapping == "offset";
+  const bool offset = cfg.mapping == SignedMapping::offset;
   if (cfg.weight_bits == 0) {
     L.weight = {offset ? 2.0 : 1.0};
     L.max_abs_diff = offset ? 0.5 : 1.0;
@@ -65,7 +65,7 @@ SliceLayout slice_layout(const MappingConfig& cfg) {
 std::vector<std::vector<Eigen::MatrixXf>> map_tile(const MappingConfig& cfg, const SliceLayout& L,
                                                    const Eigen::MatrixXf& w) {
   const Eigen::Index R = w.rows(), C = w.cols();
-  const bool offset = cfg.mapping == "offset";
+  const bool offset = cfg.mapping == SignedMapping::offset;
   std::vector<std::vector<Eigen::MatrixXf>> out(L.slices);
   for (auto& s : out) {
     if (offset) s.assign(1, Eigen::MatrixXf::Zero(R, C + 1));

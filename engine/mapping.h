@@ -13,11 +13,26 @@
 
 namespace xbar {
 
+// Signed weights: a G+ - G- pair per weight, or one array plus a reference column.
+enum class SignedMapping { differential, offset };
+template <>
+struct EnumNames<SignedMapping> {
+  static constexpr EnumName<SignedMapping> table[] = {{SignedMapping::differential, "differential"},
+                                                      {SignedMapping::offset, "offset"}};
+};
+
+// Where max|w| is taken when scaling weights to the conductance range.
+enum class WeightScale { tile, column };
+template <>
+struct EnumNames<WeightScale> {
+  static constexpr EnumName<WeightScale> table[] = {{WeightScale::tile, "tile"}, {WeightScale::column, "column"}};
+};
+
 struct MappingConfig {
   int tile_rows = 256;                  // word lines per array (inputs)
   int tile_cols = 256;                  // bit lines per array (outputs)
-  std::string mapping = "differential";  // differential | offset
-  std::string scale = "tile";           // tile | column: where max|w| is taken
+  SignedMapping mapping = SignedMapping::differential;
+  WeightScale scale = WeightScale::tile;
   int weight_bits = 0;                  // signed weight resolution incl. sign (0: continuous)
   int cell_bits = 0;                    // bits per cell for bit slicing (0: one cell per weight)
 

@@ -1,5 +1,7 @@
 #include "engine/mvm_io.h"
 
+#include <variant>
+
 #include "common/h5io.h"
 
 namespace xbar {
@@ -38,22 +40,11 @@ void write_mvm_output(const std::string& path, const RowMatrixXf& Y, const Analo
   std::vector<float> y(Y.data(), Y.data() + Y.size());
   w.write("Y", y, {size_t(Y.rows()), size_t(Y.cols())});
   w.group("/counters");
-  const LayerCounters& c = layer.counters();
-  w.attr("/counters", "tiles", c.tiles);
-  w.attr("/counters", "arrays", c.arrays);
-  w.attr("/counters", "occupancy", c.occupancy);
-  w.attr("/counters", "reads", c.reads);
-  w.attr("/counters", "conversions", c.conversions);
-  w.attr("/counters", "saturations", c.saturations);
-  w.attr("/counters", "dac_clipped", c.dac_clipped);
-  w.attr("/counters", "bytes_per_weight", c.bytes_per_weight);
-  w.attr("/counters", "ir_drop_severity", c.ir_drop_severity);
-  w.attr("/counters", "digital_weights", c.digital_weights);
-  w.attr("/counters", "digital_channels", c.digital_channels);
-  w.attr("/counters", "solver_iterations", int64_t(c.solver_iterations));
-  w.attr("/counters", "solver_residual", c.solver_residual);
+  for (const CounterField& f : counter_fields())
+    std::visit([&](auto m) { w.attr("/counters", f.name, layer.counters().*m); }, f.member);
   w.group("/config");
   for (const auto& [k, v] : flatten(layer.config())) w.attr("/config", k, v);
+  w.close();
 }
 
 }  // namespace xbar

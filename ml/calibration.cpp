@@ -22,25 +22,25 @@ int64_t context_of(const torch::jit::Module& m) {
 }  // namespace
 
 std::string CalibrationSet::source() const {
-  std::string s = task + " " + split + " " + std::to_string(samples) + " samples seed " + std::to_string(seed);
+  std::string s = enum_string(task) + " " + split + " " + std::to_string(samples) + " samples seed " + std::to_string(seed);
   if (leaks()) s += " (CALIBRATED ON THE EVALUATED DATA: results have seen their test inputs)";
   return s;
 }
 
-CalibrationSet load_calibration_set(const std::string& task, const CalibrationOptions& o) {
+CalibrationSet load_calibration_set(Task task, const CalibrationOptions& o) {
   if (o.samples < 1) throw ConfigError("--calibration-samples", std::to_string(o.samples), "must be >= 1");
   CalibrationSet c;
   c.task = task;
   c.seed = o.seed;
   c.samples = o.samples;
-  if (task == "fashion_mnist") {
+  if (task == Task::fashion_mnist) {
     c.split = o.on_test_data ? "test" : "train";
     data::FashionMnist d = data::load_fashion_mnist(c.split);
     const int64_t pool = o.on_test_data ? d.images.size(0) : d.images.size(0) - kHeldOutImages;
     c.indices = seeded_subset(pool, o.samples, o.seed);
     c.images = d.images.index_select(0, c.indices);
     c.samples = c.indices.numel();
-  } else if (task == "text") {
+  } else {
     const data::TextCorpus corpus = data::load_fortunes();
     c.split = o.on_test_data ? "valid" : "train";
     if (o.on_test_data) {
@@ -49,14 +49,12 @@ CalibrationSet load_calibration_set(const std::string& task, const CalibrationOp
       const int64_t n = corpus.train_tokens.numel();
       c.tokens = corpus.train_tokens.slice(0, 0, n - int64_t(double(n) * kHeldOutTextFraction));
     }
-  } else {
-    throw Error("unknown task '" + task + "' (fashion_mnist or text)");
   }
   return c;
 }
 
 at::Tensor calibration_inputs(const CalibrationSet& c, const torch::jit::Module& m, at::Tensor* indices) {
-  if (c.task == "fashion_mnist") {
+  if (c.task == Task::fashion_mnist) {
     if (indices) *indices = c.indices;
     return c.images;
   }

@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <string>
 
+#include "ml/task.h"
+
 namespace xbar {
 
 struct CalibrationOptions {
@@ -17,7 +19,7 @@ struct CalibrationOptions {
 };
 
 struct CalibrationSet {
-  std::string task;     // fashion_mnist | text
+  Task task = Task::fashion_mnist;
   std::string split;    // train, or test (fashion_mnist) / valid (text) when on_test_data
   int64_t samples = 0;  // as requested (text: capped by the windows available)
   uint64_t seed = 0;
@@ -29,8 +31,8 @@ struct CalibrationSet {
   std::string source() const;
 };
 
-// Throws Error on an unknown task or samples < 1.
-CalibrationSet load_calibration_set(const std::string& task, const CalibrationOptions& o);
+// ConfigError for samples < 1.
+CalibrationSet load_calibration_set(Task task, const CalibrationOptions& o);
 
 // The forward input of the calibration pass; `indices` (if given) receives which samples (image
 // or window indices of the split) it holds. context: text window length (0: the model's).

@@ -9,39 +9,37 @@
 
 namespace xbar {
 
-EvalData load_eval_data(const std::string& task, int64_t samples, int64_t context, const CalibrationOptions& cal) {
+EvalData load_eval_data(Task task, int64_t samples, int64_t context, const CalibrationOptions& cal) {
   EvalData d;
   d.calibration = load_calibration_set(task, cal);
   d.task = task;
-  if (task == "fashion_mnist") {
+  if (task == Task::fashion_mnist) {
     d.images = data::load_fashion_mnist("test");
     if (samples > 0 && samples < d.images.images.size(0)) {
       d.images.images = d.images.images.slice(0, 0, samples);
       d.images.labels = d.images.labels.slice(0, 0, samples);
     }
-  } else if (task == "text") {
+  } else {
     d.tokens = data::load_fortunes().valid_tokens;
     if (samples > 0 && samples < d.tokens.numel()) d.tokens = d.tokens.slice(0, 0, samples);
     d.context = context;
-  } else {
-    throw Error("unknown task '" + task + "' (fashion_mnist or text)");
   }
   return d;
 }
 
-EvalData load_validation_data(const std::string& task, int64_t samples, int64_t context, const CalibrationOptions& cal) {
+EvalData load_validation_data(Task task, int64_t samples, int64_t context, const CalibrationOptions& cal) {
   if (cal.on_test_data) throw Error("validation data is training data: calibration on test data does not apply");
   EvalData d;
   d.task = task;
   d.context = context;
   d.calibration = load_calibration_set(task, cal);
-  if (task == "fashion_mnist") {
+  if (task == Task::fashion_mnist) {
     d.images = data::load_fashion_mnist("train");
     int64_t n = d.images.images.size(0), a = n - kHeldOutImages;
     if (samples > 0) n = std::min(n, a + samples);
     d.images.images = d.images.images.slice(0, a, n);
     d.images.labels = d.images.labels.slice(0, a, n);
-  } else {  // load_calibration_set rejected other tasks
+  } else {
     const at::Tensor t = data::load_fortunes().train_tokens;
     const int64_t n = t.numel();
     d.tokens = t.slice(0, n - int64_t(double(n) * kHeldOutTextFraction), n);
@@ -52,7 +50,7 @@ EvalData load_validation_data(const std::string& task, int64_t samples, int64_t 
 
 double evaluate(torch::jit::Module& m, const EvalData& d) {
   m.eval();
-  if (d.task == "text") {
+  if (d.task == Task::text) {
     const int64_t ctx = d.context > 0 ? d.context : m.attr("context_len").toInt();
     return models::lm_bpc(m, d.tokens, ctx);
   }
@@ -60,7 +58,8 @@ double evaluate(torch::jit::Module& m, const EvalData& d) {
 }
 
 double evaluate_decode(torch::jit::Module& m, const EvalData& d, int64_t windows) {
-  if (d.task != "text") throw Error("decode evaluation needs task text, got '" + d.task + "'");
+  if (d.task != Task::text)
+    throw Error(std::string("decode evaluation needs task text, got '") + enum_name(d.task) + "'");
   if (!m.find_method("decode")) throw Error("the model has no decode method (KV-cache generation)");
   m.eval();
   at::NoGradGuard ng;

@@ -4,6 +4,7 @@
 
 #include "common/error.h"
 #include "ml/layers.h"
+#include "ml/task.h"
 
 namespace xbar::models {
 
@@ -12,8 +13,8 @@ namespace {
 using torch::jit::Module;
 using std::to_string;
 
-void set_task(Module& m, const std::string& task) {
-  m.register_attribute("xbar_task", c10::StringType::get(), task);
+void set_task(Module& m, Task task) {
+  m.register_attribute("xbar_task", c10::StringType::get(), std::string(model_task_attribute(task)));
 }
 
 // Multi-head self-attention over [B, T, dim]; causal=true adds the KV cache arguments.
@@ -88,51 +89,53 @@ Module blocks(Builder& b, int64_t n, int64_t dim, int64_t heads, int64_t hidden,
   return m;
 }
 
+// One layer of a small classifier: a linear layer (kernel 0) or a square conv2d.
+struct LayerSpec {
+  const char* name;
+  int64_t in, out, kernel = 0, stride = 1, pad = 0;
+};
+
+// A Fashion-MNIST classifier: the layers are built in the order given (the order in which the
+// Builder draws their initial weights), then forward(self, x) is defined from its body.
+Module classifier(const std::string& zoo_name, const std::string& type, uint64_t seed,
+                  const std::vector<LayerSpec>& layers, const std::string& forward_body) {
+  Builder b(zoo_name, seed);
+  Module m = b.module(type, "");
+  for (const auto& l : layers)
+    m.register_module(l.name, l.kernel == 0 ? b.linear(l.name, l.in, l.out)
+                                            : b.conv2d(l.name, l.in, l.out, l.kernel, l.stride, l.pad));
+  set_task(m, Task::fashion_mnist);
+  m.define("def forward(self, x):\n" + forward_body);
+  return m;
+}
+
 }  // namespace
 
 Module make_mlp(uint64_t seed) {
-  Builder b("mlp", seed);
-  Module m = b.module("Mlp", "");
-  m.register_module("fc1", b.linear("fc1", 784, 256));
-  m.register_module("fc2", b.linear("fc2", 256, 128));
-  m.register_module("fc3", b.linear("fc3", 128, 10));
-  set_task(m, "fashion-mnist");
-  m.define("def forward(self, x):\n"
-           "    x = torch.flatten(x, 1)\n"
-           "    x = torch.relu(self.fc1.forward(x))\n"
-           "    x = torch.relu(self.fc2.forward(x))\n"
-           "    return self.fc3.forward(x)\n");
-  return m;
+  return classifier("mlp", "Mlp", seed, {{"fc1", 784, 256}, {"fc2", 256, 128}, {"fc3", 128, 10}},
+                    "    x = torch.flatten(x, 1)\n"
+                    "    x = torch.relu(self.fc1.forward(x))\n"
+                    "    x = torch.relu(self.fc2.forward(x))\n"
+                    "    return self.fc3.forward(x)\n");
 }
 
 Module make_cnn(uint64_t seed) {
-  Builder b("cnn", seed);
-  Module m = b.module("Cnn", "");
-  m.register_module("conv1", b.conv2d("conv1", 1, 16, 3, 1, 1));
-  m.register_module("conv2", b.conv2d("conv2", 16, 32, 3, 1, 1));
-  m.register_module("fc1", b.linear("fc1", 32 * 7 * 7, 128));
-  m.register_module("fc2", b.linear("fc2", 128, 10));
-  set_task(m, "fashion-mnist");
-  m.define("def forward(self, x):\n"
-           "    x = torch.max_pool2d(torch.relu(self.conv1.forward(x)), [2, 2])\n"
-           "    x = torch.max_pool2d(torch.relu(self.conv2.forward(x)), [2, 2])\n"
-           "    x = torch.flatten(x, 1)\n"
-           "    return self.fc2.forward(torch.relu(self.fc1.forward(x)))\n");
-  return m;
+  return classifier("cnn", "Cnn", seed,
+                    {{"conv1", 1, 16, 3, 1, 1}, {"conv2", 16, 32, 3, 1, 1}, {"fc1", 32 * 7 * 7, 128}, {"fc2", 128, 10}},
+                    "    x = torch.max_pool2d(torch.relu(self.conv1.forward(x)), [2, 2])\n"
+                    "    x = torch.max_pool2d(torch.relu(self.conv2.forward(x)), [2, 2])\n"
+                    "    x = torch.flatten(x, 1)\n"
+                    "    return self.fc2.forward(torch.relu(self.fc1.forward(x)))\n");
 }
 
 Module make_cnn7k(uint64_t seed) {
-  Builder b("cnn7k", seed);
-  Module m = b.module("Cnn7k", "");
-  m.register_module("conv1", b.conv2d("conv1", 1, 8, 3, 2, 0));   // 28 -> 13
-  m.register_module("conv2", b.conv2d("conv2", 8, 16, 3, 2, 0));  // 13 -> 6
-  m.register_module("fc", b.linear("fc", 16 * 6 * 6, 10));
-  set_task(m, "fashion-mnist");
-  m.define("def forward(self, x):\n"
-           "    x = torch.relu(self.conv1.forward(x))\n"
-           "    x = torch.relu(self.conv2.forward(x))\n"
-           "    return self.fc.forward(torch.flatten(x, 1))\n");
-  return m;
+  return classifier("cnn7k", "Cnn7k", seed,
+                    {{"conv1", 1, 8, 3, 2, 0},  // 28 -> 13
+                     {"conv2", 8, 16, 3, 2, 0},  // 13 -> 6
+                     {"fc", 16 * 6 * 6, 10}},
+                    "    x = torch.relu(self.conv1.forward(x))\n"
+                    "    x = torch.relu(self.conv2.forward(x))\n"
+                    "    return self.fc.forward(torch.flatten(x, 1))\n");
 }
 
 Module make_vit(uint64_t seed) {
@@ -144,7 +147,7 @@ Module make_vit(uint64_t seed) {
   m.register_module("blocks", blocks(b, depth, dim, heads, hidden, false, 0.0));
   m.register_module("norm", b.layer_norm("norm", dim));
   m.register_module("head", b.linear("head", dim, 10));
-  set_task(m, "fashion-mnist");
+  set_task(m, Task::fashion_mnist);
   std::string src =
       "def forward(self, x):\n"
       "    B = x.size(0)\n"
@@ -168,7 +171,7 @@ Module make_gpt(const GptConfig& c, uint64_t seed) {
   m.register_module("blocks", blocks(b, c.layers, c.dim, c.heads, c.mlp, true, init_std));
   m.register_module("ln_f", b.layer_norm("ln_f", c.dim));
   m.register_module("lm_head", b.linear("lm_head", c.dim, vocab, init_std));
-  set_task(m, "fortunes-char");
+  set_task(m, Task::text);
   m.register_attribute("vocab_chars", c10::StringType::get(), c.vocab_chars);
   m.register_attribute("context_len", c10::IntType::get(), c.context);
   const std::string L = to_string(c.layers), H = to_string(c.heads), HD = to_string(c.dim / c.heads);

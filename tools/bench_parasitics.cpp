@@ -3,7 +3,9 @@
 // batch of 256 reads through M next to the same reads through G (float GEMMs, as the engine reads).
 // Conductances uniform in [0, 25] uS, 1 ohm per row and column segment.
 // usage: bench_parasitics [size ...]   (default 128 256 512 1024; sizes are square arrays)
-// stdout: one line per size, `bench parasitics RxC seconds T peak_MiB P read_ratio X`;
+// stdout: one line per size, `bench parasitics RxC seconds T peak_MiB P read_ratio X`, then
+// `bench parasitics RxC after_read seconds T eigen_threads N`: M built again after an engine read
+// (a read must not leave Eigen single-threaded);
 // stderr: solver residual and IR-drop severity per size.
 #include <sys/resource.h>
 #include <unistd.h>
@@ -19,6 +21,7 @@
 #include <vector>
 
 #include "circuits/parasitics.h"
+#include "engine/analog_layer.h"
 
 namespace {
 
@@ -92,6 +95,20 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
     std::fprintf(stderr, "  %dx%d: residual %.2e, ir_drop_severity %.3f, reads %.3g s (G) %.3g s (M)\n", n, n,
                  stats.residual, xbar::ir_drop_severity(G, M), t_plain, t_parasitic);
+
+    // One engine read (multi-threaded over work items), then the same M again.
+    xbar::AnalogLayer layer{xbar::XbarConfig{}};
+    layer.program(xbar::RowMatrixXf::Random(256, 256));
+    layer.read(xbar::RowMatrixXf::Random(kBatch, 256));
+    const double t1 = now();
+    const Eigen::MatrixXd M2 = xbar::effective_matrix(G, wires);
+    std::printf("bench parasitics %dx%d after_read seconds %.4f eigen_threads %d\n", n, n, now() - t1,
+                Eigen::nbThreads());
+    std::fflush(stdout);
+    if (!(M2.array() == M.array()).all()) {
+      std::fprintf(stderr, "bench_parasitics: M differs after a read\n");
+      return 1;
+    }
   }
   return 0;
 }

@@ -11,6 +11,7 @@
 #include <iostream>
 
 #include "engine/analog_layer.h"
+#include "cli_parse.h"
 #include "commands.h"
 
 namespace xbar::cli {
@@ -100,7 +101,7 @@ int bench_engine(int batch, int n, int tile, int reps) {
   auto dac_adc_prog = [](XbarConfig& c) {
     c.dac.bits = 8;
     c.adc.bits = 8;
-    c.device.model = "pcm";
+    c.device.model = DeviceKind::pcm;
     c.device.read_noise_scale = 0;
   };
   run_case("dac_adc_prog", dac_adc_prog, 1);
@@ -130,11 +131,9 @@ int cmd_bench(int argc, char** argv) {
       "reps", "timed repetitions per case; the median is reported (count)", cxxopts::value<int>()->default_value("7"))(
       "h,help", "show this help");
   opt.parse_positional({"what"});
-  auto res = opt.parse(argc, argv);
-  if (res.count("help")) {
-    std::cout << opt.help();
-    return 0;
-  }
+  const auto parsed = parse_or_help(opt, argc, argv);
+  if (!parsed) return 0;
+  const cxxopts::ParseResult& res = *parsed;
   const std::string what = res["what"].as<std::string>();
   if (what != "engine") throw Error("unknown benchmark '" + what + "' (available: engine)");
   return bench_engine(res["batch"].as<int>(), res["n"].as<int>(), res["tile"].as<int>(), std::max(1, res["reps"].as<int>()));

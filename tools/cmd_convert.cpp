@@ -6,6 +6,7 @@
 
 #include "torch/convert.h"
 #include "calibration_options.h"
+#include "cli_parse.h"
 #include "commands.h"
 
 namespace xbar::cli {
@@ -25,20 +26,17 @@ int cmd_convert(int argc, char** argv) {
       "h,help", "show this help");
   add_calibration_options(opt);
   opt.parse_positional({"model"});
-  auto res = opt.parse(argc, argv);
-  if (res.count("help")) {
-    std::cout << opt.help();
-    return 0;
-  }
-  if (!res.count("model") || !res.count("policy") || !res.count("out"))
-    throw Error("MODEL.pt, --policy and -o/--out are required (see xbar convert --help)");
+  const auto parsed = parse_or_help(opt, argc, argv);
+  if (!parsed) return 0;
+  const cxxopts::ParseResult& res = *parsed;
+  require_options(res, opt, {"model", "policy", "out"}, "MODEL.pt, --policy and -o/--out");
   const Policy policy = load_policy(res["policy"].as<std::string>());
   const std::string in = res["model"].as<std::string>();
   torch::jit::Module m = load_torchscript(in);
   const ConvertReport rep = convert_module(m, policy);
   std::cout << rep.table();
   if (res.count("calibrate")) {
-    const CalibrationSet cal = load_calibration_set(res["calibrate"].as<std::string>(), calibration_options(res));
+    const CalibrationSet cal = load_calibration_set(parse_enum<Task>("--calibrate", res["calibrate"].as<std::string>()), calibration_options(res));
     program_chip(m, res["chip"].as<int64_t>());
     if (calibrate(m, cal)) report_calibration(m, cal, true);
     else std::cout << "calibration: no layer has calibrated ADC ranges\n";

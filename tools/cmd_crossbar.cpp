@@ -7,6 +7,7 @@
 #include "circuits/crossbar_io.h"
 #include "circuits/parasitics.h"
 #include "common/error.h"
+#include "cli_parse.h"
 #include "commands.h"
 
 namespace xbar::cli {
@@ -21,24 +22,21 @@ const char* kUsage =
 int solve(int argc, char** argv) {
   cxxopts::Options opt(
       "xbar crossbar solve",
-      "Column currents of one crossbar array with wire parasitics (circuit convention: DESIGN.md section 2).\n"
+      "Column currents of one crossbar array with wire parasitics (circuit convention: docs/DESIGN.md, \"Circuit convention\").\n"
       "Input HDF5 (--in): dataset G (R x C, float64, siemens; G[i,j] is the cell between row i and column j),\n"
       "  dataset V (B x R, float64, volts; one row-voltage vector per line), root attributes r_row and r_col\n"
       "  (float64, ohms per cell segment, required), r_source (row driver resistance, ohms, default 0) and\n"
       "  r_sense (column sense resistance, ohms, default 0).\n"
       "Output HDF5 (--out): dataset I (B x C, float64, amperes into each column's virtual ground), root\n"
-      "  attributes iterations (0: direct solver), residual (relative), ir_drop_severity (worst relative\n"
+      "  attributes residual (relative, direct solver), ir_drop_severity (worst relative\n"
       "  column-current shortfall for all-ones input) and the resistances used.");
   opt.add_options()("in", "input case file (HDF5 path; required, no default)", cxxopts::value<std::string>())(
       "out", "output file (HDF5 path, overwritten; required, no default)", cxxopts::value<std::string>())(
       "h,help", "show this help");
-  const auto res = opt.parse(argc, argv);
-  if (res.count("help")) {
-    std::cout << opt.help() << "\n";
-    return 0;
-  }
-  if (!res.count("in") || !res.count("out"))
-    throw Error("--in and --out are required (see xbar crossbar solve --help)");
+  const auto parsed = parse_or_help(opt, argc, argv, "\n");
+  if (!parsed) return 0;
+  const cxxopts::ParseResult& res = *parsed;
+  require_options(res, opt, {"in", "out"});
   const std::string in = res["in"].as<std::string>(), out = res["out"].as<std::string>();
   const CrossbarCase c = read_crossbar_case(in);
   SolveStats stats;
@@ -47,7 +45,7 @@ int solve(int argc, char** argv) {
   const double severity = ir_drop_severity(c.G, M);
   write_crossbar_result(out, I, c, stats, severity);
   std::cout << "crossbar solve: " << c.G.rows() << "x" << c.G.cols() << " array, " << c.V.rows()
-            << " input vectors, iterations " << stats.iterations << ", residual " << stats.residual
+            << " input vectors, residual " << stats.residual
             << ", ir_drop_severity " << severity << ", wrote " << out << "\n";
   return 0;
 }

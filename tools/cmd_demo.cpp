@@ -1,11 +1,11 @@
 // xbar demo: one layer through the engine at several ADC resolutions and devices; prints the
-// relative output error (mean and std over programmed chips) as a table.
+// relative output error (mean and sample std over programmed chips) as a table.
 #include <cmath>
 #include <cstdio>
 #include <cxxopts.hpp>
-#include <iostream>
 #include <random>
 
+#include "common/stats.h"
 #include "engine/analog_layer.h"
 #include "commands.h"
 #include "config_options.h"
@@ -23,17 +23,13 @@ int cmd_demo(int argc, char** argv) {
       "chips", "programmed chips (Monte Carlo repeats) per point (count)", cxxopts::value<int>()->default_value("3"))(
       "adc-bits", "ADC resolutions to sweep (bit; 0 = ideal ADC)", cxxopts::value<std::vector<int>>()->default_value("4,5,6,8,10,0"))(
       "devices", "device models to sweep", cxxopts::value<std::vector<std::string>>()->default_value("ideal,pcm,rram"));
-  add_config_options(opt);
-  opt.add_options()("h,help", "show this help");
-  auto res = opt.parse(argc, argv);
-  if (res.count("help")) {
-    std::cout << opt.help() << "\nConfiguration keys (the base config before the sweep):\n" << config_help();
-    return 0;
-  }
+  const auto parsed = parse_with_config(opt, argc, argv);  // the config is the base before the sweep
+  if (!parsed) return 0;
+  const cxxopts::ParseResult& res = *parsed;
   XbarConfig base;
   base.dac.bits = 8;
   base.mapping.weight_bits = 8;
-  base.adc.range = "calibrated";
+  base.adc.range = AdcRange::calibrated;
   base.adc.percentile = 99.99;
   if (!res["config"].as<std::string>().empty() || res.count("set")) base = config_from_options(res);
   const int in = res["in"].as<int>(), out = res["out"].as<int>(), batch = res["batch"].as<int>();
@@ -58,19 +54,17 @@ int cmd_demo(int argc, char** argv) {
     std::printf("%-8s", bits == 0 ? "ideal" : std::to_string(bits).c_str());
     for (const auto& d : devices) {
       XbarConfig c = base;
-      c.device.model = d;
+      set_key(c, "device.model", d);
       c.adc.bits = bits;
-      double s = 0, s2 = 0;
+      Samples err;
       for (int chip = 0; chip < chips; ++chip) {
         AnalogLayer L(c);
         L.program(W, nullptr, uint64_t(chip));
         L.calibrate(X);
-        const double e = (L.read(X).cast<double>() - ref).norm() / ref.norm();
-        s += e;
-        s2 += e * e;
+        err.add((L.read(X).cast<double>() - ref).norm() / ref.norm());
       }
-      const double m = s / chips, sd = std::sqrt(std::max(0.0, s2 / chips - m * m));
-      std::printf(" | %8.4f%% +- %6.4f%%", 100 * m, 100 * sd);
+      const MeanStd ms = err.stats();
+      std::printf(" | %8.4f%% +- %6.4f%%", 100 * ms.mean, 100 * ms.sd);
       std::fflush(stdout);
     }
     std::printf("\n");

@@ -1,5 +1,5 @@
-// `xbar device`: HDF5 device characterization files (schema in devices/device_file.h and
-// data/devices/README.md): import from measurement CSVs, tabulate a parametric model, show a
+// `xbar device`: HDF5 device characterization files (schema table in devices/device_schema.cpp,
+// printed by `xbar device schema` into data/devices/README.md): import from measurement CSVs, tabulate a parametric model, show a
 // summary, validate (every problem with its dataset path; non-zero exit on any).
 #include <cxxopts.hpp>
 
@@ -10,8 +10,10 @@
 #include "common/error.h"
 #include "common/fields.h"
 #include "devices/device_file.h"
+#include "devices/device_schema.h"
 #include "devices/importers.h"
 #include "devices/table_device.h"
+#include "cli_parse.h"
 #include "commands.h"
 
 namespace xbar::cli {
@@ -25,11 +27,12 @@ std::string fmt_g(double v) {
 }
 
 const char* kUsage =
-    "usage: xbar device <import|tabulate|show|validate> [options]   (xbar device <sub> --help)\n"
+    "usage: xbar device <import|tabulate|show|validate|schema> [options]   (xbar device <sub> --help)\n"
     "  import    build a validated .h5 from measurement CSVs (levels, raw, drift, read noise)\n"
     "  tabulate  write a parametric model (pcm, rram, ideal, normal) as a table-driven .h5\n"
     "  show      print a summary table of a device file\n"
-    "  validate  check files against the schema; lists every problem, exit code 1 if any\n";
+    "  validate  check files against the schema; lists every problem, exit code 1 if any\n"
+    "  schema    print the schema table (Markdown; the table of data/devices/README.md)\n";
 
 int device_import(int argc, char** argv) {
   cxxopts::Options o("xbar device import",
@@ -64,13 +67,10 @@ int device_import(int argc, char** argv) {
       ("stuck-gmax", "fraction of cells stuck at g_max [1]", cxxopts::value<double>()->default_value("0"))
       ("q,quiet", "do not print the fit report")
       ("h,help", "show this help");
-  auto r = o.parse(argc, argv);
-  if (r.count("help")) {
-    std::cout << o.help() << "\n";
-    return 0;
-  }
-  if (!r.count("out")) throw ConfigError("--out", "\"\"", "an output file is required");
-  if (!r.count("name")) throw ConfigError("--name", "\"\"", "a device name is required");
+  const auto parsed = parse_or_help(o, argc, argv, "\n");
+  if (!parsed) return 0;
+  const cxxopts::ParseResult& r = *parsed;
+  require_options(r, o, {"out", "name"});
   ImportInputs in{r["levels-csv"].as<std::string>(), r["raw-csv"].as<std::string>(), r["drift-csv"].as<std::string>(),
                   r["read-csv"].as<std::string>()};
   ImportOptions opt;
@@ -100,17 +100,17 @@ int device_import(int argc, char** argv) {
 }
 
 struct ModelRef {
-  const char* model;
+  DeviceKind model;
   const char* source;
   const char* citation;
 };
 const ModelRef kRefs[] = {
-    {"pcm", "xbar parametric PCM model (devices/pcm.cpp), the model of IBM aihwkit's PCMLikeNoiseModel calibrated on ~1M devices",
+    {DeviceKind::pcm, "xbar parametric PCM model (devices/pcm.cpp), the model of IBM aihwkit's PCMLikeNoiseModel calibrated on ~1M devices",
      "S. R. Nandakumar et al., ICECS 2019; V. Joshi et al., Nat. Commun. 11, 2473 (2020)"},
-    {"rram", "xbar parametric RRAM model (devices/rram.cpp): programming sigma ~1 uS at the ends of a 40 uS range, ~2.4 uS mid-range; read noise 1% of G; no drift",
+    {DeviceKind::rram, "xbar parametric RRAM model (devices/rram.cpp): programming sigma ~1 uS at the ends of a 40 uS range, ~2.4 uS mid-range; read noise 1% of G; no drift",
      "W. Wan et al., Nature 608, 504 (2022) (NeuRRAM)"},
-    {"ideal", "noise-free ideal device (xbar parametric 'ideal')", ""},
-    {"normal", "xbar generic Gaussian model (devices/normal_device.cpp)", ""},
+    {DeviceKind::ideal, "noise-free ideal device (xbar parametric 'ideal')", ""},
+    {DeviceKind::normal, "xbar generic Gaussian model (devices/normal_device.cpp)", ""},
 };
 
 int device_tabulate(int argc, char** argv) {
@@ -123,20 +123,19 @@ int device_tabulate(int argc, char** argv) {
       ("g-min", "g_min [uS]", cxxopts::value<double>()->default_value("0"))
       ("g-max", "g_max [uS] (pcm/rram noise scales with it)", cxxopts::value<double>()->default_value("25"))
       ("levels", "equally spaced programmable levels (0: continuous)", cxxopts::value<int>()->default_value("0"))
-      ("set", "other device.* field as key=value (e.g. prog_sigma_uS=0.5 for normal); repeatable", cxxopts::value<std::vector<std::string>>())
+      ("set", "other device.* field as key=value (e.g. normal.prog_sigma_uS=0.5, pcm.t0_s=30); repeatable", cxxopts::value<std::vector<std::string>>())
       ("name", "device name stored in the file (default: the model name)", cxxopts::value<std::string>()->default_value(""))
       ("source", "override the source attribute", cxxopts::value<std::string>()->default_value(""))
       ("citation", "override the citation attribute", cxxopts::value<std::string>()->default_value(""))
       ("q,quiet", "do not print the tabulation report")
       ("h,help", "show this help");
-  auto r = o.parse(argc, argv);
-  if (r.count("help")) {
-    std::cout << o.help() << "\nDevice fields for --set:\n" << fields_help<DeviceConfig>();
-    return 0;
-  }
-  if (!r.count("out")) throw ConfigError("--out", "\"\"", "an output file is required");
+  const auto parsed = parse_or_help(o, argc, argv, "\nDevice fields for --set:\n" + fields_help<DeviceConfig>() + fields_help<NormalDeviceConfig>() +
+                                                     fields_help<PcmDeviceConfig>() + fields_help<RramDeviceConfig>());
+  if (!parsed) return 0;
+  const cxxopts::ParseResult& r = *parsed;
+  require_options(r, o, {"out"});
   DeviceConfig cfg;
-  cfg.model = r["model"].as<std::string>();
+  cfg.model = parse_enum<DeviceKind>("--model", r["model"].as<std::string>());
   cfg.g_min_uS = r["g-min"].as<double>();
   cfg.g_max_uS = r["g-max"].as<double>();
   cfg.levels = r["levels"].as<int>();
@@ -144,7 +143,7 @@ int device_tabulate(int argc, char** argv) {
     for (const auto& kv : r["set"].as<std::vector<std::string>>()) {
       auto eq = kv.find('=');
       if (eq == std::string::npos) throw ConfigError("--set", kv, "expected key=value");
-      set_field(cfg, kv.substr(0, eq), FieldValue(kv.substr(eq + 1)));
+      set_device_field(cfg, kv.substr(0, eq), FieldValue(kv.substr(eq + 1)));
     }
   std::string source = r["source"].as<std::string>(), citation = r["citation"].as<std::string>();
   for (const auto& ref : kRefs)
@@ -170,11 +169,10 @@ int device_show(int argc, char** argv) {
       ("h,help", "show this help");
   o.parse_positional({"file"});
   o.positional_help("FILE");
-  auto r = o.parse(argc, argv);
-  if (r.count("help") || !r.count("file")) {
-    std::cout << o.help() << "\n";
-    return r.count("help") ? 0 : 1;
-  }
+  const auto parsed = parse_or_help(o, argc, argv, "\n");
+  if (!parsed) return 0;
+  const cxxopts::ParseResult& r = *parsed;
+  require_options(r, o, {"file"}, "FILE");
   const std::string path = r["file"].as<std::string>();
   TableDevice d(read_device_file(path));
   const DeviceTables& t = d.tables();
@@ -234,11 +232,10 @@ int device_validate(int argc, char** argv) {
       ("h,help", "show this help");
   o.parse_positional({"files"});
   o.positional_help("FILE...");
-  auto r = o.parse(argc, argv);
-  if (r.count("help") || !r.count("files")) {
-    std::cout << o.help() << "\n";
-    return r.count("help") ? 0 : 1;
-  }
+  const auto parsed = parse_or_help(o, argc, argv, "\n");
+  if (!parsed) return 0;
+  const cxxopts::ParseResult& r = *parsed;
+  require_options(r, o, {"files"}, "one or more FILEs");
   int bad = 0;
   for (const auto& f : r["files"].as<std::vector<std::string>>()) {
     auto p = validate_device_file(f);
@@ -265,6 +262,7 @@ int cmd_device(int argc, char** argv) {
     if (sub == "tabulate") return device_tabulate(argc - 1, argv + 1);
     if (sub == "show") return device_show(argc - 1, argv + 1);
     if (sub == "validate") return device_validate(argc - 1, argv + 1);
+    if (sub == "schema") return std::cout << device_schema::markdown(), 0;
   } catch (const cxxopts::exceptions::exception& e) {
     throw ConfigError("xbar device " + sub, "options", e.what());
   }

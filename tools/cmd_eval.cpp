@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "ml/evaluate.h"
+#include "common/stats.h"
 #include "common/time_units.h"
 #include "torch/convert.h"
 #include "commands.h"
@@ -18,14 +19,6 @@
 namespace xbar::cli {
 
 namespace {
-struct Stats {
-  double s = 0, s2 = 0;
-  int n = 0;
-  void add(double v) { s += v, s2 += v * v, ++n; }
-  double mean() const { return s / n; }
-  double sd() const { return n > 1 ? std::sqrt(std::max(0.0, (s2 - n * mean() * mean()) / (n - 1))) : 0.0; }
-};
-
 std::vector<std::string> split_list(const std::string& s) {
   std::vector<std::string> out;
   size_t a = 0;
@@ -48,7 +41,7 @@ int cmd_eval(int argc, char** argv) {
                        "drift-compensation modes the same chips are evaluated once per mode. A table time x mode follows.");
   opt.add_options()("model", "TorchScript float model (.pt)", cxxopts::value<std::string>())(
       "policy", "policy TOML (default: every stage ideal)", cxxopts::value<std::string>()->default_value(""))(
-      "task", "fashion_mnist or text", cxxopts::value<std::string>()->default_value("fashion_mnist"))(
+      "task", "one of: " + join_names(enum_names<Task>()), cxxopts::value<std::string>()->default_value("fashion_mnist"))(
       "device", "HDF5 device file: sets device.model = file for every operator", cxxopts::value<std::string>()->default_value(""))(
       "t-inference", "time(s) between programming and reading, comma-separated, each a number with an optional unit: "
       "s (default), min, h, d, w, mo (= 1 y / 12 = 2.6298e6 s), y (= 365.25 d = 3.15576e7 s), e.g. 1s,1h,1d,1mo,1y "
@@ -66,25 +59,22 @@ int cmd_eval(int argc, char** argv) {
   opt.add_options()("split", "evaluate on: test (Fashion-MNIST test set / fortunes validation split) or "
       "heldout (the held-out part of the training data, for choosing calibration settings)",
       cxxopts::value<std::string>()->default_value("test"))("h,help", "show this help");
-  auto res = opt.parse(argc, argv);
-  if (res.count("help")) {
-    std::cout << opt.help();
-    return 0;
-  }
-  if (!res.count("model")) throw Error("--model is required (see xbar eval --help)");
+  const auto parsed = parse_or_help(opt, argc, argv);
+  if (!parsed) return 0;
+  const cxxopts::ParseResult& res = *parsed;
+  require_options(res, opt, {"model"});
   Policy policy;
   if (!res["policy"].as<std::string>().empty()) policy = load_policy(res["policy"].as<std::string>());
-  XbarConfig base;
-  apply_toml_string(base, policy.default_toml, policy.source);
+  XbarConfig base = policy.defaults;
   if (!res["device"].as<std::string>().empty()) {
-    base.device.model = "file";
+    base.device.model = DeviceKind::file;
     base.device.file = res["device"].as<std::string>();
   }
   apply_set_options(base, res);
   std::vector<double> times = {base.run.t_inference_s};
   if (res.count("t-inference")) times = parse_duration_list(res["t-inference"].as<std::string>(), "--t-inference");
   base.run.t_inference_s = times[0];
-  std::vector<std::string> modes = {base.drift_compensation.mode};
+  std::vector<std::string> modes = {enum_name(base.drift_compensation.mode)};
   if (res.count("drift-compensation")) modes = split_list(res["drift-compensation"].as<std::string>());
   for (const auto& mo : modes) {
     XbarConfig c = base;
@@ -95,25 +85,24 @@ int cmd_eval(int argc, char** argv) {
   const int repeats = res["repeats"].as<int>();
   if (repeats < 1) throw ConfigError("--repeats", std::to_string(repeats), "must be >= 1");
   const std::string path = res["model"].as<std::string>();
-  const std::string split = res["split"].as<std::string>();
-  if (split != "test" && split != "heldout") throw ConfigError("--split", split, "must be test or heldout");
+  const Task task = parse_enum<Task>("--task", res["task"].as<std::string>());
+  const EvalSplit split = parse_enum<EvalSplit>("--split", res["split"].as<std::string>());
   const CalibrationOptions cal = calibration_options(res);
-  const EvalData data = split == "test" ? load_eval_data(res["task"].as<std::string>(), res["samples"].as<int64_t>(), 0, cal)
-                                        : load_validation_data(res["task"].as<std::string>(), res["samples"].as<int64_t>(), 0, cal);
+  const EvalData data = split == EvalSplit::test ? load_eval_data(task, res["samples"].as<int64_t>(), 0, cal)
+                                                 : load_validation_data(task, res["samples"].as<int64_t>(), 0, cal);
   torch::jit::Module fm = load_torchscript(path);
-  const int64_t dw = data.task == "text" ? res["decode-windows"].as<int64_t>() : 0;
+  const int64_t dw = data.task == Task::text ? res["decode-windows"].as<int64_t>() : 0;
   const double float_metric = evaluate(fm, data);
   std::cout << std::fixed << std::setprecision(3) << "float " << data.metric() << " " << float_metric;
   if (dw > 0) std::cout << "  decode (first " << dw << " windows) " << evaluate_decode(fm, data, dw);
   std::cout << "\n";
   const bool single = times.size() == 1 && modes.size() == 1;
-  std::vector<std::vector<Stats>> stats(times.size(), std::vector<Stats>(modes.size()));
+  std::vector<std::vector<Samples>> stats(times.size(), std::vector<Samples>(modes.size()));
   torch::jit::Module m;
   for (size_t mi = 0; mi < modes.size(); ++mi) {
-    XbarConfig c = base;
-    set_key(c, "drift_compensation.mode", modes[mi]);
-    Policy p = policy;
-    p.default_toml = to_toml(c);  // policy overrides that set the mode still win
+    Policy p = policy;  // the mode changes the default: policy overrides that set it still win
+    p.defaults = base;
+    set_key(p.defaults, "drift_compensation.mode", modes[mi]);
     m = load_torchscript(path);
     convert_module(m, p);
     for (int r = 0; r < repeats; ++r) {

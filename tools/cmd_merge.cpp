@@ -4,6 +4,7 @@
 
 #include "common/error.h"
 #include "apps/results.h"
+#include "cli_parse.h"
 #include "commands.h"
 
 namespace xbar::cli {
@@ -30,12 +31,10 @@ int cmd_merge(int argc, char** argv) {
       "shards", "shard results files", cxxopts::value<std::vector<std::string>>())("h,help", "show this help");
   opt.parse_positional({"out", "shards"});
   opt.positional_help("OUT SHARD...");
-  auto res = opt.parse(argc, argv);
-  if (res.count("help")) {
-    std::cout << opt.help();
-    return 0;
-  }
-  if (!res.count("out") || !res.count("shards")) throw Error("an output path and at least one shard file are required (see xbar merge --help)");
+  const auto parsed = parse_or_help(opt, argc, argv);
+  if (!parsed) return 0;
+  const cxxopts::ParseResult& res = *parsed;
+  require_options(res, opt, {"out", "shards"}, "an output path and at least one shard file");
   const std::string out = res["out"].as<std::string>();
   const auto shards = res["shards"].as<std::vector<std::string>>();
   Results merged;

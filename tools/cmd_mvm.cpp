@@ -20,20 +20,15 @@ int cmd_mvm(int argc, char** argv) {
       cxxopts::value<std::string>()->default_value(""))(
       "repeat", "read the same programmed chip this many times; Y holds the last read (counts, default 1)",
       cxxopts::value<int>()->default_value("1"));
-  add_config_options(opt);
-  opt.add_options()("h,help", "show this help");
-  auto res = opt.parse(argc, argv);
-  if (res.count("help")) {
-    std::cout << opt.help() << "\nConfiguration keys (TOML [section] key = value, or --set section.key=value):\n"
-              << config_help();
-    return 0;
-  }
-  if (!res.count("in") || !res.count("out")) throw Error("--in and --out are required (see xbar mvm --help)");
+  const auto parsed = parse_with_config(opt, argc, argv);
+  if (!parsed) return 0;
+  const cxxopts::ParseResult& res = *parsed;
+  require_options(res, opt, {"in", "out"});
   const XbarConfig cfg = config_from_options(res);
   const MvmInput in = read_mvm_input(res["in"].as<std::string>());
   AnalogLayer layer(cfg);
   layer.program(in.W, in.bias.empty() ? nullptr : in.bias.data());
-  if (cfg.adc.range == "calibrated" && !cfg.adc.ideal()) {
+  if (cfg.adc.range == AdcRange::calibrated && !cfg.adc.ideal()) {
     const std::string cal = res["calibrate"].as<std::string>();
     layer.calibrate(cal.empty() ? in.X : read_mvm_input(cal).X);
   }

@@ -10,6 +10,7 @@
 #include "engine/config.h"
 #include "apps/results.h"
 #include "apps/study.h"
+#include "cli_parse.h"
 #include "commands.h"
 
 namespace xbar::cli {
@@ -35,12 +36,10 @@ int cmd_rerun(int argc, char** argv) {
       "threads", "LibTorch and engine threads (count; 0 = all cores)", cxxopts::value<int>()->default_value("0"))(
       "h,help", "show this help");
   opt.parse_positional({"results"});
-  auto res = opt.parse(argc, argv);
-  if (res.count("help")) {
-    std::cout << opt.help();
-    return 0;
-  }
-  if (!res.count("results") || !res.count("point")) throw Error("a results file and --point are required (see xbar rerun --help)");
+  const auto parsed = parse_or_help(opt, argc, argv);
+  if (!parsed) return 0;
+  const cxxopts::ParseResult& res = *parsed;
+  require_options(res, opt, {"results", "point"}, "a results file and --point");
   const std::string path = res["results"].as<std::string>();
   const int64_t k = res["point"].as<int64_t>();
   const Results r = read_h5(path);
@@ -55,11 +54,11 @@ int cmd_rerun(int argc, char** argv) {
   check_hash(r.meta.model, r.meta.model_sha256, "model");
   XbarConfig c;
   apply_toml_string(c, row.config_toml, path + ": config_toml of point " + std::to_string(k));
-  if (c.device.model == "file") check_hash(c.device.file, row.device_sha256, "device file");
+  if (c.device.model == DeviceKind::file) check_hash(c.device.file, row.device_sha256, "device file");
   if (const int t = res["threads"].as<int>(); t > 0) at::set_num_threads(t);
   Policy policy = parse_policy(r.meta.policy_toml, r.meta.policy_source + " (recorded in " + path + ")");
-  policy.default_toml = row.config_toml;
-  const EvalData data = load_eval_data(r.meta.task, r.meta.samples, r.meta.context);
+  policy.defaults = c;  // the point's full config: policy default and grid values
+  const EvalData data = load_eval_data(parse_enum<Task>("results task", r.meta.task), r.meta.samples, r.meta.context);
   const PointResult now = evaluate_point(r.meta.model, policy, row.repeat, data);
   const bool same = now.metric == row.metric && now.saturation == row.saturation;
   std::printf("point %lld (chip %d, run.seed %lld)\n", (long long)k, row.repeat, (long long)row.seed);

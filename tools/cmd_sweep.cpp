@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "apps/mpi_runner.h"
 #include "apps/study.h"
+#include "cli_parse.h"
 #include "commands.h"
 
 namespace xbar::cli {
@@ -71,7 +72,7 @@ int sweep(int argc, char** argv) {
     if (mpi::rank() == 0) std::cout << opt.help() << "\nMPI: " << (mpi::built() ? "built in" : "not built") << "\n";
     return 0;
   }
-  if (!res.count("study")) throw Error("a study file is required (see xbar sweep --help)");
+  require_options(res, opt, {"study"}, "a study file");
   const StudySpec s = load_study(res["study"].as<std::string>());
   StudyOptions o;
   o.progress = isatty(2) && mpi::rank() == 0;

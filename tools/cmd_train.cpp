@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "ml/train.h"
 #include "ml/zoo.h"
+#include "cli_parse.h"
 #include "commands.h"
 
 namespace xbar::cli {
@@ -53,13 +54,12 @@ int cmd_train(int argc, char** argv) {
       cxxopts::value<int64_t>()->default_value("0"))(
       "init-only", "write the untrained (seeded) model and skip training and evaluation")(
       "no-progress", "no progress bar on stderr")("h,help", "show this help");
-  auto res = opt.parse(argc, argv);
-  if (res.count("help")) {
-    std::cout << opt.help() << "\nData: $XBAR_FASHION_MNIST (default /usr/share/datasets/fashion-mnist), "
-                               "$XBAR_FORTUNES (default /usr/share/games/fortunes).\n";
-    return 0;
-  }
-  if (!res.count("model") || !res.count("out")) throw Error("--model and --out are required (see xbar train --help)");
+  const auto parsed = parse_or_help(opt, argc, argv,
+                                    "\nData: $XBAR_FASHION_MNIST (default /usr/share/datasets/fashion-mnist), "
+                                    "$XBAR_FORTUNES (default /usr/share/games/fortunes).\n");
+  if (!parsed) return 0;
+  const cxxopts::ParseResult& res = *parsed;
+  require_options(res, opt, {"model", "out"});
   const std::string name = res["model"].as<std::string>(), out = res["out"].as<std::string>();
   const int threads = res["threads"].as<int>();
   if (threads < 1) throw Error("--threads " + std::to_string(threads) + ": must be >= 1");

@@ -11,6 +11,7 @@
 
 #include "common/error.h"
 #include "apps/hwa.h"
+#include "cli_parse.h"
 #include "commands.h"
 
 namespace xbar::cli {
@@ -57,7 +58,7 @@ int cmd_train_hwa(int argc, char** argv) {
       "t-train", "drift time of the training chips (s; default: the policy's run.t_inference_s)", cxxopts::value<double>())(
       "no-read-noise", "train without read noise (programming noise and drift stay)")(
       "clip", "weight clipping after each step: none, fixed (|w| <= clip-value) or sigma (|w| <= clip-value x the "
-      "layer's weight std)", cxxopts::value<std::string>()->default_value(d.clip))(
+      "layer's weight std)", cxxopts::value<std::string>()->default_value(enum_name(d.clip)))(
       "clip-value", "clipping bound (weight units for fixed, multiples of the std for sigma)",
       cxxopts::value<double>()->default_value("2.5"))(
       "fixed-ranges", "keep the policy's DAC ranges (do not learn input ranges)")(
@@ -69,12 +70,10 @@ int cmd_train_hwa(int argc, char** argv) {
       cxxopts::value<int>()->default_value("0"))(
       "threads", "LibTorch and engine threads (count)", cxxopts::value<int>()->default_value("2"))(
       "no-progress", "no progress bar on stderr")("h,help", "show this help");
-  auto res = opt.parse(argc, argv);
-  if (res.count("help")) {
-    std::cout << opt.help();
-    return 0;
-  }
-  if (!res.count("model") || !res.count("out")) throw Error("--model and --out are required (see xbar train --hwa --help)");
+  const auto parsed = parse_or_help(opt, argc, argv);
+  if (!parsed) return 0;
+  const cxxopts::ParseResult& res = *parsed;
+  require_options(res, opt, {"model", "out"});
   const int threads = res["threads"].as<int>();
   if (threads < 1) throw ConfigError("--threads", std::to_string(threads), "must be >= 1");
   at::set_num_threads(threads);
@@ -91,7 +90,7 @@ int cmd_train_hwa(int argc, char** argv) {
   o.seed = res["seed"].as<uint64_t>();
   if (res.count("t-train")) o.t_train_s = res["t-train"].as<double>();
   o.read_noise = !res.count("no-read-noise");
-  o.clip = res["clip"].as<std::string>();
+  o.clip = parse_enum<WeightClip>("--clip", res["clip"].as<std::string>());
   o.clip_value = res["clip-value"].as<double>();
   o.learn_ranges = !res.count("fixed-ranges");
   o.eval_samples = res["eval-samples"].as<int64_t>();

@@ -2,6 +2,7 @@
 #pragma once
 #include <cxxopts.hpp>
 
+#include "cli_parse.h"
 #include "engine/config.h"
 
 namespace xbar::cli {
@@ -12,6 +13,15 @@ inline void add_config_options(cxxopts::Options& opt) {
                     cxxopts::value<std::string>()->default_value(""))(
       "set", "override one key, e.g. --set adc.bits=6 (repeatable; applied after --config)",
       cxxopts::value<std::vector<std::string>>());
+}
+
+// Adds the configuration options and -h/--help, then parses; with --help prints the help and the
+// configuration keys and returns nothing.
+inline std::optional<cxxopts::ParseResult> parse_with_config(cxxopts::Options& opt, int argc, char** argv) {
+  add_config_options(opt);
+  opt.add_options()("h,help", "show this help");
+  return parse_or_help(opt, argc, argv,
+                       "\nConfiguration keys (TOML [section] key = value, or --set section.key=value):\n" + config_help());
 }
 
 // Applies every --set section.key=value in order.

@@ -34,6 +34,17 @@ def time_factor(attrs, t):
     return np.ones_like(t)
 
 
+def label_axes(p, xlabel, ylabel, title=None, legend=False):
+    """Axis labels, grid, and the title and legend when the panel has them."""
+    if title:
+        p.set_title(title)
+    if legend:
+        p.legend(fontsize=8)
+    p.set_xlabel(xlabel)
+    p.set_ylabel(ylabel)
+    p.grid(alpha=0.3)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("file")
@@ -69,11 +80,7 @@ def main():
     if rn is not None:
         tref = float(rn.attrs.get("t_ref_s", 1.0))
         p.plot(g, np.interp(g, rn["g_uS"][:], rn["sigma_uS"][:]), label=f"read sigma at t_ref = {tref:g} s")
-    p.set_xlabel("G [uS]")
-    p.set_ylabel("sigma [uS]")
-    p.set_title("noise vs conductance")
-    p.grid(alpha=0.3)
-    p.legend(fontsize=8)
+    label_axes(p, "G [uS]", "sigma [uS]", "noise vs conductance", legend=True)
 
     # drift
     p = ax[0, 1]
@@ -83,13 +90,10 @@ def main():
         mm, ss = np.interp(g, gd, m), np.interp(g, gd, s)
         p.plot(g, mm, label="nu mean")
         p.fill_between(g, mm - ss, mm + ss, alpha=0.3, label="+- nu std")
-        p.set_title(f"drift exponent, G(t) = G0 ((t + t0)/t0)^-nu, t0 = {float(dr.attrs['t0_s']):g} s")
-        p.legend(fontsize=8)
+        title = f"drift exponent, G(t) = G0 ((t + t0)/t0)^-nu, t0 = {float(dr.attrs['t0_s']):g} s"
+        label_axes(p, "G [uS]", "nu", title, legend=True)
     else:
-        p.set_title("no drift data")
-    p.set_xlabel("G [uS]")
-    p.set_ylabel("nu")
-    p.grid(alpha=0.3)
+        label_axes(p, "G [uS]", "nu", "no drift data")
 
     # read noise over time
     p = ax[1, 0]
@@ -104,13 +108,10 @@ def main():
                 scale = ((t + t0) / t0) ** (-np.interp(gg, dr["g_uS"][:], dr["nu_mean"][:]))
             p.plot(t, sr * fac * scale / max(gg, 1e-12) * 100, label=f"G = {gg:.3g} uS")
         p.set_xscale("log")
-        p.set_title(f"read noise vs time (time_model {text(rn.attrs.get('time_model', 'none'))})")
-        p.legend(fontsize=8)
+        title = f"read noise vs time (time_model {text(rn.attrs.get('time_model', 'none'))})"
+        label_axes(p, "t [s]", "read sigma / G_prog [%]", title, legend=True)
     else:
-        p.set_title("no read-noise data")
-    p.set_xlabel("t [s]")
-    p.set_ylabel("read sigma / G_prog [%]")
-    p.grid(alpha=0.3)
+        label_axes(p, "t [s]", "read sigma / G_prog [%]", "no read-noise data")
 
     # level histograms
     p = ax[1, 1]
@@ -130,9 +131,7 @@ def main():
                 p.hist(draws, bins=60, histtype="step", density=True)
             p.axvline(lv, color="k", lw=0.5, alpha=0.4)
         p.set_title("programmed G per level (Gaussian from the sigma table; G=0 clamp not shown)", fontsize=9)
-    p.set_xlabel("G [uS]")
-    p.set_ylabel("density")
-    p.grid(alpha=0.3)
+    label_axes(p, "G [uS]", "density")
 
     fig.tight_layout()
     fig.savefig(out, dpi=110)

@@ -5,14 +5,14 @@
 
 namespace xbar {
 
-bool needs_ranges(const XbarConfig& cfg, const std::string& mode) {
-  return mode == "analog" && !cfg.adc.ideal() && cfg.adc.range == "calibrated";
+bool needs_ranges(const XbarConfig& cfg, OpMode mode) {
+  return mode == OpMode::analog && !cfg.adc.ideal() && cfg.adc.range == AdcRange::calibrated;
 }
 
 void XbarLayer::set_calibrating(bool on) {
   std::lock_guard<std::mutex> g(mu_);
   // Attention layers keep the largest full scale over the pass: start from none.
-  if (on && !calibrating_ && (op_class_ == "attn_qk" || op_class_ == "attn_av")) adc_lsbs_.clear();
+  if (on && !calibrating_ && !has_weights(op_class_)) adc_lsbs_.clear();
   calibrating_ = on;
 }
 

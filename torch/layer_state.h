@@ -1,7 +1,7 @@
 // Programmed state of one converted layer, as a TorchScript custom class (torch.classes.xbar.Layer):
 // its configuration, the emulated chip (conductances, read matrices, ADC banks) and counters.
-// Pickling stores only (name, op class, mode, config, chip, time, read count): programming is a
-// pure function of (seed, chip, weights), so a loaded model re-programs the identical chip.
+// Pickling stores only (name, op class, mode, config as TOML, chip, time, read count): programming
+// is a pure function of (seed, chip, weights), so a loaded model re-programs the identical chip.
 #pragma once
 #include <ATen/ATen.h>
 #include <torch/custom_class.h>
@@ -12,16 +12,22 @@
 #include <vector>
 
 #include "engine/analog_layer.h"
+#include "engine/policy_choices.h"
 
 namespace xbar {
 
 // True when a layer of this config and mode reads through calibrated ADC ranges.
-bool needs_ranges(const XbarConfig& cfg, const std::string& mode);
+bool needs_ranges(const XbarConfig& cfg, OpMode mode);
 
 class XbarLayer : public torch::CustomClassHolder {
  public:
-  // mode: "analog" (crossbar emulation) or "digital" (float, or integer-quantized at digital_bits).
-  XbarLayer(std::string name, std::string op_class, std::string mode, int64_t digital_bits, std::string config_toml);
+  // digital mode: float (digital_bits 0) or integer-quantized at digital_bits (2..24).
+  XbarLayer(std::string name, OpClass op_class, OpMode mode, int64_t digital_bits, XbarConfig cfg);
+  // The same from text (TorchScript constructor and unpickling): class and mode by name, the
+  // config as TOML sections. c10::Error naming the layer for a bad name, ConfigError/FileError
+  // for a bad config.
+  XbarLayer(std::string name, const std::string& op_class, const std::string& mode, int64_t digital_bits,
+            const std::string& config_toml);
 
   // Programs W (out x in, any float dtype) and bias onto the chip with index `chip`.
   void program(const at::Tensor& weight, const c10::optional<at::Tensor>& bias, int64_t chip);
@@ -67,15 +73,18 @@ class XbarLayer : public torch::CustomClassHolder {
   void set_calibration_source(const std::string& s);
   std::string calibration_source() const;
   bool dac_signed() const { return cfg_.dac.is_signed; }
+  // An analog weight product (linear, conv, lm_head): the layers whose input range can be learned.
+  bool trainable() const { return mode_ == OpMode::analog && has_weights(op_class_); }
 
   std::vector<std::string> state() const;  // for pickling
   static c10::intrusive_ptr<XbarLayer> from_state(const std::vector<std::string>& s);
 
   const std::string& name() const { return name_; }
-  const std::string& op_class() const { return op_class_; }
-  const std::string& mode() const { return mode_; }
+  OpClass op_class() const { return op_class_; }
+  OpMode mode() const { return mode_; }
   int64_t digital_bits() const { return digital_bits_; }
-  const std::string& config_toml() const { return config_toml_; }
+  XbarConfig config() const;
+  std::string config_toml() const;  // every key, as stored in the pickle
   double time_s() const { return t_s_; }
 
  private:
@@ -85,7 +94,9 @@ class XbarLayer : public torch::CustomClassHolder {
   void calibrate_operand(const RowMatrixXf& a);         // attention, calibration mode
   void apply_operand_range();                           // attention, after programming an operand
 
-  std::string name_, op_class_, mode_, config_toml_;
+  std::string name_;
+  OpClass op_class_;
+  OpMode mode_;
   int64_t digital_bits_ = 0;
   XbarConfig cfg_;
   int64_t chip_ = 0;

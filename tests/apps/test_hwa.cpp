@@ -94,10 +94,10 @@ TEST_CASE("a short HWA run beats its float-trained twin on chips with sigma = 0.
   // models continue from the same float model for the same 100 steps on the same images: one in
   // float, one on noisy chips. Evaluated on the same 3 chips x 2000 test images.
   const std::string policy = tmpdir() + "/p03.toml";
-  std::ofstream(policy) << "[device]\nmodel = \"normal\"\nprog_sigma_rel = 0.3\ng_max_uS = 25\n"
+  std::ofstream(policy) << "[device]\nmodel = \"normal\"\nnormal.prog_sigma_rel = 0.3\ng_max_uS = 25\n"
                            "[dac]\nbits = 8\n[adc]\nbits = 8\nrange = \"calibrated\"\n[mapping]\nweight_bits = 8\n";
   const Policy p = load_policy(policy);
-  const EvalData d = load_eval_data("fashion_mnist", 2000, 0);
+  const EvalData d = load_eval_data(Task::fashion_mnist, 2000, 0);
   const data::FashionMnist train = data::load_fashion_mnist("train");
 
   torch::jit::Module twin = load_torchscript(src("data/models/cnn7k.pt"));
@@ -194,9 +194,8 @@ TEST_CASE("bad HWA options raise ConfigError naming the option and value") {
   HwaOptions o;
   o.model = src("data/models/cnn7k.pt");
   o.out = tmpdir() + "/bad";
-  o.clip = "hard";
-  CHECK_THROWS_WITH_AS(train_hwa(o), doctest::Contains("--clip"), ConfigError);
-  o.clip = "sigma";
+  CHECK_THROWS_WITH_AS(parse_enum<WeightClip>("--clip", "hard"), doctest::Contains("--clip = \"hard\": must be one of: none, fixed, sigma"),
+                       ConfigError);
   o.lr = -1;
   CHECK_THROWS_WITH_AS(train_hwa(o), doctest::Contains("--lr"), ConfigError);
   o.lr = 1e-3;

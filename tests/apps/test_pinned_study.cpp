@@ -37,7 +37,7 @@ TEST_CASE("pinned study points are bit-identical to the stored golden metrics") 
       {"data/models/gpt.pt", "text", "data/policies/default.toml", {}, 1},
   };
   std::vector<std::string> got;
-  const EvalData img = load_eval_data("fashion_mnist", 300, 0);
+  const EvalData img = load_eval_data(Task::fashion_mnist, 300, 0);
   for (const auto& p : points) {
     std::string text;
     {
@@ -54,11 +54,11 @@ TEST_CASE("pinned study points are bit-identical to the stored golden metrics") 
     }
     const Policy pol = parse_policy(text, p.policy);
     EvalData d;
-    if (std::string(p.task) == "text") {
+    if (parse_enum<Task>("task", p.task) == Task::text) {
       torch::jit::Module g = torch::jit::load(src(p.model));
-      d = load_eval_data("text", 2 * g.attr("context_len").toInt() + 1, 0);
+      d = load_eval_data(Task::text, 2 * g.attr("context_len").toInt() + 1, 0);
     }
-    const PointResult r = evaluate_point(src(p.model), pol, p.chip, std::string(p.task) == "text" ? d : img);
+    const PointResult r = evaluate_point(src(p.model), pol, p.chip, parse_enum<Task>("task", p.task) == Task::text ? d : img);
     char buf[160];
     const std::string model(p.model), policy(p.policy);  // file names only: the folders may move
     std::snprintf(buf, sizeof buf, "%s %s chip%d %a %a", model.substr(model.rfind('/') + 1).c_str(),

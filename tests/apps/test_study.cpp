@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -65,6 +66,10 @@ TEST_CASE("bad study files get clear errors naming the file and key") {
   t.replace(t.find(src("data/models/cnn.pt")), src("data/models/cnn.pt").size(), "/nonexistent/m.pt");
   CHECK(err(t).find("/nonexistent/m.pt") != std::string::npos);
   CHECK(err("[study\n").find("bad.toml:1") != std::string::npos);
+  // The shape of every TOML syntax error (as policies and configs): FileError FILE:LINE:COLUMN: why.
+  CHECK_THROWS_AS(parse_study("[study]\nmodel = 'x'\n[grid\n", "s.toml"), FileError);
+  const std::string m = err("[study]\nmodel = 'x'\n[grid\n");
+  CHECK(std::regex_match(m, std::regex(R"(^\S*/bad\.toml:3:\d+: \S.*)")));
   // Fuzz regression: 3 x 10 x 100000 points would be materialised by study_points.
   t = ok + "\"dac.bits\" = [2, 3, 4, 5, 6, 7, 8, 9, 10, 11]\n";
   t.replace(t.find("repeats = 2"), 11, "repeats = 100000");
@@ -73,7 +78,7 @@ TEST_CASE("bad study files get clear errors naming the file and key") {
 }
 
 TEST_CASE("the ideal policy reproduces the float accuracy exactly") {
-  const EvalData d = load_eval_data("fashion_mnist", 2000, 0);
+  const EvalData d = load_eval_data(Task::fashion_mnist, 2000, 0);
   torch::jit::Module f = torch::jit::load(src("data/models/mlp.pt"));
   torch::jit::Module m = torch::jit::load(src("data/models/mlp.pt"));
   convert_module(m, load_policy(src("data/policies/ideal.toml")));
@@ -87,7 +92,7 @@ TEST_CASE("decode through the KV cache gives the prefill bits per character on t
   // float32 logits summed over 2 x 128 predictions: agreement to 1e-4 bit/char.
   torch::jit::Module g = torch::jit::load(src("data/models/gpt.pt"));
   const int64_t ctx = g.attr("context_len").toInt();
-  EvalData d = load_eval_data("text", 2 * ctx + 1, 0);
+  EvalData d = load_eval_data(Task::text, 2 * ctx + 1, 0);
   const double prefill = evaluate(g, d), decode = evaluate_decode(g, d, 2);
   CHECK(prefill > 1.0);
   CHECK(decode == doctest::Approx(prefill).epsilon(1e-4));

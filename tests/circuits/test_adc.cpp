@@ -47,7 +47,7 @@ TEST_CASE("worst-case LSB on an integer grid is a power-of-two multiple of the s
   CHECK(adc_lsb(c, 448.0, 1.0) == 1.0);     // 448 <= 511: exact
   CHECK(adc_lsb(c, 1000.0, 1.0) == 2.0);    // needs 2 per code
   CHECK(adc_lsb(c, 2000.0, 0.5) == 4.0);    // 2000 / 511 = 3.9 -> 8 steps of 0.5
-  c.range = "calibrated";
+  c.range = AdcRange::calibrated;
   CHECK(adc_lsb(c, 511.0, 1.0) == 1.0);     // continuous rule
 }
 
@@ -81,8 +81,8 @@ TEST_CASE("invalid ADC configs name the field") {
   c.bits = 1;
   CHECK_THROWS_WITH_AS(c.validate(), doctest::Contains("adc.bits"), ConfigError);
   c = AdcConfig{};
-  c.range = "auto";
-  CHECK_THROWS_WITH_AS(c.validate(), doctest::Contains("adc.range"), ConfigError);
+  CHECK_THROWS_WITH_AS(set_field(c, "range", FieldValue(std::string("auto"))),
+                       doctest::Contains("adc.range = \"auto\": must be one of: worst_case, fixed, calibrated"), ConfigError);
   c = AdcConfig{};
   c.noise_sigma_lsb = 1;
   CHECK_THROWS_WITH_AS(c.validate(), doctest::Contains("adc.noise_sigma_lsb"), ConfigError);

@@ -54,7 +54,7 @@ TEST_CASE("bit-serial slices recombine to the quantized input exactly") {
 
 TEST_CASE("static range clips and counts; unsigned DAC clips negatives") {
   DacConfig c;
-  c.range = "static";
+  c.range = DacRange::static_;
   c.static_range = 2.0;
   RowMatrixXf x(1, 4);
   x << 3.0f, -5.0f, 1.0f, -1.0f;

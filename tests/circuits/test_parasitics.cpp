@@ -51,7 +51,7 @@ double max_rel_err(const MatrixXd& a, const MatrixXd& ref) {
   return ((a - ref).array().abs() / ref.array().abs().max(1e-300)).maxCoeff();
 }
 
-// Independent reference: the node network of DESIGN.md section 2 written out node by node
+// Independent reference: the node network of docs/DESIGN.md, "Circuit convention", written out node by node
 // (zero resistances merge nodes), solved densely per source. Small arrays only.
 MatrixXd reference_M(const MatrixXd& G, const WireConfig& w) {
   const int R = int(G.rows()), C = int(G.cols());
@@ -174,9 +174,10 @@ TEST_CASE("parasitics: zero wire resistance gives I = V G exactly") {
   const MatrixXd G = random_conductances(37, 23, 1);
   const MatrixXd V = MatrixXd::Random(5, 37);
   xbar::SolveStats st;
+  st.residual = 1;  // overwritten by every solve
   const MatrixXd M = xbar::effective_matrix(G, WireConfig{}, &st);
   CHECK((M.array() == G.array()).all());  // exact: no solve happens
-  CHECK(st.iterations == 0);
+  CHECK(st.residual == 0.0);               // ideal wires: nothing was eliminated
   const MatrixXd I = xbar::solve_currents(G, V, WireConfig{});
   CHECK((I.array() == (V * G).array()).all());
   CHECK(xbar::ir_drop_severity(G, M) == 0.0);
@@ -450,7 +451,7 @@ TEST_CASE("crossbar solve files: a good case round-trips, malformed ones name fi
     const auto a = rd.read("I", 2);
     REQUIRE(a.shape == std::vector<size_t>{B, C});
     CHECK(a.data[1 * C + 3] == I(1, 3));
-    CHECK(rd.attr_double("/", "iterations") == 0);
+    CHECK(!rd.has_attr("/", "iterations"));
     CHECK(rd.has_attr("/", "residual"));
     CHECK(max_rel_err(I, c.V * reference_M(c.G, c.wires)) < 1e-10);
   }

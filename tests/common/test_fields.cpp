@@ -5,18 +5,25 @@
 using namespace xbar;
 
 namespace {
+enum class DemoMode { a, b, long_name };
+}  // namespace
+template <>
+struct xbar::EnumNames<DemoMode> {
+  static constexpr EnumName<DemoMode> table[] = {{DemoMode::a, "a"}, {DemoMode::b, "b"}, {DemoMode::long_name, "long-name"}};
+};
+namespace {
 struct Demo {
   int bits = 4;
   double r_ohm = 1.5;
   bool on = false;
-  std::string mode = "a";
+  DemoMode mode = DemoMode::a;
   static const char* section() { return "demo"; }
   static const std::vector<Field<Demo>>& fields() {
     static const std::vector<Field<Demo>> f = {
         {"bits", "bit", "resolution", &Demo::bits, 0, 16},
         {"r_ohm", "ohm", "resistance", &Demo::r_ohm, 0, 1e3},
         {"on", "", "switch", &Demo::on},
-        {"mode", "", "mode", &Demo::mode, 0, 0, {"a", "b"}},
+        {"mode", "", "mode", &Demo::mode},
     };
     return f;
   }
@@ -36,7 +43,11 @@ TEST_CASE("set_field converts text and numbers by field type") {
   set_field(d, "on", FieldValue(std::string("true")));
   CHECK(d.on);
   set_field(d, "mode", FieldValue(std::string("b")));
-  CHECK(d.mode == "b");
+  CHECK(d.mode == DemoMode::b);
+  CHECK(field_string(d, Demo::fields()[3]) == "b");
+  set_field(d, "mode", FieldValue(std::string("long-name")));  // names need not be identifiers
+  CHECK(d.mode == DemoMode::long_name);
+  CHECK(field_string(d, Demo::fields()[3]) == "long-name");
 }
 
 TEST_CASE("set_field rejects wrong types and names the field and value") {
@@ -44,7 +55,12 @@ TEST_CASE("set_field rejects wrong types and names the field and value") {
   CHECK_THROWS_WITH_AS(set_field(d, "bits", FieldValue(std::string("4x"))), doctest::Contains("demo.bits"), ConfigError);
   CHECK_THROWS_WITH_AS(set_field(d, "bits", FieldValue(2.5)), doctest::Contains("expected an integer"), ConfigError);
   CHECK_THROWS_WITH_AS(set_field(d, "on", FieldValue(int64_t(1))), doctest::Contains("true or false"), ConfigError);
-  CHECK_THROWS_WITH_AS(set_field(d, "mode", FieldValue(1.0)), doctest::Contains("expected a string"), ConfigError);
+  CHECK_THROWS_WITH_AS(set_field(d, "mode", FieldValue(1.0)), doctest::Contains("expected one of: a, b, long-name"),
+                       ConfigError);
+  CHECK_THROWS_WITH_AS(set_field(d, "mode", FieldValue(std::string("long_nam"))),
+                       doctest::Contains("demo.mode = \"long_nam\": must be one of: a, b, long-name (did you mean long-name?)"),
+                       ConfigError);
+  CHECK(d.mode == DemoMode::a);  // unchanged by the rejected names
 }
 
 TEST_CASE("set_field rejects integral doubles beyond int range (fuzz regression: the cast was UB)") {
@@ -63,7 +79,7 @@ TEST_CASE("unknown keys get a did-you-mean suggestion") {
   CHECK_THROWS_WITH_AS(set_field(d, "zzzzzzzzzz", FieldValue(int64_t(1))), doctest::Contains("unknown key"), ConfigError);
 }
 
-TEST_CASE("check_fields enforces ranges, finiteness and choices") {
+TEST_CASE("check_fields enforces ranges and finiteness") {
   Demo d;
   CHECK_NOTHROW(check_fields(d));
   d.bits = 17;
@@ -74,8 +90,8 @@ TEST_CASE("check_fields enforces ranges, finiteness and choices") {
   d.r_ohm = -1;
   CHECK_THROWS_WITH_AS(check_fields(d), doctest::Contains("demo.r_ohm = -1"), ConfigError);
   d.r_ohm = 1;
-  d.mode = "c";
-  CHECK_THROWS_WITH_AS(check_fields(d), doctest::Contains("must be one of: a, b"), ConfigError);
+  d.mode = DemoMode::long_name;
+  CHECK_NOTHROW(check_fields(d));
 }
 
 TEST_CASE("help lists every field with unit, default and range") {
@@ -83,7 +99,7 @@ TEST_CASE("help lists every field with unit, default and range") {
   CHECK(h.find("demo.bits [bit]") != std::string::npos);
   CHECK(h.find("default 4; range 0 .. 16") != std::string::npos);
   CHECK(h.find("demo.r_ohm [ohm]") != std::string::npos);
-  CHECK(h.find("one of a b") != std::string::npos);
+  CHECK(h.find("default a; one of a b long-name") != std::string::npos);
 }
 
 TEST_CASE("format_double round-trips") {

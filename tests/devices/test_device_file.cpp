@@ -151,7 +151,7 @@ void expect_rejected(const std::string& path) {
     CHECK(std::string(e.what()).find(path) != std::string::npos);
   }
   DeviceConfig cfg;
-  cfg.model = "file";
+  cfg.model = DeviceKind::file;
   cfg.file = path;
   CHECK_THROWS_AS(make_device(cfg), FileError);
 }
@@ -418,7 +418,7 @@ TEST_CASE("table model: interpolation, clamping and empirical sampling") {
 TEST_CASE("table model via make_device(model = file) honours the noise scales") {
   const std::string p = valid_file("scales.h5");
   DeviceConfig cfg;
-  cfg.model = "file";
+  cfg.model = DeviceKind::file;
   cfg.file = p;
   cfg.read_noise_scale = 0.5;
   cfg.drift_scale = 0;
@@ -433,12 +433,12 @@ TEST_CASE("table model via make_device(model = file) honours the noise scales") 
 // through make_device(model = file) and compares with the parametric PcmDevice.
 TEST_CASE("pcm table file matches the parametric pcm model statistically") {
   DeviceConfig pc;
-  pc.model = "pcm";
+  pc.model = DeviceKind::pcm;
   auto tab = tabulate_device(pc, "test", "test");
   const std::string p = tmp("pcm.h5");
   write_device_file(p, tab.tables);
   DeviceConfig fc;
-  fc.model = "file";
+  fc.model = DeviceKind::file;
   fc.file = p;
   auto table = make_device(fc);
   auto param = make_device(pc);
@@ -506,7 +506,7 @@ TEST_CASE("pcm table file matches the parametric pcm model statistically") {
 
 TEST_CASE("rram and ideal tables reproduce their parametric models") {
   DeviceConfig rc;
-  rc.model = "rram";
+  rc.model = DeviceKind::rram;
   rc.g_max_uS = 40;
   auto rt = tabulate_device(rc, "test", "");
   const std::string p = tmp("rram.h5");

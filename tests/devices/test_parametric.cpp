@@ -13,7 +13,7 @@ using namespace xbar;
 namespace {
 DeviceConfig cfg_of(const std::string& model) {
   DeviceConfig c;
-  c.model = model;
+  c.model = parse_enum<DeviceKind>("device.model", model);
   return c;
 }
 }  // namespace
@@ -75,16 +75,18 @@ TEST_CASE("noise scales switch stages off") {
   CHECK(d->sample_nu(10.0, 1.0) == 0.0);
 }
 
-TEST_CASE("normal device: sigma = constant + relative * G; ideal ignores them") {
+TEST_CASE("normal device: sigma = constant + relative * G; ideal rejects them") {
   DeviceConfig c = cfg_of("normal");
-  c.prog_sigma_uS = 0.5;
-  c.prog_sigma_rel = 0.1;
-  c.read_sigma_rel = 0.02;
+  c.normal.prog_sigma_uS = 0.5;
+  c.normal.prog_sigma_rel = 0.1;
+  c.normal.read_sigma_rel = 0.02;
   auto d = make_device(c);
   CHECK(d->prog_sigma_uS(10.0) == doctest::Approx(1.5));
   CHECK(d->read_sigma_uS(10.0, 8.0, 1.0) == doctest::Approx(0.16));
-  c.model = "ideal";
-  auto i = make_device(c);
+  c.model = DeviceKind::ideal;
+  CHECK_THROWS_WITH_AS(make_device(c), doctest::Contains("device.normal.prog_sigma_uS = 0.5: is set but device.model = ideal"),
+                       ConfigError);
+  auto i = make_device(cfg_of("ideal"));
   CHECK(i->prog_sigma_uS(10.0) == 0.0);
   CHECK(i->program(10.0, 3.0, 0.5) == 10.0);
 }
@@ -106,9 +108,9 @@ TEST_CASE("invalid device configs name the field and value") {
   c.stuck_at_gmin_rate = -0.1;
   CHECK_THROWS_WITH_AS(make_device(c), doctest::Contains("device.stuck_at_gmin_rate = -0.1"), ConfigError);
   c = DeviceConfig{};
-  c.model = "pcmm";
-  CHECK_THROWS_WITH_AS(make_device(c), doctest::Contains("must be one of"), ConfigError);
+  CHECK_THROWS_WITH_AS(set_field(c, "model", FieldValue(std::string("pcmm"))),
+                       doctest::Contains("must be one of: ideal, pcm, rram, normal, file (did you mean pcm?)"), ConfigError);
   c = DeviceConfig{};
-  c.model = "file";
+  c.model = DeviceKind::file;
   CHECK_THROWS_WITH_AS(make_device(c), doctest::Contains("device.file"), ConfigError);
 }

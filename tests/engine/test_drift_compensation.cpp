@@ -24,10 +24,10 @@ double rel_err(const RowMatrixXf& y, const RowMatrixXf& ref) { return (y - ref).
 // Normal device: no programming or read noise; drift nu ~ N(nu, nu_std) per cell, t0 = 20 s.
 XbarConfig drifting(double nu, double nu_std, const char* mode) {
   XbarConfig c;
-  c.device.model = "normal";
-  c.device.drift_nu = nu;
-  c.device.drift_nu_std = nu_std;
-  c.drift_compensation.mode = mode;
+  c.device.model = DeviceKind::normal;
+  c.device.normal.drift_nu = nu;
+  c.device.normal.drift_nu_std = nu_std;
+  set_key(c, "drift_compensation.mode", mode);
   return c;
 }
 
@@ -37,11 +37,11 @@ constexpr double kYear = 3.15576e7;
 // relative error of the 1-year output against the t = 0 output of the same chip.
 double pcm_year_error(const RowMatrixXf& W, const RowMatrixXf& X, const char* mode, const char* scale) {
   XbarConfig c;
-  c.device.model = "pcm";
+  c.device.model = DeviceKind::pcm;
   c.device.prog_noise_scale = 0;
   c.device.read_noise_scale = 0;
-  c.mapping.scale = scale;
-  c.drift_compensation.mode = mode;
+  set_key(c, "mapping.scale", scale);
+  set_key(c, "drift_compensation.mode", mode);
   c.run.t_inference_s = 0;
   AnalogLayer L(c);
   L.program(W);
@@ -68,7 +68,7 @@ TEST_CASE("global compensation restores the t = 0 output when every cell drifts 
   double scale = 0;
   for (const char* ref : {"identity", "ones"}) {
     INFO(ref);
-    c.drift_compensation.reference = ref;
+    set_key(c, "drift_compensation.reference", ref);
     AnalogLayer L(c);
     L.program(W, bias.data());
     y0 = L.read(X);
@@ -82,7 +82,7 @@ TEST_CASE("global compensation restores the t = 0 output when every cell drifts 
   }
   // Without compensation the same chip reads ~c times the signal (the check above can fail).
   XbarConfig n = c;
-  n.drift_compensation.mode = "none";
+  n.drift_compensation.mode = DriftCompensationMode::none;
   AnalogLayer N(n);
   N.program(W, bias.data());
   N.drift_to(kYear);
@@ -141,11 +141,11 @@ TEST_CASE("compensation is deterministic at any thread count and leaves the read
   const RowMatrixXf W = uniform(300, 300, -1, 1, 8), X = uniform(200, 300, -1, 1, 9);
   auto run = [&](const char* mode, int threads, int refs) {
     XbarConfig c;
-    c.device.model = "pcm";
+    c.device.model = DeviceKind::pcm;
     c.dac.bits = 6;
     c.adc.bits = 6;
-    c.adc.range = "calibrated";
-    c.drift_compensation.mode = mode;
+    c.adc.range = AdcRange::calibrated;
+    set_key(c, "drift_compensation.mode", mode);
     c.drift_compensation.reference_reads = refs;
     c.run.threads = threads;
     c.run.t_inference_s = 86400;
@@ -176,22 +176,23 @@ TEST_CASE("compensation is deterministic at any thread count and leaves the read
 TEST_CASE("drift_compensation config: TOML, --set and typed errors") {
   XbarConfig c;
   apply_toml_string(c, "[drift_compensation]\nmode = \"column\"\nreference_reads = 4\n");
-  CHECK(c.drift_compensation.mode == "column");
+  CHECK(c.drift_compensation.mode == DriftCompensationMode::column);
   CHECK(c.drift_compensation.reference_reads == 4);
   set_key(c, "drift_compensation.mode", "global");
-  CHECK(c.drift_compensation.mode == "global");
+  CHECK(c.drift_compensation.mode == DriftCompensationMode::global);
   CHECK(to_toml(c).find("[drift_compensation]") != std::string::npos);
-  set_key(c, "drift_compensation.mode", "sideways");
   try {
-    c.validate();
+    set_key(c, "drift_compensation.mode", "sideways");
     FAIL("bad mode accepted");
   } catch (const ConfigError& e) {
     CHECK(e.field() == "drift_compensation.mode");
     CHECK(std::string(e.what()).find("sideways") != std::string::npos);
+    CHECK(std::string(e.what()).find("none, global, column") != std::string::npos);
   }
+  CHECK(c.drift_compensation.mode == DriftCompensationMode::global);  // a rejected name changes nothing
   XbarConfig e;
-  e.drift_compensation.reference = "zeros";
-  CHECK_THROWS_WITH_AS(e.validate(), doctest::Contains("drift_compensation.reference"), ConfigError);
+  CHECK_THROWS_WITH_AS(apply_toml_string(e, "[drift_compensation]\nreference = \"zeros\"\n"),
+                       doctest::Contains("drift_compensation.reference"), ConfigError);
   XbarConfig d;
   d.drift_compensation.reference_reads = 0;
   CHECK_THROWS_WITH_AS(AnalogLayer{d}, doctest::Contains("drift_compensation.reference_reads"), ConfigError);

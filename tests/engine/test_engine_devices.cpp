@@ -34,8 +34,8 @@ TEST_CASE("engine: pcm.h5 (table model) matches the parametric pcm model") {
   for (double t : {1.0, 86400.0}) {
     CAPTURE(t);
     XbarConfig cp, cf;
-    cp.device.model = "pcm";
-    cf.device.model = "file";
+    cp.device.model = DeviceKind::pcm;
+    cf.device.model = DeviceKind::file;
     cf.device.file = file;
     cp.run.t_inference_s = cf.run.t_inference_s = t;
     double same_diff2 = 0, err2_p = 0, err2_f = 0, err_p = 0, err_f = 0;

@@ -46,8 +46,8 @@ TEST_CASE("ideal mode equals W x for non-square W and sizes not multiple of the 
     for (const char* scale : {"tile", "column"})
       for (int tile : {32, 50, 256}) {
         XbarConfig c;
-        c.mapping.mapping = mapping;
-        c.mapping.scale = scale;
+        set_key(c, "mapping.mapping", mapping);
+        set_key(c, "mapping.scale", scale);
         c.mapping.tile_rows = tile;
         c.mapping.tile_cols = tile + 7;
         AnalogLayer L(c);
@@ -71,8 +71,8 @@ TEST_CASE("enough ADC bits with 1-bit input slices reproduce the integer product
       c.mapping.tile_cols = 16;
       c.mapping.weight_bits = 4;
       c.mapping.cell_bits = cell_bits;
-      c.mapping.mapping = mapping;
-      c.mapping.scale = "column";
+      set_key(c, "mapping.mapping", mapping);
+      c.mapping.scale = WeightScale::column;
       c.dac.bits = 4;
       c.dac.slice_bits = 1;
       // Offset mapping stores weight_bits (not weight_bits - 1) per cell: one more ADC bit.
@@ -124,7 +124,7 @@ TEST_CASE("weight quantization error shrinks as 2^-bits") {
 TEST_CASE("same seed gives bit-identical outputs with 1 and 2 threads; seeds differ") {
   const RowMatrixXf W = random_matrix(300, 200, 7), X = random_matrix(260, 200, 8);  // > one batch chunk
   XbarConfig c;
-  c.device.model = "pcm";
+  c.device.model = DeviceKind::pcm;
   c.dac.bits = 6;
   c.adc.bits = 6;
   c.adc.noise_sigma_lsb = 0.5;
@@ -145,9 +145,9 @@ TEST_CASE("bit-serial, offset mapping, weight slices and read noise: identical a
   // 300 batch rows: one 256-row chunk and a partial one; 150 outputs: 3 column tiles of 64.
   const RowMatrixXf W = random_matrix(150, 140, 3), X = random_matrix(300, 140, 4);
   XbarConfig c;
-  c.device.model = "pcm";  // programming and read noise
+  c.device.model = DeviceKind::pcm;  // programming and read noise
   c.mapping.tile_rows = c.mapping.tile_cols = 64;
-  c.mapping.mapping = "offset";  // reference column: one shared normal per read row
+  c.mapping.mapping = SignedMapping::offset;  // reference column: one shared normal per read row
   c.mapping.weight_bits = 5;
   c.mapping.cell_bits = 2;  // 2 weight slices
   c.dac.bits = 5;
@@ -193,7 +193,7 @@ TEST_CASE("bad inputs get typed errors naming the value") {
   CHECK_THROWS_WITH_AS(AnalogLayer{c}, doctest::Contains("mapping.weight_bits = -1"), ConfigError);
   XbarConfig d;
   d.adc.bits = 6;
-  d.adc.range = "calibrated";
+  d.adc.range = AdcRange::calibrated;
   AnalogLayer M(d);
   M.program(W);
   CHECK_THROWS_WITH_AS(M.read(random_matrix(2, 5, 1)), doctest::Contains("calibrate"), InputError);

@@ -14,7 +14,7 @@ TEST_CASE("programmed conductances have the published PCM sigma at their target"
   RowMatrixXf W = RowMatrixXf::Constant(256, 256, 0.5f);
   W(0, 0) = 1.0f;
   XbarConfig c;
-  c.device.model = "pcm";
+  c.device.model = DeviceKind::pcm;
   c.run.t_inference_s = 0;
   AnalogLayer L(c);
   L.program(W);
@@ -41,9 +41,9 @@ TEST_CASE("read-noise output variance equals sum_i V_i^2 sigma_ij^2, with the sh
   const RowMatrixXf X = x.replicate(B, 1);
   for (const char* mapping : {"differential", "offset"}) {
     XbarConfig c;
-    c.device.model = "normal";
-    c.device.read_sigma_uS = 0.5;
-    c.mapping.mapping = mapping;
+    c.device.model = DeviceKind::normal;
+    c.device.normal.read_sigma_uS = 0.5;
+    set_key(c, "mapping.mapping", mapping);
     AnalogLayer L(c);
     L.program(W);
     const RowMatrixXf Y = L.read(X);
@@ -78,10 +78,10 @@ TEST_CASE("drift: mean of G(t)/G_prog follows ((t+t0)/t0)^-nu with per-device nu
   // tolerance 1e-3 relative.
   RowMatrixXf W = RowMatrixXf::Ones(256, 256), X = RowMatrixXf::Ones(1, 256);
   XbarConfig c;
-  c.device.model = "normal";
-  c.device.drift_nu = 0.05;
-  c.device.drift_nu_std = 0.01;
-  c.device.t0_s = 20;
+  c.device.model = DeviceKind::normal;
+  c.device.normal.drift_nu = 0.05;
+  c.device.normal.drift_nu_std = 0.01;
+  c.device.normal.t0_s = 20;
   c.run.t_inference_s = 0;
   AnalogLayer L(c);
   L.program(W);
@@ -140,10 +140,10 @@ TEST_CASE("ADC ranges: fixed saturates and counts, calibrated fits the data") {
   c.adc.bits = 6;
   int64_t s_worst, s_fixed, s_cal;
   const double e_worst = err(c, &s_worst);
-  c.adc.range = "fixed";
+  c.adc.range = AdcRange::fixed;
   c.adc.fixed_fraction = 0.01;
   const double e_fixed = err(c, &s_fixed);
-  c.adc.range = "calibrated";
+  c.adc.range = AdcRange::calibrated;
   c.adc.percentile = 100;
   const double e_cal = err(c, &s_cal);
   CHECK(s_worst == 0);
@@ -168,4 +168,33 @@ TEST_CASE("counters report tiles, arrays, occupancy and bytes per weight") {
   CHECK(k.occupancy == doctest::Approx(120.0 * 250 / (6.0 * 100 * 60)));
   // Per slice: G+ and G- (4 + 4 bytes per weight) and the read matrix (4); no read noise.
   CHECK(k.bytes_per_weight == doctest::Approx(2 * 12.0));
+}
+
+TEST_CASE("device.pcm.t0_s sets the PCM drift reference time: closed form G(t) = G0 ((t + t0)/t0)^-nu") {
+  // With the nu clamps pinned (mean 0.06, std 0) every device drifts with nu = 0.06, and without
+  // programming or read noise and ideal converters a read scales exactly by ((t + t0)/t0)^-nu
+  // (bias-free layer, differential pairs drift alike). float32 outputs: tolerance 1e-5 relative.
+  RowMatrixXf W(8, 16), X(4, 16);
+  for (Eigen::Index i = 0; i < W.size(); ++i) W.data()[i] = float((i * 37 % 23) - 11) / 11.f;
+  for (Eigen::Index i = 0; i < X.size(); ++i) X.data()[i] = float((i * 13 % 17) - 8) / 8.f;
+  const double nu = 0.06, t = 1e4;
+  for (double t0 : {20.0, 500.0}) {
+    XbarConfig c;
+    c.device.model = DeviceKind::pcm;
+    c.device.prog_noise_scale = 0;
+    c.device.read_noise_scale = 0;
+    c.device.pcm.nu_mean_min = c.device.pcm.nu_mean_max = nu;
+    c.device.pcm.nu_std_min = c.device.pcm.nu_std_max = 0;
+    c.device.pcm.t0_s = t0;
+    c.run.t_inference_s = 0;
+    AnalogLayer L(c);
+    L.program(W);
+    const RowMatrixXf y0 = L.read(X);
+    L.drift_to(t);
+    const RowMatrixXf y = L.read(X);
+    const double expect = std::pow((t + t0) / t0, -nu);
+    INFO("t0 = " << t0);
+    for (Eigen::Index i = 0; i < y.size(); ++i)
+      if (std::abs(y0.data()[i]) > 1e-3) CHECK(y.data()[i] / y0.data()[i] == doctest::Approx(expect).epsilon(1e-5));
+  }
 }

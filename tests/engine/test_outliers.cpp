@@ -59,7 +59,7 @@ TEST_CASE("routing outlier input channels digital cuts the low-precision error")
   XbarConfig cfg;
   cfg.dac.bits = 6;
   cfg.adc.bits = 6;
-  cfg.adc.range = "calibrated";
+  cfg.adc.range = AdcRange::calibrated;
   cfg.mapping.weight_bits = 8;
   const double e_off = err(c, cfg);
   cfg.outliers.input_topk_percent = 1;  // 2 of 200 channels
@@ -74,7 +74,7 @@ TEST_CASE("routing the largest weights digital cuts the weight-quantization erro
   const Case c = planted(false, true);
   XbarConfig cfg;
   cfg.mapping.weight_bits = 5;
-  cfg.mapping.scale = "tile";
+  cfg.mapping.scale = WeightScale::tile;
   const double e_off = err(c, cfg);
   cfg.outliers.weight_topk_percent = 0.2;  // 26 weights >= the 20 planted ones
   const double e_on = err(c, cfg);

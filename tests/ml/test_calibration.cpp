@@ -36,7 +36,7 @@ TEST_CASE("the calibration set is a seeded subset of the training split, outside
   CalibrationOptions o;
   o.samples = 64;
   o.seed = 7;
-  const CalibrationSet c = load_calibration_set("fashion_mnist", o);
+  const CalibrationSet c = load_calibration_set(Task::fashion_mnist, o);
   CHECK(c.split == "train");
   CHECK_FALSE(c.leaks());
   REQUIRE(c.indices.numel() == 64);
@@ -47,13 +47,13 @@ TEST_CASE("the calibration set is a seeded subset of the training split, outside
   CHECK(std::get<0>(at::_unique(c.indices)).numel() == 64);  // no repeats
   CHECK(torch::equal(c.images, train.images.index_select(0, c.indices)));
   // Same seed, same set; another seed, another set.
-  CHECK(torch::equal(load_calibration_set("fashion_mnist", o).indices, c.indices));
+  CHECK(torch::equal(load_calibration_set(Task::fashion_mnist, o).indices, c.indices));
   o.seed = 8;
-  CHECK_FALSE(torch::equal(load_calibration_set("fashion_mnist", o).indices, c.indices));
+  CHECK_FALSE(torch::equal(load_calibration_set(Task::fashion_mnist, o).indices, c.indices));
   CHECK(c.source() == "fashion_mnist train 64 samples seed 7");
   // Only the loudly named option draws from the test split, and the source says so.
   o.on_test_data = true;
-  const CalibrationSet t = load_calibration_set("fashion_mnist", o);
+  const CalibrationSet t = load_calibration_set(Task::fashion_mnist, o);
   CHECK(t.split == "test");
   CHECK(t.leaks());
   CHECK(t.source().find("CALIBRATED ON THE EVALUATED DATA") != std::string::npos);
@@ -62,7 +62,7 @@ TEST_CASE("the calibration set is a seeded subset of the training split, outside
 TEST_CASE("text calibration windows come from the training tokens before the held-out tail") {
   CalibrationOptions o;
   o.samples = 16;
-  const CalibrationSet c = load_calibration_set("text", o);
+  const CalibrationSet c = load_calibration_set(Task::text, o);
   const data::TextCorpus corpus = data::load_fortunes();
   const int64_t n = corpus.train_tokens.numel();
   REQUIRE(c.tokens.numel() == n - int64_t(double(n) * kHeldOutTextFraction));
@@ -81,7 +81,7 @@ TEST_CASE("text calibration windows come from the training tokens before the hel
 TEST_CASE("eval calibrates on the calibration set only, bit-identically, and never on the evaluated data") {
   CalibrationOptions o;
   o.samples = 128;
-  const EvalData d = load_eval_data("fashion_mnist", 200, 0, o);
+  const EvalData d = load_eval_data(Task::fashion_mnist, 200, 0, o);
   // Reading a calibrated-ADC chip without a calibration pass is refused with directions.
   torch::jit::Module raw = converted("data/models/mlp.pt", "data/policies/default.toml", 0);
   try {
@@ -113,7 +113,7 @@ TEST_CASE("eval calibrates on the calibration set only, bit-identically, and nev
 TEST_CASE("a saved calibrated model reloads with its ranges and source and reads the same") {
   CalibrationOptions o;
   o.samples = 64;
-  const CalibrationSet c = load_calibration_set("fashion_mnist", o);
+  const CalibrationSet c = load_calibration_set(Task::fashion_mnist, o);
   torch::jit::Module m = converted("data/models/cnn7k.pt", "data/policies/default.toml", 2);
   REQUIRE(calibrate(m, c));
   const std::string path = std::string(std::tmpnam(nullptr)) + "_calibrated.pt";
@@ -123,7 +123,7 @@ TEST_CASE("a saved calibrated model reloads with its ranges and source and reads
   CHECK(ranges(l) == ranges(m));
   for (const auto& x : xbar_layers(l))
     if (x->needs_calibration()) CHECK(x->calibration_source() == c.source());
-  const EvalData d = load_eval_data("fashion_mnist", 100, 0, o);
+  const EvalData d = load_eval_data(Task::fashion_mnist, 100, 0, o);
   at::NoGradGuard ng;
   const at::Tensor ym = m.forward({d.images.images}).toTensor(), yl = l.forward({d.images.images}).toTensor();
   CHECK(torch::equal(ym, yl));

@@ -63,8 +63,8 @@ class CNN(nn.Module):
         return self.fc1(torch.flatten(h, 1))
 
 
-class Attention(nn.Module):
-    """Multi-head self-attention with explicit products: scores = q @ k^T, softmax, p @ v."""
+class HeadProjections(nn.Module):
+    """The q, k, v and output projections of multi-head attention and the split into heads."""
 
     def __init__(self, d: int, heads: int):
         super().__init__()
@@ -76,11 +76,18 @@ class Attention(nn.Module):
         self.v = nn.Linear(d, d)
         self.o = nn.Linear(d, d)
 
+    def split(self, t, B: int, T: int):
+        return t.view(B, T, self.heads, self.dk).transpose(1, 2)
+
+
+class Attention(HeadProjections):
+    """Multi-head self-attention with explicit products: scores = q @ k^T, softmax, p @ v."""
+
     def forward(self, x):
         B, T, D = x.shape
-        q = self.q(x).view(B, T, self.heads, self.dk).transpose(1, 2)
-        k = self.k(x).view(B, T, self.heads, self.dk).transpose(1, 2)
-        v = self.v(x).view(B, T, self.heads, self.dk).transpose(1, 2)
+        q = self.split(self.q(x), B, T)
+        k = self.split(self.k(x), B, T)
+        v = self.split(self.v(x), B, T)
         s = q @ k.transpose(-2, -1) * self.scale
         p = torch.softmax(s, dim=-1)
         c = (p @ v).transpose(1, 2).reshape(B, T, D)
@@ -101,24 +108,14 @@ class TransformerBlock(nn.Module):
         return x + self.fc2(torch.relu(self.fc1(self.ln2(x))))
 
 
-class CausalDecoder(nn.Module):
+class CausalDecoder(HeadProjections):
     """One causal attention layer + MLP + lm_head; `decode` runs one token with a KV cache."""
 
     def __init__(self, d=32, heads=4, vocab=24):
-        super().__init__()
-        self.heads = heads
-        self.dk = d // heads
-        self.scale = 1.0 / math.sqrt(self.dk)
-        self.q = nn.Linear(d, d)
-        self.k = nn.Linear(d, d)
-        self.v = nn.Linear(d, d)
-        self.o = nn.Linear(d, d)
+        super().__init__(d, heads)
         self.fc1 = nn.Linear(d, 2 * d)
         self.fc2 = nn.Linear(2 * d, d)
         self.lm_head = nn.Linear(d, vocab)
-
-    def split(self, t, B: int, T: int):
-        return t.view(B, T, self.heads, self.dk).transpose(1, 2)
 
     def tail(self, x, c):
         h = x + self.o(c)

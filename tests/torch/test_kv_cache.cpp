@@ -10,7 +10,7 @@ using namespace xbar;
 namespace {
 // Programming noise only (no read noise, ideal DAC/ADC): a cell's value is fixed once written.
 const char* kProgNoise =
-    "[device]\nmodel = \"normal\"\nprog_sigma_uS = 1.0\n[mapping]\nscale = \"column\"\n[run]\nt_inference_s = 0\n";
+    "[device]\nmodel = \"normal\"\nnormal.prog_sigma_uS = 1.0\n[mapping]\nscale = \"column\"\n[run]\nt_inference_s = 0\n";
 }  // namespace
 
 TEST_CASE("decode keeps earlier tokens' programmed cells: their scores repeat exactly") {
@@ -36,7 +36,7 @@ TEST_CASE("decode: earlier tokens drift with their age") {
   // nu = 0.1 for every device, no noise; K and q positive so each score scales by the drift
   // factor of its token's cells: ((t + age + t0)/t0)^-nu, age = (steps since written) * interval.
   const char* cfg =
-      "[device]\nmodel = \"normal\"\ndrift_nu = 0.1\nt0_s = 20\n[mapping]\nscale = \"column\"\n"
+      "[device]\nmodel = \"normal\"\nnormal.drift_nu = 0.1\nnormal.t0_s = 20\n[mapping]\nscale = \"column\"\n"
       "[run]\nt_inference_s = 10\ntoken_interval_s = 100\n";
   auto L = test::make_layer(cfg, "attn_qk");
   const at::Tensor q = at::ones({1, 1, 1, 4}, at::kDouble);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "engine/assignment.h"
 #include "torch/calibrate.h"
 #include "torch/ops.h"
 
@@ -377,7 +378,7 @@ TEST_CASE("read noise through the layer: per-column variance 2 sigma^2 sum (x/r)
   at::manual_seed(7);
   const int64_t in = 48, out = 16, B = 20000;
   const at::Tensor w = at::rand({out, in}) * 2 - 1, x = at::rand({1, in}) * 2 - 1;
-  auto st = make_layer("[device]\nmodel = \"normal\"\nread_sigma_uS = 0.5\n");
+  auto st = make_layer("[device]\nmodel = \"normal\"\nnormal.read_sigma_uS = 0.5\n");
   const at::Tensor Y = op_linear(x.expand({B, in}), w, c10::nullopt, st).to(at::kDouble);
   const double r = x.abs().max().item<double>(), s = w.abs().max().item<double>();
   const double sumv2 = (x.to(at::kDouble) / r).pow(2).sum().item<double>();
@@ -399,7 +400,7 @@ TEST_CASE("programming noise: over many chips (set_chip) the mean is the float o
   at::manual_seed(8);
   const int64_t in = 48, out = 64, K = 400;
   const at::Tensor w = at::rand({out, in}) * 2 - 1, x = at::rand({1, in}) * 2 - 1;
-  auto st = make_layer("[device]\nmodel = \"normal\"\ng_min_uS = 5.0\nprog_sigma_uS = 0.5\n");
+  auto st = make_layer("[device]\nmodel = \"normal\"\ng_min_uS = 5.0\nnormal.prog_sigma_uS = 0.5\n");
   std::vector<at::Tensor> ys;
   for (int64_t c = 0; c < K; ++c) {
     st->set_chip(c);
@@ -441,7 +442,7 @@ TEST_CASE("drift_to: a normal device with a fixed exponent scales outputs by ((t
   // output (without bias) scales exactly; float32 engine: tolerance kIdealTol.
   at::manual_seed(10);
   const at::Tensor x = randn({4, 20}), w = randn({6, 20});
-  auto st = make_layer("[device]\nmodel = \"normal\"\ndrift_nu = 0.05\nt0_s = 20\n[run]\nt_inference_s = 0\n");
+  auto st = make_layer("[device]\nmodel = \"normal\"\nnormal.drift_nu = 0.05\nnormal.t0_s = 20\n[run]\nt_inference_s = 0\n");
   const at::Tensor y0 = op_linear(x, w, c10::nullopt, st);
   CHECK(rel_err(y0, at::linear(x, w)) < kIdealTol);
   for (double t : {100.0, 1e4, 3.15e7}) {
@@ -583,9 +584,12 @@ TEST_CASE("pickling: a module holding a Layer attribute saves and loads, the nex
     CHECK(torch::equal(l.forward({x}).toTensor(), y));
     auto ls = l.attr("state").toCustomClass<XbarLayer>();
     CHECK(ls->name() == "fc1");
-    CHECK(ls->op_class() == "linear");
-    CHECK(ls->mode() == "analog");
-    CHECK(ls->config_toml() == kIdealToml);
+    CHECK(ls->op_class() == OpClass::linear);
+    CHECK(ls->mode() == OpMode::analog);
+    XbarConfig ideal;
+    ideal.device.model = DeviceKind::ideal;
+    CHECK(same_config(ls->config(), ideal));
+    CHECK(ls->config_toml() == to_toml(ideal));
   }
   SUBCASE("pcm, drifted: the loaded chip continues the read-noise stream") {
     auto st = make_layer(kPcmToml, "linear", "analog", 0, "fc1");
@@ -627,6 +631,30 @@ TEST_CASE("pickling: a module holding a Layer attribute saves and loads, the nex
     const at::Tensor y2l = l.forward({x2}).toTensor();
     INFO("max |difference| " << (y2l - y2).abs().max().item<double>());
     CHECK(torch::equal(y2l, y2));
+  }
+  SUBCASE("a v1 state with the config as written by hand (some sections) loads; it is saved as v2 with every key") {
+    // Field by field what xbar-layer-v1 pickles hold: name, op class, mode, digital bits, config
+    // TOML, chip, time, reads, calls, sequences, calibrated ADC steps.
+    const std::vector<std::string> v1 = {"xbar-layer-v1", "blocks.0.fc1", "conv", "digital", "6",
+                                         "[adc]\nbits = 5\n[run]\nseed = 9\n", "3", "7200", "11", "2", "1", "0.5,0.25"};
+    auto ls = XbarLayer::from_state(v1);
+    CHECK(ls->name() == "blocks.0.fc1");
+    CHECK(ls->op_class() == OpClass::conv);
+    CHECK(ls->mode() == OpMode::digital);
+    CHECK(ls->digital_bits() == 6);
+    XbarConfig want;
+    want.adc.bits = 5;
+    want.run.seed = 9;
+    CHECK(same_config(ls->config(), want));
+    std::vector<std::string> expect = v1;  // saved as v2: every key, and no calibration source
+    expect[0] = "xbar-layer-v2";
+    expect[5] = to_toml(want);
+    expect.push_back("");
+    CHECK(ls->state() == expect);
+    CHECK(XbarLayer::from_state(ls->state())->state() == expect);
+    std::vector<std::string> bad = v1;
+    bad[2] = "dense";
+    CHECK(c10_error_message([&] { XbarLayer::from_state(bad); }).find("attn_av") != std::string::npos);
   }
   SUBCASE("a state saved by another version is refused with a message") {
     CHECK_THROWS_AS(XbarLayer::from_state({"xbar-layer-v0", "a"}), c10::Error);

@@ -1,0 +1,74 @@
+#include "circuits/physical_array.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "circuits/crossbar.h"
+#include "circuits/rng_streams.h"
+#include "common/rng.h"
+
+namespace xbar {
+
+namespace {
+// Cell (i, j) of a column-major rows x cols array draws index j * rows + i of each stream.
+uint64_t cell_index(Eigen::Index i, Eigen::Index j, Eigen::Index rows) { return uint64_t(j) * rows + i; }
+}  // namespace
+
+PhysicalArray::PhysicalArray(uint64_t id, const Eigen::MatrixXf& cells, const DeviceModel& dev, uint64_t chip_key)
+    : id_(id), device_(&dev), chip_key_(chip_key), g_prog_(cells.rows(), cells.cols()) {
+  const double gmin = dev.g_min_uS(), dg = dev.g_max_uS() - dev.g_min_uS();
+  const double rate_min = dev.stuck_at_gmin_rate(), rate_max = dev.stuck_at_gmax_rate();
+  const CounterRng prog(make_key(chip_key, stream_id(Stream::program)), id),
+      fault(make_key(chip_key, stream_id(Stream::fault)), id);
+  for (Eigen::Index j = 0; j < cells.cols(); ++j)
+    for (Eigen::Index i = 0; i < cells.rows(); ++i) {
+      const uint64_t idx = cell_index(i, j, cells.rows());
+      const double u = fault.uniform(idx);
+      double g;
+      if (u < rate_min) g = gmin;
+      else if (u < rate_min + rate_max) g = gmin + dg;
+      else g = dev.program(dev.snap_to_level(gmin + cells(i, j) * dg), prog.normal(idx), prog.uniform(idx));
+      g_prog_(i, j) = float(g);
+    }
+}
+
+ArrayReadState PhysicalArray::drift_to(double t_s, const CellAges& ages, const WireConfig& wires) const {
+  const DeviceModel& dev = *device_;
+  const double dg = dev.g_max_uS() - dev.g_min_uS();
+  const double t0 = dev.t0_s();
+  const double rate_stuck = dev.stuck_at_gmin_rate() + dev.stuck_at_gmax_rate();
+  const bool read_noise = dev.read_scale > 0;
+  const CounterRng nu(make_key(chip_key_, stream_id(Stream::drift_exponent)), id_),
+      fault(make_key(chip_key_, stream_id(Stream::fault)), id_);
+  const Eigen::Index rows = g_prog_.rows(), cols = g_prog_.cols();
+  Eigen::MatrixXf g(rows, cols);
+  ArrayReadState st;
+  st.noise_var.resize(rows, cols);
+  for (Eigen::Index j = 0; j < cols; ++j)
+    for (Eigen::Index i = 0; i < rows; ++i) {
+      const uint64_t idx = cell_index(i, j, rows);
+      const double gp = g_prog_(i, j);
+      double gt = gp;
+      const double tc = t_s + (ages.row_s.empty() ? 0.0 : ages.row_s[size_t(i)]) +
+                        (ages.col_s.empty() ? 0.0 : ages.col_s[size_t(j)]);
+      if (tc > 0 && fault.uniform(idx) >= rate_stuck) {
+        const double n = dev.sample_nu(gp, nu.normal(idx));
+        if (n != 0) gt = gp * std::pow((tc + t0) / t0, -n);
+      }
+      g(i, j) = float(gt);
+      const double sr = read_noise ? dev.read_scale * dev.read_sigma_uS(gp, gt, tc) / dg : 0.0;
+      st.noise_var(i, j) = float(sr * sr);
+    }
+  SolveStats solve;
+  st.M_uS = array_read_matrix(g, wires, &solve);
+  st.residual = solve.residual;
+  if (!wires.ideal()) {
+    // Both functions are ratios of conductances, so microsiemens serve as well as siemens.
+    const Eigen::MatrixXd gd = g.cast<double>(), md = st.M_uS.cast<double>();
+    st.ir_drop_severity = ir_drop_severity(gd, md);
+    if (read_noise) st.noise_var.array() *= read_noise_scale(gd, md).array().square().cast<float>();
+  }
+  return st;
+}
+
+}  // namespace xbar

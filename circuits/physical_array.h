@@ -1,0 +1,49 @@
+// One physical crossbar array: its programmed conductances and, at any time after programming,
+// the matrix a read multiplies by and the read-noise variance of every cell.
+// Programming draws each cell's error and stuck-at fault from the chip's random streams keyed by
+// the array id, and drift_to(t) redraws the same drift exponents at every call, so the read state
+// is a function of (chip, id, t) alone and never stored twice.
+#pragma once
+#include <Eigen/Dense>
+#include <cstdint>
+#include <vector>
+
+#include "circuits/parasitics.h"
+#include "devices/device_model.h"
+
+namespace xbar {
+
+// Read state of one array at one time.
+struct ArrayReadState {
+  Eigen::MatrixXf M_uS;       // read matrix (rows x columns): I_uA = M^T V (crossbar.h)
+  Eigen::MatrixXf noise_var;  // read-noise variance per cell, in units of (g_max - g_min)^2, after
+                              // the parasitic attenuation of read_noise_scale (0: no read noise)
+  double residual = 0;        // parasitic solver residual
+  double ir_drop_severity = 0;
+};
+
+// Extra age (s) of the cells of each row and column (cells written after programming, e.g. a KV
+// cache); cell (i, j) is read at t + row_s[i] + col_s[j]. An empty vector means no extra age.
+struct CellAges {
+  std::vector<float> row_s, col_s;
+};
+
+class PhysicalArray {
+ public:
+  // cells: normalized targets c in [0, 1] (G = g_min + c (g_max - g_min)), rows x columns.
+  // The device must outlive the array.
+  PhysicalArray(uint64_t id, const Eigen::MatrixXf& cells, const DeviceModel& device, uint64_t chip_key);
+
+  uint64_t id() const { return id_; }
+  const Eigen::MatrixXf& programmed_uS() const { return g_prog_; }
+  // Conductances drifted to t_s after programming (stuck cells do not drift) through the wires.
+  ArrayReadState drift_to(double t_s, const CellAges& ages, const WireConfig& wires) const;
+
+ private:
+  uint64_t id_;
+  const DeviceModel* device_;
+  uint64_t chip_key_;
+  Eigen::MatrixXf g_prog_;  // programmed conductances (uS)
+};
+
+}  // namespace xbar

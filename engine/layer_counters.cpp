@@ -1,0 +1,46 @@
+#include "engine/layer_counters.h"
+
+#include <algorithm>
+
+namespace xbar {
+
+const std::vector<CounterField>& counter_fields() {
+  using C = LayerCounters;
+  using M = CounterMerge;
+  static const std::vector<CounterField> f = {
+      {"tiles", "row tiles x column tiles", &C::tiles, M::max},
+      {"arrays", "physical arrays (tiles x slices x arrays per slice)", &C::arrays, M::max},
+      {"occupancy", "used cells / physical cells", &C::occupancy, M::last},
+      {"reads", "read() calls since programming", &C::reads, M::sum},
+      {"conversions", "ADC conversions", &C::conversions, M::sum},
+      {"saturations", "conversions clipped at the ADC range", &C::saturations, M::sum},
+      {"dac_clipped", "inputs clipped by a static DAC range", &C::dac_clipped, M::sum},
+      {"bytes_per_weight", "programmed and read state held per weight", &C::bytes_per_weight, M::last},
+      {"ir_drop_severity", "worst relative column-current shortfall (all-ones input), max over arrays",
+       &C::ir_drop_severity, M::max},
+      {"digital_weights", "weights in the sparse float outlier path", &C::digital_weights, M::max},
+      {"digital_channels", "input channels routed to float in the last read", &C::digital_channels, M::last},
+      {"solver_residual", "worst parasitic solver residual (last drift step)", &C::solver_residual, M::max},
+      {"drift_factor", "mean digital drift-compensation factor over outputs (1: off)", &C::drift_factor, M::last},
+  };
+  return f;
+}
+
+double counter_value(const LayerCounters& c, const CounterField& f) {
+  return std::visit([&](auto m) { return double(c.*m); }, f.member);
+}
+
+void merge_counters(LayerCounters& total, const LayerCounters& c) {
+  for (const CounterField& f : counter_fields())
+    std::visit(
+        [&](auto m) {
+          switch (f.merge) {
+            case CounterMerge::sum: total.*m += c.*m; break;
+            case CounterMerge::max: total.*m = std::max(total.*m, c.*m); break;
+            case CounterMerge::last: total.*m = c.*m; break;
+          }
+        },
+        f.member);
+}
+
+}  // namespace xbar

@@ -1,0 +1,46 @@
+// What a layer counts: one struct, and one table naming every field with its meaning and how the
+// counters of successive programmings of one layer combine (attention layers program a new matrix
+// per product). Dictionaries, HDF5 attributes and totals come from the table.
+#pragma once
+#include <cstdint>
+#include <variant>
+#include <vector>
+
+namespace xbar {
+
+struct LayerCounters {
+  int64_t tiles = 0;
+  int64_t arrays = 0;
+  double occupancy = 0;
+  int64_t reads = 0;
+  int64_t conversions = 0;
+  int64_t saturations = 0;
+  int64_t dac_clipped = 0;
+  double bytes_per_weight = 0;
+  double ir_drop_severity = 0;
+  int64_t digital_weights = 0;
+  int64_t digital_channels = 0;
+  double solver_residual = 0;
+  double drift_factor = 1;
+};
+
+enum class CounterMerge {
+  sum,   // events: every programming adds its own
+  max,   // sizes and worst cases
+  last,  // states of the latest programming
+};
+
+struct CounterField {
+  const char* name;
+  const char* doc;
+  std::variant<int64_t LayerCounters::*, double LayerCounters::*> member;
+  CounterMerge merge;
+};
+
+const std::vector<CounterField>& counter_fields();
+
+double counter_value(const LayerCounters& c, const CounterField& f);
+// total <- total combined with c, field by field as the table says.
+void merge_counters(LayerCounters& total, const LayerCounters& c);
+
+}  // namespace xbar

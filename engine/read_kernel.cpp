@@ -1,0 +1,210 @@
+#include "engine/read_kernel.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "circuits/dac.h"
+#include "circuits/rng_streams.h"
+#include "common/error.h"
+#include "common/normal_fill.h"
+#include "common/rng.h"
+
+namespace xbar {
+
+namespace {
+// Batch rows per work item: a function of the shapes only, so GEMM blocking and summation order
+// never depend on threads. Large chunks amortize packing the tile matrices; 128-row chunks when
+// 256-row ones would leave fewer than 4 work items to share.
+Eigen::Index batch_chunk(Eigen::Index B, int64_t col_tiles) {
+  return ((B + 255) / 256) * col_tiles >= 4 ? 256 : 128;
+}
+
+using VRef = Eigen::Ref<const RowMatrixXf, 0, Eigen::OuterStride<>>;
+
+struct NoiseScratch {
+  RowMatrixXf V2, Var, Z;
+  Eigen::VectorXf zref;
+};
+
+// Adds slice s's read noise to Yk = Vr A (Vr: K stacked input slices of the batch rows b0..).
+// Column noise ~ N(0, Var) with Var = V^2 S2 (docs/DESIGN.md, "Read noise at batch speed"); with the
+// offset mapping one more normal per read row for the reference column, whose noise is common
+// to every column of the read. Normal (grow, j) of the array's stream is grow * n + j.
+void add_read_noise(const Tile& t, const SliceRead& sr, const VRef& Vr, const CounterRng& rng, Eigen::Index B,
+                    Eigen::Index b0, int K, NoiseScratch& w, RowMatrixXf& Yk) {
+  RowMatrixXf &V2 = w.V2, &Var = w.Var, &Z = w.Z;
+  Eigen::VectorXf& zref = w.zref;
+  const Eigen::Index nb = Vr.rows() / K;
+  const bool ref = sr.S2ref.size() > 0;
+  const Eigen::Index n = t.cols + (ref ? 1 : 0);
+  V2 = Vr.cwiseAbs2();
+  Var.noalias() = V2 * sr.S2;
+  if (ref) zref.noalias() = V2 * sr.S2ref;
+  // Normals for 16 rows at a time, so they stay in L1 between drawing and use.
+  constexpr Eigen::Index kRows = 16;
+  Z.resize(kRows, n);
+  for (int k = 0; k < K; ++k)
+    for (Eigen::Index b = 0; b < nb; b += kRows) {
+      const Eigen::Index m = std::min(kRows, nb - b), r0 = k * nb + b;
+      fill_normal(rng, (uint64_t(k) * B + b0 + b) * uint64_t(n), m * n, Z.data());
+      auto Yr = Yk.middleRows(r0, m).array();
+      Yr += Var.middleRows(r0, m).array().sqrt() * Z.topLeftCorner(m, t.cols).array();
+      if (ref) Yr.colwise() -= zref.segment(r0, m).array().sqrt() * Z.block(0, t.cols, m, 1).array();
+    }
+}
+
+struct Keys {
+  uint64_t noise, adc;
+};
+
+Keys read_keys(uint64_t chip_key, ReadRequest r) {
+  switch (r.kind) {
+    case ReadKind::user:
+      return {make_key(chip_key, stream_id(Stream::read_noise), r.index),
+              make_key(chip_key, stream_id(Stream::adc_noise), r.index)};
+    case ReadKind::calibration:
+      return {make_key(chip_key, stream_id(Stream::read_noise), ~uint64_t(0)),
+              make_key(chip_key, stream_id(Stream::adc_noise), ~uint64_t(0))};
+    case ReadKind::drift_reference:
+      return {make_key(chip_key, stream_id(Stream::ref_read_noise), r.index),
+              make_key(chip_key, stream_id(Stream::ref_adc_noise), r.index)};
+  }
+  throw InputError("read: unknown read kind " + std::to_string(int(r.kind)));
+}
+}  // namespace
+
+struct ReadKernel::Scratch {
+  RowMatrixXf V, Yk, T;
+  RowMatrixXf acc;  // this item's block of Y, summed over row tiles and slices
+  NoiseScratch noise;
+  std::vector<float> factor;
+};
+
+ReadKernel::ReadKernel() = default;
+ReadKernel::~ReadKernel() = default;
+ReadKernel::ReadKernel(ReadKernel&&) noexcept = default;
+ReadKernel& ReadKernel::operator=(ReadKernel&&) noexcept = default;
+
+ReadOutput ReadKernel::run(const ReadTarget& target, ReadRequest request, const Eigen::Ref<const RowMatrixXf>& X) {
+  const XbarConfig& cfg = target.cfg;
+  const std::vector<Tile>& tiles = target.tiles;
+  const std::vector<std::vector<SliceRead>>& state = target.state.tiles;
+  const bool calibration = request.kind == ReadKind::calibration;
+  const bool reference = request.kind == ReadKind::drift_reference;
+  if (!calibration && !cfg.adc.ideal() && cfg.adc.range == AdcRange::calibrated && !target.state.adc_calibrated())
+    throw InputError("read: adc.range = calibrated but calibrate() was not run");
+  ReadOutput out;
+  if (calibration)
+    for (const auto& t : state) out.magnitudes.resize(out.magnitudes.size() + t.size());
+  const Eigen::Index B = X.rows();
+  if (B == 0) {
+    out.Y = RowMatrixXf::Zero(B, target.out);
+    return out;
+  }
+  if (!calibration) out.Y.resize(B, target.out);  // every element is written once by the item that owns it
+  RowMatrixXf& Y = out.Y;
+  const DacOutput in = dac_convert(cfg.dac, X);
+  const int K = int(in.weight.size());
+  const SliceLayout lay = slice_layout(cfg.mapping);
+  const Keys keys = read_keys(target.chip_key, request);
+  // Work items: (batch chunk, column tile); each owns its block of Y.
+  std::vector<int> col_starts;
+  for (const auto& t : tiles)
+    if (col_starts.empty() || col_starts.back() != t.c0) col_starts.push_back(t.c0);
+  const Eigen::Index chunk = batch_chunk(B, int64_t(col_starts.size()));
+  const Eigen::Index n_chunks = (B + chunk - 1) / chunk;
+  const int64_t n_items = n_chunks * int64_t(col_starts.size());
+  int64_t sat = 0, conv = 0;
+  const int threads = cfg.run.threads > 0 ? cfg.run.threads : omp_get_max_threads();
+  if (int(scratch_.size()) < threads) scratch_.resize(size_t(threads));
+
+  // Calibration appends to shared vectors: one thread.
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) reduction(+ : sat, conv) if (!calibration)
+  for (int64_t item = 0; item < n_items; ++item) {
+    // Products inside a work item run on its thread: the fixed GEMM blocking keeps results
+    // independent of the thread count. The setting belongs to this region's tasks only.
+    omp_set_num_threads(1);
+    const Eigen::Index b0 = (item / int64_t(col_starts.size())) * chunk;
+    const Eigen::Index nb = std::min(chunk, B - b0);
+    const int c0 = col_starts[item % int64_t(col_starts.size())];
+    Scratch& work = scratch_[size_t(omp_get_thread_num())];
+    RowMatrixXf &V = work.V, &Yk = work.Yk, &T = work.T, &acc = work.acc;
+    std::vector<float>& factor = work.factor;
+    bool acc_used = false;
+    size_t collect_k = 0;
+    for (size_t ti = 0; ti < tiles.size(); ++ti) {
+      const Tile& t = tiles[ti];
+      const std::vector<SliceRead>& ts = state[ti];
+      if (t.c0 != c0) {
+        collect_k += ts.size();
+        continue;
+      }
+      if (!acc_used) acc.setZero(nb, t.cols);
+      acc_used = true;
+      const Eigen::Map<const Eigen::ArrayXf> col_scale(t.col_scale.data(), t.cols);
+      // Input voltages of this tile's rows for all slices, stacked: row k*nb + b.
+      // One input slice: read the DAC output in place; several: stack them for one GEMM.
+      if (K > 1) {
+        V.resize(K * nb, t.rows);
+        for (int k = 0; k < K; ++k) V.middleRows(k * nb, nb) = in.stacked.block(k * B + b0, t.r0, nb, t.rows);
+      }
+      const VRef Vr = K > 1 ? VRef(V) : VRef(in.stacked.block(b0, t.r0, nb, t.rows));
+      // Ideal readout (no read noise, no ADC): the slices' GEMMs sum straight into T.
+      const bool direct = !calibration && cfg.adc.ideal();
+      bool t_used = false;
+      for (size_t s = 0; s < ts.size(); ++s, ++collect_k) {
+        const SliceRead& sr = ts[s];
+        if (direct && sr.S2.size() == 0) {
+          for (int k = 0; k < K; ++k) {
+            const float w = float(lay.weight[s] * in.weight[k]);
+            if (t_used) T.noalias() += w * (Vr.middleRows(k * nb, nb) * sr.A);
+            else T.noalias() = w * (Vr.middleRows(k * nb, nb) * sr.A);
+            t_used = true;
+          }
+          continue;
+        }
+        Yk.noalias() = Vr * sr.A;
+        const uint64_t aid = t.arrays[s][0].id();
+        if (sr.S2.size() > 0) add_read_noise(t, sr, Vr, CounterRng(keys.noise, aid), B, b0, K, work.noise, Yk);
+        if (calibration) {
+          auto& c = out.magnitudes[collect_k];
+          for (Eigen::Index i = 0; i < Yk.size(); ++i) c.push_back(std::abs(Yk.data()[i]));
+          continue;
+        }
+        for (int k = 0; k < K; ++k) {
+          // Digital shift-add and unscaling: column factor slice weight x input weight x scale.
+          const float w = float(lay.weight[s] * in.weight[k]);
+          factor.resize(size_t(t.cols));
+          Eigen::Map<Eigen::ArrayXf>(factor.data(), t.cols) = w * col_scale;
+          if (cfg.adc.ideal()) {
+            acc.array() += Yk.middleRows(k * nb, nb).array().rowwise() * Eigen::Map<const Eigen::ArrayXf>(factor.data(), t.cols).transpose();
+          } else {
+            const CounterRng rng(keys.adc, aid);
+            sat += adc_convert_add(cfg.adc, sr.lsb, sr.adc, Yk.middleRows(k * nb, nb), rng, uint64_t(k) * B + b0,
+                                   uint64_t(t.cols), factor.data(), acc);
+          }
+        }
+        if (!cfg.adc.ideal()) conv += int64_t(K) * nb * t.cols;
+      }
+      if (t_used) acc.array() += T.array().rowwise() * col_scale.transpose();
+    }
+    if (calibration || !acc_used) continue;
+    // Input unscaling (per vector), written once into Y.
+    const Eigen::Map<const Eigen::ArrayXf> scale(in.scale.data() + b0, nb);
+    auto Yb = Y.block(b0, c0, nb, acc.cols()).array();
+    Yb = acc.array().colwise() * scale;
+    if (reference) continue;  // the reference response is compared without factors or bias
+    // Drift compensation: digital, after the ADC and before the bias.
+    if (!target.drift_factor.empty())
+      Yb.rowwise() *= Eigen::Map<const Eigen::ArrayXf>(target.drift_factor.data() + c0, acc.cols()).transpose();
+    Yb.rowwise() += Eigen::Map<const Eigen::ArrayXf>(target.bias.data() + c0, acc.cols()).transpose();
+  }
+  out.saturations = sat;
+  out.conversions = conv;
+  out.dac_clipped = in.clipped;
+  return out;
+}
+
+}  // namespace xbar

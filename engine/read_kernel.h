@@ -1,0 +1,64 @@
+// The read of a programmed layer: DAC -> array products with read noise -> ADC -> digital
+// shift-add, accumulation over row tiles, unscaling, then the digital stage (drift compensation
+// factors, bias). The kind of read decides its random streams and what it returns; nothing here
+// changes the layer, so a read's only effect is its output.
+#pragma once
+#include <Eigen/Dense>
+#include <cstdint>
+#include <vector>
+
+#include "common/matrix.h"
+#include "engine/config.h"
+#include "engine/tile.h"
+
+namespace xbar {
+
+enum class ReadKind {
+  user,             // y = W x + b; noise streams indexed by the read number
+  calibration,      // column-signal magnitudes for the ADC ranges; no conversion, no output
+  drift_reference,  // drift-compensation reference: outputs without factors or bias; noise
+                    // streams indexed by the read time, so they never shift the user's reads
+};
+
+struct ReadRequest {
+  ReadKind kind = ReadKind::user;
+  uint64_t index = 0;  // user: read number since programming; drift_reference: bits of the read
+                       // time; calibration: unused (its streams are those of user read 2^64 - 1)
+};
+
+// The programmed layer as a read sees it.
+struct ReadTarget {
+  const XbarConfig& cfg;
+  const std::vector<Tile>& tiles;
+  const ReadState& state;
+  int out = 0;
+  uint64_t chip_key = 0;
+  const std::vector<float>& bias;          // per output
+  const std::vector<float>& drift_factor;  // per output (empty: none)
+};
+
+struct ReadOutput {
+  RowMatrixXf Y;  // batch x out (empty for calibration)
+  std::vector<std::vector<float>> magnitudes;  // calibration: |column signal| per (tile, slice)
+  int64_t conversions = 0, saturations = 0, dac_clipped = 0;
+};
+
+class ReadKernel {
+ public:
+  ReadKernel();
+  ~ReadKernel();
+  ReadKernel(ReadKernel&&) noexcept;
+  ReadKernel& operator=(ReadKernel&&) noexcept;
+
+  // X: batch x in, every entry finite.
+  ReadOutput run(const ReadTarget& target, ReadRequest request, const Eigen::Ref<const RowMatrixXf>& X);
+
+  struct Scratch;  // matrices of one work item
+
+ private:
+  // One per worker thread, kept across reads: fresh buffers would cost a page fault per 4 KiB on
+  // every read (they are mmap-sized).
+  std::vector<Scratch> scratch_;
+};
+
+}  // namespace xbar

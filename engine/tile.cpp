@@ -1,0 +1,125 @@
+#include "engine/tile.h"
+
+#include <algorithm>
+
+#include "circuits/rng_streams.h"
+#include "common/rng.h"
+#include "engine/array_id.h"
+
+namespace xbar {
+
+bool ReadState::adc_calibrated() const {
+  for (const auto& t : tiles)
+    for (const auto& s : t)
+      if (s.lsb <= 0) return false;
+  return true;
+}
+
+std::vector<Tile> program_tiles(const Eigen::Ref<const RowMatrixXf>& Wa, const MappingConfig& mc,
+                                const DeviceModel& device, uint64_t chip_key) {
+  const SliceLayout lay = slice_layout(mc);
+  const int out = int(Wa.rows()), in = int(Wa.cols());
+  std::vector<Tile> tiles;
+  for (int c0 = 0; c0 < out; c0 += mc.tile_cols)
+    for (int r0 = 0; r0 < in; r0 += mc.tile_rows) {
+      Tile t;
+      t.r0 = r0;
+      t.c0 = c0;
+      t.rows = std::min(mc.tile_rows, in - r0);
+      t.cols = std::min(mc.tile_cols, out - c0);
+      Eigen::MatrixXf w = Wa.block(c0, r0, t.cols, t.rows).transpose();
+      t.col_scale.assign(t.cols, 0.f);
+      for (int j = 0; j < t.cols; ++j) t.col_scale[j] = w.col(j).cwiseAbs().maxCoeff();
+      if (mc.scale == WeightScale::tile) std::fill(t.col_scale.begin(), t.col_scale.end(), *std::max_element(t.col_scale.begin(), t.col_scale.end()));
+      for (auto& s : t.col_scale)
+        if (s == 0) s = 1;  // an all-zero column maps to zero conductance at any scale
+      for (int j = 0; j < t.cols; ++j) w.col(j) /= t.col_scale[j];
+      const auto cells = map_tile(mc, lay, w);
+      t.arrays.resize(cells.size());
+      for (size_t s = 0; s < cells.size(); ++s)
+        for (const auto& c : cells[s]) {
+          const ArrayId id{r0 / mc.tile_rows, c0 / mc.tile_cols, int64_t(s), int64_t(t.arrays[s].size())};
+          t.arrays[s].emplace_back(id.packed(), c, device, chip_key);
+        }
+      tiles.push_back(std::move(t));
+    }
+  return tiles;
+}
+
+namespace {
+
+// Extra age of the cells of one array of tile t (the offset reference column has none).
+CellAges tile_ages(const Tile& t, Eigen::Index phys_cols, const std::vector<float>& in_age,
+                   const std::vector<float>& out_age) {
+  CellAges a;
+  if (!in_age.empty()) a.row_s.assign(in_age.begin() + t.r0, in_age.begin() + t.r0 + t.rows);
+  if (!out_age.empty()) {
+    a.col_s.assign(size_t(phys_cols), 0.f);
+    std::copy(out_age.begin() + t.c0, out_age.begin() + t.c0 + t.cols, a.col_s.begin());
+  }
+  return a;
+}
+
+// Read state of slice s of tile t; `calibrated_lsb` is its LSB in the previous state (0: none).
+SliceRead slice_read(const Tile& t, size_t s, double t_s, const CellAges& ages, const XbarConfig& cfg,
+                     const DeviceModel& dev, double calibrated_lsb, uint64_t chip_key, ReadState& st) {
+  const std::vector<PhysicalArray>& arrays = t.arrays[s];
+  const bool offset = cfg.mapping.mapping == SignedMapping::offset;
+  const bool read_noise = dev.read_scale > 0;
+  std::vector<ArrayReadState> a;
+  for (const auto& arr : arrays) {
+    a.push_back(arr.drift_to(t_s, ages, cfg.wires));
+    st.solver_residual = std::max(st.solver_residual, a.back().residual);
+    st.ir_drop_severity = std::max(st.ir_drop_severity, a.back().ir_drop_severity);
+  }
+  SliceRead r;
+  const float inv_dg = float(1.0 / (dev.g_max_uS() - dev.g_min_uS()));
+  Eigen::MatrixXf& var = a[0].noise_var;
+  if (offset) {
+    r.A = (a[0].M_uS.leftCols(t.cols).colwise() - a[0].M_uS.col(t.cols)) * inv_dg;
+    r.S2ref = var.col(t.cols);
+    var = var.leftCols(t.cols).eval();
+  } else {
+    r.A = (a[0].M_uS - a[1].M_uS) * inv_dg;
+    var += a[1].noise_var;
+  }
+  const bool any_noise = read_noise && (var.maxCoeff() > 0 || (offset && r.S2ref.maxCoeff() > 0));
+  if (any_noise) r.S2 = std::move(var);
+  else r.S2ref.resize(0);
+  if (!cfg.adc.ideal()) {
+    // The ADC reference is set per tile for the rows in use (a partial tile has a smaller range).
+    const SliceLayout lay = slice_layout(cfg.mapping);
+    const double worst = double(t.rows) * lay.max_abs_diff;
+    const double unit = cfg.dac.unit() * lay.unit;  // grid of the column signal (0: continuous)
+    if (cfg.adc.range == AdcRange::worst_case) r.lsb = adc_lsb(cfg.adc, worst, unit);
+    else if (cfg.adc.range == AdcRange::fixed) r.lsb = adc_lsb(cfg.adc, worst * cfg.adc.fixed_fraction, 0.0);
+    else r.lsb = calibrated_lsb;  // 0 until calibrate()
+    r.adc.draw(cfg.adc, t.cols, make_key(chip_key, stream_id(Stream::adc_bank), arrays[0].id()));
+  }
+  for (const auto& arr : arrays) st.bytes += int64_t(arr.programmed_uS().size()) * 4;
+  st.bytes += int64_t(r.A.size() + r.S2.size() + r.S2ref.size()) * 4;
+  return r;
+}
+
+}  // namespace
+
+ReadState read_state(const std::vector<Tile>& tiles, double t_s, const std::vector<float>& in_age,
+                     const std::vector<float>& out_age, const DeviceModel& device, const XbarConfig& cfg,
+                     uint64_t chip_key, const ReadState& previous) {
+  ReadState st;
+  st.t_s = t_s;
+  st.tiles.resize(tiles.size());
+  for (size_t ti = 0; ti < tiles.size(); ++ti) {
+    const Tile& t = tiles[ti];
+    const size_t S = t.arrays.size();
+    const bool had_lsb = previous.tiles.size() == tiles.size() && previous.tiles[ti].size() == S;
+    for (size_t s = 0; s < S; ++s) {
+      const CellAges ages = tile_ages(t, t.arrays[s][0].programmed_uS().cols(), in_age, out_age);
+      st.tiles[ti].push_back(
+          slice_read(t, s, t_s, ages, cfg, device, had_lsb ? previous.tiles[ti][s].lsb : 0.0, chip_key, st));
+    }
+  }
+  return st;
+}
+
+}  // namespace xbar

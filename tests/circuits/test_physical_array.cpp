@@ -1,0 +1,98 @@
+// One physical array (circuits/physical_array.h) against closed forms of its device: programmed
+// targets, power-law drift with per-cell ages, read-noise variances, stuck cells.
+#include <doctest/doctest.h>
+
+#include <Eigen/Dense>
+#include <cmath>
+
+#include "circuits/physical_array.h"
+
+using namespace xbar;
+
+namespace {
+// Normal device without programming noise: every cell lands on its target, drifts by exactly
+// nu = 0.05 and reads with sigma 0.5 uS.
+DeviceConfig drift_device() {
+  DeviceConfig d;
+  d.model = DeviceKind::normal;
+  d.g_min_uS = 1.0;
+  d.g_max_uS = 21.0;
+  d.normal.drift_nu = 0.05;
+  d.normal.read_sigma_uS = 0.5;
+  d.normal.t0_s = 20.0;
+  return d;
+}
+
+Eigen::MatrixXf ramp_cells(int rows, int cols) {
+  Eigen::MatrixXf c(rows, cols);
+  for (int j = 0; j < cols; ++j)
+    for (int i = 0; i < rows; ++i) c(i, j) = float(i * cols + j) / float(rows * cols - 1);
+  return c;
+}
+}  // namespace
+
+TEST_CASE("physical array: programmed targets, drift and read noise follow the device's closed forms") {
+  const auto dev = make_device(drift_device());
+  const Eigen::MatrixXf cells = ramp_cells(6, 5);
+  const PhysicalArray a(7, cells, *dev, 99);
+  CHECK(a.id() == 7);
+  // Tolerances: float rounding of the stored conductances (relative 1e-6).
+  for (int j = 0; j < 5; ++j)
+    for (int i = 0; i < 6; ++i) CHECK(a.programmed_uS()(i, j) == doctest::Approx(1.0 + 20.0 * cells(i, j)).epsilon(1e-6));
+
+  SUBCASE("at t = 0 nothing has drifted") {
+    const ArrayReadState st = a.drift_to(0, {}, WireConfig{});
+    CHECK((st.M_uS.array() == a.programmed_uS().array()).all());
+  }
+  SUBCASE("drift with per-row and per-column ages") {
+    const double t = 1000;
+    CellAges ages;
+    ages.row_s = {0, 10, 20, 30, 40, 50};
+    ages.col_s = {0, 0, 0, 0, 3600};
+    const ArrayReadState st = a.drift_to(t, ages, WireConfig{});
+    for (int j = 0; j < 5; ++j)
+      for (int i = 0; i < 6; ++i) {
+        const double tc = t + ages.row_s[i] + ages.col_s[j];
+        const double expect = a.programmed_uS()(i, j) * std::pow((tc + 20.0) / 20.0, -0.05);
+        CHECK(st.M_uS(i, j) == doctest::Approx(expect).epsilon(1e-6));
+        // Read-noise variance in units of (g_max - g_min)^2: (0.5 / 20)^2.
+        CHECK(st.noise_var(i, j) == doctest::Approx(0.025 * 0.025).epsilon(1e-6));
+      }
+    CHECK(st.residual == 0.0);
+    CHECK(st.ir_drop_severity == 0.0);
+  }
+  SUBCASE("the state at t is a function of t alone") {
+    const ArrayReadState late = a.drift_to(5000, {}, WireConfig{});
+    a.drift_to(10, {}, WireConfig{});
+    CHECK((a.drift_to(5000, {}, WireConfig{}).M_uS.array() == late.M_uS.array()).all());
+  }
+}
+
+TEST_CASE("physical array: stuck cells take their rate and do not drift") {
+  DeviceConfig d = drift_device();
+  d.stuck_at_gmax_rate = 0.3;
+  const auto dev = make_device(d);
+  const int n = 64;
+  const PhysicalArray a(3, Eigen::MatrixXf::Zero(n, n), *dev, 5);  // targets g_min: stuck ones show
+  const ArrayReadState st = a.drift_to(1e6, {}, WireConfig{});
+  const Eigen::ArrayXXf g = a.programmed_uS().array();
+  const double frac = double((g == 21.0f).count()) / double(n * n);
+  // Binomial se sqrt(0.3 * 0.7 / 4096) = 0.0072; tolerance 5 se.
+  CHECK(std::abs(frac - 0.3) < 0.036);
+  CHECK(((g == 21.0f) == (st.M_uS.array() == 21.0f)).all());  // stuck: unchanged after 1e6 s
+  CHECK(((g == 1.0f) == (st.M_uS.array() < 1.0f)).all());     // the others drift below g_min
+}
+
+TEST_CASE("physical array: wire resistance attenuates the read matrix and its noise together") {
+  const auto dev = make_device(drift_device());
+  const PhysicalArray a(0, Eigen::MatrixXf::Constant(32, 32, 1.0f), *dev, 1);
+  WireConfig w;
+  w.r_row_ohm = w.r_col_ohm = 5.0;
+  const ArrayReadState ideal = a.drift_to(0, {}, WireConfig{}), wired = a.drift_to(0, {}, w);
+  CHECK(wired.ir_drop_severity > 0.0);
+  CHECK(wired.residual < 1e-9);
+  // sigma_eff = sigma M / G (parasitics.h): the variance scales by (M / G)^2 cell by cell.
+  const Eigen::ArrayXXf ratio = wired.M_uS.array() / ideal.M_uS.array();
+  const Eigen::ArrayXXf expect = ideal.noise_var.array() * ratio.square();
+  CHECK(((wired.noise_var.array() - expect).abs() <= 1e-6f * expect).all());
+}
