@@ -21,6 +21,7 @@
 #include "common/stats.h"
 #include "ml/train.h"
 #include "ml/evaluate.h"
+#include "torch/calibrate.h"
 #include "apps/study_spec.h"
 #include "torch/convert.h"
 
@@ -291,6 +292,7 @@ HwaResult train_hwa(const HwaOptions& o) {
     at::NoGradGuard ng;
     reset_model(m);
     program_chip(m, hwa_train_chip(o.seed, 0));
+    CalibrationMode cm(m);  // training data: calibrated ranges from the batch itself
     m.forward({train.images.index_select(0, epoch_perm(0).slice(0, 0, o.batch))});
   }
   std::vector<torch::optim::OptimizerParamGroup> groups;
@@ -335,7 +337,11 @@ HwaResult train_hwa(const HwaOptions& o) {
       const at::Tensor idx = perm.slice(0, b * o.batch, std::min(n, (b + 1) * o.batch));
       reset_model(m);  // a fresh chip every step: noise is a function of (seed, step) only
       program_chip(m, hwa_train_chip(o.seed, c.step));
-      const at::Tensor logits = m.forward({train.images.index_select(0, idx)}).toTensor();
+      at::Tensor logits;
+      {
+        CalibrationMode cm(m);  // training batches calibrate the training chip's ranges
+        logits = m.forward({train.images.index_select(0, idx)}).toTensor();
+      }
       const at::Tensor loss = at::cross_entropy_loss(logits, train.labels.index_select(0, idx));
       const double lr_factor = models::lr_at(c.step, total, 1.0);
       set_lrs(opt, peak, lr_factor);
@@ -370,6 +376,7 @@ HwaResult train_hwa(const HwaOptions& o) {
       for (int k = 0; k < o.eval_chips; ++k) {
         reset_model(ex.analog);
         program_chip(ex.analog, k);
+        calibrate(ex.analog, eval.calibration);
         acc.add(evaluate(ex.analog, eval));
       }
       const MeanStd ms = acc.stats();
@@ -388,6 +395,8 @@ HwaResult train_hwa(const HwaOptions& o) {
   if (c.epoch < o.epochs) return res;
 
   Exported ex = export_models(o, m, pol.eval, t);
+  program_chip(ex.analog, 0);  // model_analog.pt: chip 0 with its calibrated ranges, if any
+  calibrate(ex.analog, eval.calibration);
   save_torchscript(ex.plain, o.out + "/model.pt");
   save_torchscript(ex.analog, o.out + "/model_analog.pt");
   write_file_atomic(o.out + "/policy.toml",

@@ -62,7 +62,8 @@ struct HwaResult {
 
 // Files in opt.out: checkpoint.pt, train_log.csv (step, epoch, lr, loss), epochs.csv,
 // and when finished model.pt (plain float TorchScript), policy.toml (the policy with the learned
-// input ranges as per-layer overrides), model_analog.pt (converted with it).
+// input ranges as per-layer overrides), model_analog.pt (converted with it; chip 0, calibrated on
+// training images when the policy calibrates its ADC).
 HwaResult train_hwa(const HwaOptions& opt);
 
 // Training chips never coincide with the evaluation chips 0, 1, 2, ...

@@ -134,6 +134,7 @@ PointResult evaluate_point(const std::string& model, const Policy& policy, int c
   torch::jit::Module m = load_torchscript(model);
   convert_module(m, policy);
   program_chip(m, chip);
+  calibrate(m, data.calibration);
   PointResult r;
   r.metric = evaluate(m, data);
   double conv = 0, sat = 0;

@@ -9,10 +9,11 @@
 
 namespace xbar {
 
-EvalData load_eval_data(Task task, int64_t samples, int64_t context) {
+EvalData load_eval_data(Task task, int64_t samples, int64_t context, const CalibrationOptions& cal) {
   if (samples < 0) throw ConfigError("samples", std::to_string(samples), "must be >= 0 (0 = all)");
   if (context < 0) throw ConfigError("context", std::to_string(context), "must be >= 0 (0 = the model's)");
   EvalData d;
+  d.calibration = load_calibration_set(task, cal);
   d.task = task;
   if (task == Task::fashion_mnist) {
     d.images = data::load_fashion_mnist("test");
@@ -37,6 +38,28 @@ void require_single_input(const torch::jit::Module& m) {
   for (size_t i = 1; i < args.size(); ++i) names += (i > 1 ? ", " : "") + args[i].name();
   throw InputError("the model's forward takes " + std::to_string(args.size() - 1) + " inputs (" + names +
                    "); xbar evaluates models whose forward takes one input tensor");
+}
+
+EvalData load_validation_data(Task task, int64_t samples, int64_t context, const CalibrationOptions& cal) {
+  if (cal.on_test_data) throw Error("validation data is training data: calibration on test data does not apply");
+  if (samples < 0) throw ConfigError("samples", std::to_string(samples), "must be >= 0 (0 = all)");
+  EvalData d;
+  d.task = task;
+  d.context = context;
+  d.calibration = load_calibration_set(task, cal);
+  if (task == Task::fashion_mnist) {
+    d.images = data::load_fashion_mnist("train");
+    int64_t n = d.images.images.size(0), a = n - kHeldOutImages;
+    if (samples > 0) n = std::min(n, a + samples);
+    d.images.images = d.images.images.slice(0, a, n);
+    d.images.labels = d.images.labels.slice(0, a, n);
+  } else {
+    const at::Tensor t = data::load_fortunes().train_tokens;
+    const int64_t n = t.numel();
+    d.tokens = t.slice(0, n - int64_t(double(n) * kHeldOutTextFraction), n);
+    if (samples > 0 && samples < d.tokens.numel()) d.tokens = d.tokens.slice(0, 0, samples);
+  }
+  return d;
 }
 
 double evaluate(torch::jit::Module& m, const EvalData& d) {

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "ml/calibration.h"
 #include "ml/fashion_mnist.h"
 #include "ml/task.h"
 #include "ml/text_corpus.h"
@@ -16,11 +17,22 @@ struct EvalData {
   data::FashionMnist images;    // task fashion_mnist: the first `samples` test images
   at::Tensor tokens;            // task text: the first `samples` validation tokens
   int64_t context = 0;          // task text: window length (the model's context_len)
+  CalibrationSet calibration;   // training samples that set a chip's calibrated ranges (calibrate())
   std::string metric() const { return task == Task::text ? "bits_per_char" : "accuracy_percent"; }
 };
 
+// Which data an evaluation reads: the test set, or the held-out part of the training data.
+enum class EvalSplit { test, heldout };
+template <>
+struct EnumNames<EvalSplit> {
+  static constexpr EnumName<EvalSplit> table[] = {{EvalSplit::test, "test"}, {EvalSplit::heldout, "heldout"}};
+};
+
 // samples = 0: the whole test / validation set.
-EvalData load_eval_data(Task task, int64_t samples, int64_t context);
+EvalData load_eval_data(Task task, int64_t samples, int64_t context, const CalibrationOptions& cal = {});
+// The held-out part of the training data (ml/calibration.h) as evaluation data, for choosing
+// calibration settings without touching the test set (samples = 0: all of it).
+EvalData load_validation_data(Task task, int64_t samples, int64_t context, const CalibrationOptions& cal = {});
 // InputError unless forward takes exactly one input (images or tokens).
 void require_single_input(const torch::jit::Module& m);
 double evaluate(torch::jit::Module& m, const EvalData& d);

@@ -6,6 +6,7 @@
 
 #include "common/atomic_file.h"
 #include "torch/convert.h"
+#include "calibration_options.h"
 #include "cli_parse.h"
 #include "commands.h"
 
@@ -20,7 +21,11 @@ int cmd_convert(int argc, char** argv) {
   opt.add_options()("model", "input TorchScript file (.pt)", cxxopts::value<std::string>())(
       "p,policy", "policy TOML (default config sections + [[override]] rules; see data/policies/)",
       cxxopts::value<std::string>())("o,out", "output TorchScript file", cxxopts::value<std::string>())(
+      "calibrate", "program chip --chip and calibrate its ADC ranges on this task's training data (fashion_mnist "
+      "or text); the saved model carries the ranges and their source", cxxopts::value<std::string>())(
+      "chip", "chip to program with --calibrate", cxxopts::value<int64_t>()->default_value("0"))(
       "h,help", "show this help");
+  add_calibration_options(opt);
   opt.parse_positional({"model"});
   const auto parsed = parse_or_help(opt, argc, argv);
   if (!parsed) return 0;
@@ -33,6 +38,12 @@ int cmd_convert(int argc, char** argv) {
   require_float_model(m, in);
   const ConvertReport rep = convert_module(m, policy);
   std::cout << rep.table();
+  if (res.count("calibrate")) {
+    const CalibrationSet cal = load_calibration_set(parse_enum<Task>("--calibrate", res["calibrate"].as<std::string>()), calibration_options(res));
+    program_chip(m, res["chip"].as<int64_t>());
+    if (calibrate(m, cal)) report_calibration(m, cal, true);
+    else std::cout << "calibration: no layer has calibrated ADC ranges\n";
+  }
   save_torchscript(m, res["out"].as<std::string>());
   std::cout << "wrote " << res["out"].as<std::string>() << "\n";
   return 0;

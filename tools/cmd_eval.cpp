@@ -14,6 +14,7 @@
 #include "torch/convert.h"
 #include "commands.h"
 #include "config_options.h"
+#include "calibration_options.h"
 
 namespace xbar::cli {
 
@@ -36,7 +37,7 @@ int cmd_eval(int argc, char** argv) {
                        "test accuracy (%) or bits per character on the fortunes validation split (prefill, and decode\n"
                        "token by token through the KV cache); prints mean, std and the per-layer counters of the last chip.\n"
                        "With several read times each chip is programmed once and read at every time in order (the same\n"
-                       "chip ageing; calibrated ADC ranges are set on the first batch, at the first time); with several\n"
+                       "chip ageing; calibrated ADC ranges are set by a calibration pass on training samples, at the first time); with several\n"
                        "drift-compensation modes the same chips are evaluated once per mode. A table time x mode follows.");
   opt.add_options()("model", "TorchScript float model (.pt)", cxxopts::value<std::string>())(
       "policy", "policy TOML (default: every stage ideal)", cxxopts::value<std::string>()->default_value(""))(
@@ -53,7 +54,11 @@ int cmd_eval(int argc, char** argv) {
       cxxopts::value<std::vector<std::string>>())(
       "decode-windows", "task text: also measure bits per character when generating token by token through the "
       "KV cache (decode phase) over this many context windows (count; 0 = skip)",
-      cxxopts::value<int64_t>()->default_value("4"))("h,help", "show this help");
+      cxxopts::value<int64_t>()->default_value("4"));
+  add_calibration_options(opt);
+  opt.add_options()("split", "evaluate on: test (Fashion-MNIST test set / fortunes validation split) or "
+      "heldout (the held-out part of the training data, for choosing calibration settings)",
+      cxxopts::value<std::string>()->default_value("test"))("h,help", "show this help");
   const auto parsed = parse_or_help(opt, argc, argv);
   if (!parsed) return 0;
   const cxxopts::ParseResult& res = *parsed;
@@ -80,7 +85,11 @@ int cmd_eval(int argc, char** argv) {
   const int repeats = res["repeats"].as<int>();
   if (repeats < 1) throw ConfigError("--repeats", std::to_string(repeats), "must be >= 1");
   const std::string path = res["model"].as<std::string>();
-  const EvalData data = load_eval_data(parse_enum<Task>("--task", res["task"].as<std::string>()), res["samples"].as<int64_t>(), 0);
+  const Task task = parse_enum<Task>("--task", res["task"].as<std::string>());
+  const EvalSplit split = parse_enum<EvalSplit>("--split", res["split"].as<std::string>());
+  const CalibrationOptions cal = calibration_options(res);
+  const EvalData data = split == EvalSplit::test ? load_eval_data(task, res["samples"].as<int64_t>(), 0, cal)
+                                                 : load_validation_data(task, res["samples"].as<int64_t>(), 0, cal);
   torch::jit::Module fm = load_torchscript(path);
   require_float_model(fm, path);
   const int64_t dw = data.task == Task::text ? res["decode-windows"].as<int64_t>() : 0;
@@ -101,6 +110,7 @@ int cmd_eval(int argc, char** argv) {
       program_chip(m, r);
       for (size_t ti = 0; ti < times.size(); ++ti) {
         drift_model(m, times[ti]);
+        if (ti == 0 && calibrate(m, data.calibration)) report_calibration(m, data.calibration, r == 0 && mi == 0);
         const double v = evaluate(m, data);
         std::cout << "chip " << r;
         if (!single) std::cout << " t " << format_duration(times[ti]) << " drift_compensation " << modes[mi];

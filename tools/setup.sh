@@ -4,7 +4,7 @@ set -euo pipefail
 PKGS=(build-essential cmake pkg-config
       libtorch-dev libeigen3-dev libhdf5-dev hdf5-tools libcxxopts-dev doctest-dev libomp-dev
       libtomlplusplus-dev libopenblas0-pthread
-      python3-torch python3-h5py python3-numpy python3-matplotlib
+      python3-torch python3-torchvision python3-h5py python3-numpy python3-matplotlib
       ngspice dataset-fashion-mnist fortunes
       openmpi-bin libopenmpi-dev
       clang libclang-rt-14-dev)  # clang: libFuzzer targets (tools/test.sh fuzz stage)

@@ -123,7 +123,10 @@ void XbarLayer::program(const at::Tensor& weight, const c10::optional<at::Tensor
   const bool same_weights = prog_w_.defined() && prog_w_.sizes() == weight.sizes() && at::equal(prog_w_, weight.detach()) &&
                             ((bias && bias->defined()) ? (prog_b_.defined() && at::equal(prog_b_, bias->detach()))
                                                        : !prog_b_.defined());
-  if (prog_w_.defined() && !same_weights) adc_lsbs_.clear();  // new weights: calibrate again
+  if (prog_w_.defined() && !same_weights) {  // new weights: calibrate again
+    adc_lsbs_.clear();
+    calibration_source_.clear();
+  }
   layer_->program(W, b.empty() ? nullptr : b.data(), uint64_t(chip));
   if (!adc_lsbs_.empty()) layer_->set_adc_lsbs(adc_lsbs_);
   prog_w_ = weight.detach().clone();
@@ -147,6 +150,7 @@ void XbarLayer::reset() {
   std::lock_guard<std::mutex> g(mu_);
   programmed_ = false;
   adc_lsbs_.clear();
+  calibration_source_.clear();
   reads_ = 0;
   calls_ = 0;
   seqs_ = 0;
@@ -161,6 +165,7 @@ void XbarLayer::set_chip(int64_t chip) {
   chip_ = chip;
   programmed_ = false;
   adc_lsbs_.clear();
+  calibration_source_.clear();
 }
 
 RowMatrixXf XbarLayer::read_named(const RowMatrixXf& X) {
@@ -205,11 +210,13 @@ at::Tensor XbarLayer::linear(const at::Tensor& x, const at::Tensor& weight, cons
   if (stale) program(weight, bias, chip_);
   std::lock_guard<std::mutex> g(mu_);
   const RowMatrixXf X = to_eigen(x, "xbar layer " + name_ + ": input");
-  // adc.range = calibrated: the first non-empty inputs after programming these weights set the
-  // ADC ranges (an empty batch reads nothing and sets nothing).
-  if (adc_lsbs_.empty() && X.rows() > 0 && cfg_.adc.range == AdcRange::calibrated && !cfg_.adc.ideal()) {
-    layer_->calibrate(X);
-    adc_lsbs_ = layer_->adc_lsbs();
+  // adc.range = calibrated: ranges come from a calibration pass only; an empty batch reads nothing.
+  if (X.rows() > 0) {
+    if (calibrating_ && needs_ranges(cfg_, mode_)) {
+      layer_->calibrate(X);
+      adc_lsbs_ = layer_->adc_lsbs();
+    }
+    require_ranges();
   }
   const RowMatrixXf Y = read_named(X);
   reads_ = int64_t(layer_->read_index());
@@ -250,7 +257,11 @@ at::Tensor XbarLayer::matmul_batch(const at::Tensor& A, const at::Tensor& B) {
     layer_->program(to_eigen(b.t(), "xbar layer " + name_ + ": stationary operand"), nullptr, uint64_t(chip_) * 1000003ull + uint64_t(slot.seq));
     if (t_s_ != cfg_.run.t_inference_s) layer_->drift_to(t_s_);
     const RowMatrixXf a = to_eigen(A[i], "xbar layer " + name_ + ": input");
-    if (a.rows() > 0) layer_->calibrate(a);
+    if (a.rows() > 0) {
+      if (!needs_ranges(cfg_, mode_)) layer_->calibrate(a);  // outlier channels (input_threshold)
+      else if (calibrating_) calibrate_operand(a);
+      else apply_operand_range();
+    }
     const RowMatrixXf Y = read_named(a);
     add_counters(layer_->counters());
     out.push_back(to_tensor(Y, A.scalar_type()));
@@ -306,13 +317,15 @@ int XbarLayer::dac_levels() const {
 
 std::vector<std::string> XbarLayer::state() const {
   std::lock_guard<std::mutex> g(mu_);
-  return {"xbar-layer-v1", name_, enum_string(op_class_), enum_string(mode_), std::to_string(digital_bits_), to_toml(cfg_),
+  return {"xbar-layer-v2", name_, enum_string(op_class_), enum_string(mode_), std::to_string(digital_bits_), to_toml(cfg_),
           std::to_string(chip_), format_double(t_s_), std::to_string(reads_), std::to_string(calls_),
-          std::to_string(seqs_), join_doubles(adc_lsbs_)};
+          std::to_string(seqs_), join_doubles(adc_lsbs_), calibration_source_};
 }
 
 c10::intrusive_ptr<XbarLayer> XbarLayer::from_state(const std::vector<std::string>& s) {
-  TORCH_CHECK(s.size() == 12 && s[0] == "xbar-layer-v1", "xbar: unrecognised saved layer state (", s.size(),
+  // v1: without the calibration source.
+  const bool v1 = s.size() == 12 && s[0] == "xbar-layer-v1", v2 = s.size() == 13 && s[0] == "xbar-layer-v2";
+  TORCH_CHECK(v1 || v2, "xbar: unrecognised saved layer state (", s.size(),
               " fields); was the model saved by a different xbar version?");
   auto l = c10::make_intrusive<XbarLayer>(s[1], s[2], s[3], std::stoll(s[4]), s[5]);
   l->chip_ = std::stoll(s[6]);
@@ -321,6 +334,7 @@ c10::intrusive_ptr<XbarLayer> XbarLayer::from_state(const std::vector<std::strin
   l->calls_ = std::stoll(s[9]);
   l->seqs_ = std::stoll(s[10]);
   l->adc_lsbs_ = split_doubles(s[11]);
+  if (v2) l->calibration_source_ = s[12];
   return l;
 }
 

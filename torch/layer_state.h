@@ -16,6 +16,9 @@
 
 namespace xbar {
 
+// True when a layer of this config and mode reads through calibrated ADC ranges.
+bool needs_ranges(const XbarConfig& cfg, OpMode mode);
+
 class XbarLayer : public torch::CustomClassHolder {
  public:
   // digital mode: float (digital_bits 0) or integer-quantized at digital_bits (2..24).
@@ -55,6 +58,20 @@ class XbarLayer : public torch::CustomClassHolder {
   at::Tensor input_range() const { return range_; }
   void set_input_range(double r);
   int dac_levels() const;  // DAC magnitude levels (0: unquantized)
+
+  // Calibration (torch/layer_calibration.cpp). A layer whose ADC range is calibrated reads only
+  // after a calibration pass: in calibration mode every product sets its ranges from its own
+  // inputs (linear/conv: per ADC bank; attention: one full scale for the layer, the largest bank
+  // full scale over all calibration operands, applied to every operand programmed later).
+  // Outside it, reading without ranges throws (no silent calibration on evaluation data).
+  void set_calibrating(bool on);
+  bool calibrating() const;
+  bool needs_calibration() const;  // analog, adc.range = calibrated, ADC not ideal
+  bool calibrated() const;         // ranges present (or none needed)
+  std::vector<double> adc_lsbs() const;  // this chip's calibrated ADC LSBs (empty: none)
+  // Where the ranges came from (data set, split, count, seed); stored with the model.
+  void set_calibration_source(const std::string& s);
+  std::string calibration_source() const;
   bool dac_signed() const { return cfg_.dac.is_signed; }
   // An analog weight product (linear, conv, lm_head): the layers whose input range can be learned.
   bool trainable() const { return mode_ == OpMode::analog && has_weights(op_class_); }
@@ -74,6 +91,9 @@ class XbarLayer : public torch::CustomClassHolder {
   void ensure_layer();
   void add_counters(const LayerCounters& c);
   RowMatrixXf read_named(const RowMatrixXf& X);  // layer_->read; errors name this layer
+  void require_ranges() const;                          // throws when needed and absent
+  void calibrate_operand(const RowMatrixXf& a);         // attention, calibration mode
+  void apply_operand_range();                           // attention, after programming an operand
 
   std::string name_;
   OpClass op_class_;
@@ -91,7 +111,10 @@ class XbarLayer : public torch::CustomClassHolder {
   at::Tensor prog_w_, prog_b_;        // and contents (in-place edits through .data keep the version)
   bool learn_range_ = false;
   at::Tensor range_;                  // learned input range (training)
-  std::vector<double> adc_lsbs_;      // calibrated ADC ranges of this chip (empty: not calibrated)
+  std::vector<double> adc_lsbs_;      // calibrated ADC ranges of this chip (empty: not calibrated;
+                                      // attention: one LSB for every bank)
+  bool calibrating_ = false;
+  std::string calibration_source_;    // provenance of adc_lsbs_
   LayerCounters totals_;              // accumulated over activation-product calls
   struct KvSlot {
     at::Tensor b;                       // what this slice's array holds

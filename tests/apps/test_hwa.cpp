@@ -57,6 +57,7 @@ double chip_accuracy(torch::jit::Module m, const Policy& p, const EvalData& d, i
   for (int k = 0; k < chips; ++k) {
     reset_model(m);
     program_chip(m, k);
+    calibrate(m, d.calibration);
     s += evaluate(m, d);
   }
   return s / chips;

@@ -25,6 +25,9 @@ TEST_CASE("pinned study points are bit-identical to the stored golden metrics") 
     std::vector<const char*> set;
     int chip;
   };
+  // default.toml points pin the conservative default chip (worst-case ADC ranges, no calibration
+  // pass): their numerics are those of the engine alone, unchanged by the calibration protocol.
+  const std::string worst_case = "\n[[override]]\nmatch = \"*\"\n[override.adc]\nrange = \"worst_case\"\n";
   const std::vector<P> points = {
       {"data/models/cnn.pt", "fashion_mnist", "data/policies/default.toml", {}, 0},
       {"data/models/cnn.pt", "fashion_mnist", "data/policies/default.toml", {"adc.bits=5"}, 1},
@@ -41,6 +44,7 @@ TEST_CASE("pinned study points are bit-identical to the stored golden metrics") 
       std::ifstream f(src(p.policy));
       text.assign(std::istreambuf_iterator<char>(f), {});
     }
+    if (std::string(p.policy) == "data/policies/default.toml") text += worst_case;
     // Each setting as a last override rule matching every operator.
     for (const char* kv : p.set) {
       std::string s(kv);

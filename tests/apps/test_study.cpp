@@ -98,6 +98,7 @@ TEST_CASE("decode through the KV cache gives the prefill bits per character on t
   CHECK(decode == doctest::Approx(prefill).epsilon(1e-4));
   torch::jit::Module a = torch::jit::load(src("data/models/gpt.pt"));
   convert_module(a, load_policy(src("data/policies/default.toml")));
+  calibrate(a, d.calibration);
   const double noisy = evaluate_decode(a, d, 2);
   CHECK(noisy != decode);  // the analog decode path (KV cache on arrays) really ran
   CHECK(noisy < 8.0);

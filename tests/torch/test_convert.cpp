@@ -10,6 +10,7 @@
 #include <sstream>
 #include <unistd.h>
 
+#include "torch/calibrate.h"
 #include "torch/convert.h"
 
 using namespace xbar;
@@ -583,6 +584,7 @@ TEST_CASE("shipped policies load, default.toml converts to a noisy but correlate
   const ConvertReport rep = convert_module(noisy, load_policy(dir + "default.toml"));
   // default.toml's lm_head rule matches nothing in an MLP without a head.
   CHECK(rep.warnings.size() == 1);
+  calibrate_module(noisy, randn({64, 20}), "random calibration inputs");  // calibrated ADC ranges
   const at::Tensor y = run(noisy, x);
   const double e = ((y - ref).norm() / ref.norm()).item<double>();
   INFO("default policy relative error " << e);
@@ -597,13 +599,18 @@ TEST_CASE("lifecycle on a converted model: program_chip, drift_model, reset_mode
   torch::jit::Module m = mlp();
   const std::string dir = std::string(XBAR_SOURCE_DIR) + "/data/policies/";
   convert_module(m, load_policy(dir + "default.toml"));
-  const at::Tensor x = randn({4, 20});
+  const at::Tensor x = randn({4, 20}), xc = randn({32, 20});
+  // default.toml calibrates its ADC ranges: every programmed chip gets a calibration pass.
+  auto cal = [&] { calibrate_module(m, xc, "random calibration inputs"); };
+  cal();
   const at::Tensor y0 = run(m, x);
   program_chip(m, 3);
+  cal();
   const at::Tensor y3 = run(m, x);
   CHECK_FALSE(torch::equal(y3, y0));
   for (const auto& l : xbar_layers(m)) CHECK(l->counters().at("chip") == 3);
   program_chip(m, 0);
+  cal();
   CHECK(torch::equal(run(m, x), y0));  // same chip, read stream restarted
   drift_model(m, 1e6);
   for (const auto& l : xbar_layers(m)) CHECK(l->time_s() == 1e6);
@@ -614,5 +621,6 @@ TEST_CASE("lifecycle on a converted model: program_chip, drift_model, reset_mode
     CHECK(l->time_s() == 1.0);  // default.toml: run.t_inference_s = 1
     CHECK(l->counters().at("reads") == 0);
   }
+  cal();
   CHECK(torch::equal(run(m, x), y0));
 }

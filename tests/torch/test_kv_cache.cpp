@@ -55,3 +55,38 @@ TEST_CASE("decode: earlier tokens drift with their age") {
     CHECK(s[0][0][0][tok].item<double>() == doctest::Approx(expect).epsilon(1e-6));
   }
 }
+
+TEST_CASE("attention with a calibrated ADC: one full scale per layer from the calibration pass") {
+  torch::manual_seed(5);
+  const char* toml = "[adc]\nbits = 8\nrange = \"calibrated\"\n";
+  const at::Tensor q1 = at::randn({1, 2, 4, 8}), K1 = at::randn({1, 2, 6, 8});
+  const at::Tensor q2 = at::randn({1, 2, 4, 8}), K2 = at::randn({1, 2, 9, 8}).pow(3);  // heavier tails
+  auto pass = [&](std::vector<std::pair<at::Tensor, at::Tensor>> ops) {
+    auto L = test::make_layer(toml, "attn_qk");
+    L->set_calibrating(true);
+    for (const auto& [q, K] : ops) op_matmul(q, K.transpose(-2, -1), L);
+    L->set_calibrating(false);
+    return L;
+  };
+  // Outside a calibration pass, a layer without ranges refuses to read.
+  auto raw = test::make_layer(toml, "attn_qk");
+  bool threw = false;
+  try {
+    op_matmul(q1, K1.transpose(-2, -1), raw);
+  } catch (const c10::Error& e) {
+    threw = std::string(e.what()).find("calibrat") != std::string::npos;
+  }
+  CHECK(threw);
+  // The layer's full scale is the largest over the pass's operands: the pass over both operands
+  // keeps the larger of the two single-operand passes, exactly.
+  const double l1 = pass({{q1, K1}})->adc_lsbs().at(0), l2 = pass({{q2, K2}})->adc_lsbs().at(0);
+  auto both = pass({{q1, K1}, {q2, K2}});
+  REQUIRE(both->adc_lsbs().size() == 1);
+  CHECK(both->adc_lsbs()[0] == std::max(l1, l2));
+  CHECK(l1 != l2);  // the check above can fail
+  // Later operands read with that range and leave it unchanged; an 8-bit ADC over it keeps the
+  // product within 5% (Frobenius) of float (every other stage ideal).
+  const at::Tensor y = op_matmul(q1, K1.transpose(-2, -1), both);
+  CHECK(both->adc_lsbs()[0] == std::max(l1, l2));
+  CHECK(test::rel_err(y, at::matmul(q1, K1.transpose(-2, -1))) < 0.05);
+}

@@ -4,6 +4,7 @@
     xbar_model.load_library("build/libxbar_torch.so")
     m = torch.jit.load("model_analog.pt")
     xbar_model.program(m, chip=3)        # next forward programs chip 3 (Monte Carlo instance)
+    xbar_model.calibrate(m, batches)     # calibrated ADC ranges from your calibration data
     y = m(x)
     xbar_model.drift(m, 86400.0)         # the same chip one day after programming
     print(xbar_model.counters(m))        # per-layer tiles, conversions, saturations, ...
@@ -44,3 +45,39 @@ def reset(model):
 
 def counters(model):
     return {layer.name(): dict(layer.counters()) for _, layer in layers(model)}
+
+
+def calibrate(model, batches, source="python batches"):
+    """Calibration pass on the chip the model holds now (after program()): layers with
+    adc.range = "calibrated" set their ranges from what they read here, and refuse to read
+    without them. `batches` (a tensor, or an iterable of tensors concatenated along dim 0) go
+    through the model as ONE batch in eval mode, as `xbar eval` does with its calibration set.
+    Use training (calibration) data, never the data you evaluate on. `source` is stored with the
+    ranges (saved with the model)."""
+    x = batches if isinstance(batches, torch.Tensor) else torch.cat(list(batches))
+    ls = [l for _, l in layers(model)]
+    model.eval()
+    for l in ls:
+        l.set_calibrating(True)
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for l in ls:
+            l.set_calibrating(False)
+    for l in ls:
+        if not l.calibrated():
+            raise RuntimeError("xbar layer %s needs calibrated ADC ranges but the forward pass did not reach it"
+                               % l.name())
+        if l.needs_calibration():
+            l.set_calibration_source(source)
+
+
+def adc_ranges(model):
+    """Calibrated ADC LSBs of every layer that has them (the ranges a calibration pass set)."""
+    return {l.name(): list(l.adc_lsbs()) for _, l in layers(model) if l.needs_calibration()}
+
+
+def calibration_source(model):
+    """Where the ranges came from (data set, split, count, seed), per calibrated layer."""
+    return {l.name(): l.calibration_source() for _, l in layers(model) if l.needs_calibration()}
