@@ -55,6 +55,22 @@ void add_read_noise(const Tile& t, const SliceRead& sr, const VRef& Vr, const Co
     }
 }
 
+// Cost events of the input voltages Vr of one tile: nonzero values and, per row, sum of v^2
+// (in double, so the array-energy sum is exact to rounding).
+int64_t input_stats(const VRef& Vr, Eigen::VectorXd& v2) {
+  v2.setZero(Vr.cols());
+  int64_t nonzero = 0;
+  for (Eigen::Index r = 0; r < Vr.rows(); ++r) {
+    const float* row = Vr.row(r).data();
+    for (Eigen::Index i = 0; i < Vr.cols(); ++i) {
+      const double v = row[i];
+      v2[i] += v * v;
+      nonzero += row[i] != 0.f;
+    }
+  }
+  return nonzero;
+}
+
 struct Keys {
   uint64_t noise, adc;
 };
@@ -80,7 +96,16 @@ struct ReadKernel::Scratch {
   RowMatrixXf acc;  // this item's block of Y, summed over row tiles and slices
   NoiseScratch noise;
   std::vector<float> factor;
+  Eigen::VectorXd v2;  // per tile row: sum of v^2 over the read's input slices and vectors
 };
+
+void ReadEvents::add(const ReadEvents& o) {
+  analog_macs += o.analog_macs;
+  input_pulses += o.input_pulses;
+  array_v2g_uS += o.array_v2g_uS;
+  column_outputs += o.column_outputs;
+  accumulations += o.accumulations;
+}
 
 ReadKernel::ReadKernel() = default;
 ReadKernel::~ReadKernel() = default;
@@ -119,6 +144,8 @@ ReadOutput ReadKernel::run(const ReadTarget& target, ReadRequest request, const 
   int64_t sat = 0, conv = 0;
   const int threads = cfg.run.threads > 0 ? cfg.run.threads : omp_get_max_threads();
   if (int(scratch_.size()) < threads) scratch_.resize(size_t(threads));
+  const bool count = count_events_ && request.kind == ReadKind::user;
+  if (count) item_events_.assign(size_t(n_items), ReadEvents{});
 
   // Calibration appends to shared vectors: one thread.
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads) reduction(+ : sat, conv) if (!calibration)
@@ -142,6 +169,8 @@ ReadOutput ReadKernel::run(const ReadTarget& target, ReadRequest request, const 
         continue;
       }
       if (!acc_used) acc.setZero(nb, t.cols);
+      ReadEvents* ev = count ? &item_events_[size_t(item)] : nullptr;
+      if (ev && acc_used) ev->accumulations += int64_t(nb) * t.cols;
       acc_used = true;
       const Eigen::Map<const Eigen::ArrayXf> col_scale(t.col_scale.data(), t.cols);
       // Input voltages of this tile's rows for all slices, stacked: row k*nb + b.
@@ -151,6 +180,14 @@ ReadOutput ReadKernel::run(const ReadTarget& target, ReadRequest request, const 
         for (int k = 0; k < K; ++k) V.middleRows(k * nb, nb) = in.stacked.block(k * B + b0, t.r0, nb, t.rows);
       }
       const VRef Vr = K > 1 ? VRef(V) : VRef(in.stacked.block(b0, t.r0, nb, t.rows));
+      if (ev) {
+        int64_t n_arrays = 0;
+        for (const auto& a : t.arrays) n_arrays += int64_t(a.size());
+        ev->input_pulses += input_stats(Vr, work.v2) * n_arrays;
+        ev->analog_macs += int64_t(nb) * t.rows * t.cols;
+        ev->column_outputs += int64_t(K) * nb * t.cols * int64_t(ts.size());
+        for (const SliceRead& sr : ts) ev->array_v2g_uS += work.v2.dot(sr.g_row_uS);
+      }
       // Ideal readout (no read noise, no ADC): the slices' GEMMs sum straight into T.
       const bool direct = !calibration && cfg.adc.ideal();
       bool t_used = false;
@@ -203,6 +240,8 @@ ReadOutput ReadKernel::run(const ReadTarget& target, ReadRequest request, const 
   }
   out.saturations = sat;
   out.conversions = conv;
+  if (count)
+    for (const ReadEvents& e : item_events_) out.events.add(e);
   out.dac_clipped = in.clipped;
   return out;
 }
