@@ -54,4 +54,11 @@ void merge_counters(LayerCounters& total, const LayerCounters& c) {
         f.member);
 }
 
+LayerCounters counters_since(const LayerCounters& now, const LayerCounters& before) {
+  LayerCounters d = now;
+  for (const CounterField& f : counter_fields())
+    if (f.merge == CounterMerge::sum) std::visit([&](auto m) { d.*m -= before.*m; }, f.member);
+  return d;
+}
+
 }  // namespace xbar

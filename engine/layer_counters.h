@@ -54,5 +54,8 @@ const std::vector<CounterField>& counter_fields();
 double counter_value(const LayerCounters& c, const CounterField& f);
 // total <- total combined with c, field by field as the table says.
 void merge_counters(LayerCounters& total, const LayerCounters& c);
+// What was counted between two snapshots of one programming: events (sum fields) now - before,
+// sizes and states as now.
+LayerCounters counters_since(const LayerCounters& now, const LayerCounters& before);
 
 }  // namespace xbar

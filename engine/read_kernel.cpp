@@ -55,20 +55,28 @@ void add_read_noise(const Tile& t, const SliceRead& sr, const VRef& Vr, const Co
     }
 }
 
-// Cost events of the input voltages Vr of one tile: nonzero values and, per row, sum of v^2
-// (in double, so the array-energy sum is exact to rounding).
-int64_t input_stats(const VRef& Vr, Eigen::VectorXd& v2) {
-  v2.setZero(Vr.cols());
-  int64_t nonzero = 0;
-  for (Eigen::Index r = 0; r < Vr.rows(); ++r) {
-    const float* row = Vr.row(r).data();
-    for (Eigen::Index i = 0; i < Vr.cols(); ++i) {
-      const double v = row[i];
-      v2[i] += v * v;
-      nonzero += row[i] != 0.f;
+// Per input column, over the K input slices of batch rows [b0, b0 + nb): sum of v^2 (in double,
+// so the array-energy sum is exact to rounding) and the number of nonzero values (pulses).
+struct InputStats {
+  Eigen::VectorXd v2;
+  Eigen::Matrix<int64_t, Eigen::Dynamic, 1> nonzero;
+};
+
+InputStats input_stats(const RowMatrixXf& stacked, Eigen::Index B, int K, Eigen::Index b0, Eigen::Index nb) {
+  const Eigen::Index n = stacked.cols();
+  InputStats s;
+  s.v2.setZero(n);
+  s.nonzero.setZero(n);
+  for (int k = 0; k < K; ++k)
+    for (Eigen::Index b = b0; b < b0 + nb; ++b) {
+      const float* row = stacked.row(k * B + b).data();
+      for (Eigen::Index i = 0; i < n; ++i) {
+        const double v = row[i];
+        s.v2[i] += v * v;
+        s.nonzero[i] += row[i] != 0.f;
+      }
     }
-  }
-  return nonzero;
+  return s;
 }
 
 struct Keys {
@@ -96,7 +104,6 @@ struct ReadKernel::Scratch {
   RowMatrixXf acc;  // this item's block of Y, summed over row tiles and slices
   NoiseScratch noise;
   std::vector<float> factor;
-  Eigen::VectorXd v2;  // per tile row: sum of v^2 over the read's input slices and vectors
 };
 
 void ReadEvents::add(const ReadEvents& o) {
@@ -145,7 +152,14 @@ ReadOutput ReadKernel::run(const ReadTarget& target, ReadRequest request, const 
   const int threads = cfg.run.threads > 0 ? cfg.run.threads : omp_get_max_threads();
   if (int(scratch_.size()) < threads) scratch_.resize(size_t(threads));
   const bool count = count_events_ && request.kind == ReadKind::user;
-  if (count) item_events_.assign(size_t(n_items), ReadEvents{});
+  std::vector<InputStats> stats;  // per batch chunk, shared by its column tiles
+  if (count) {
+    item_events_.assign(size_t(n_items), ReadEvents{});
+    stats.resize(size_t(n_chunks));
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (Eigen::Index c = 0; c < n_chunks; ++c)
+      stats[size_t(c)] = input_stats(in.stacked, B, K, c * chunk, std::min(chunk, B - c * chunk));
+  }
 
   // Calibration appends to shared vectors: one thread.
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads) reduction(+ : sat, conv) if (!calibration)
@@ -181,12 +195,13 @@ ReadOutput ReadKernel::run(const ReadTarget& target, ReadRequest request, const 
       }
       const VRef Vr = K > 1 ? VRef(V) : VRef(in.stacked.block(b0, t.r0, nb, t.rows));
       if (ev) {
+        const InputStats& st = stats[size_t(b0 / chunk)];
         int64_t n_arrays = 0;
         for (const auto& a : t.arrays) n_arrays += int64_t(a.size());
-        ev->input_pulses += input_stats(Vr, work.v2) * n_arrays;
+        ev->input_pulses += st.nonzero.segment(t.r0, t.rows).sum() * n_arrays;
         ev->analog_macs += int64_t(nb) * t.rows * t.cols;
         ev->column_outputs += int64_t(K) * nb * t.cols * int64_t(ts.size());
-        for (const SliceRead& sr : ts) ev->array_v2g_uS += work.v2.dot(sr.g_row_uS);
+        for (const SliceRead& sr : ts) ev->array_v2g_uS += st.v2.segment(t.r0, t.rows).dot(sr.g_row_uS);
       }
       // Ideal readout (no read noise, no ADC): the slices' GEMMs sum straight into T.
       const bool direct = !calibration && cfg.adc.ideal();

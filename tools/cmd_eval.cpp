@@ -12,6 +12,7 @@
 #include "common/stats.h"
 #include "common/time_units.h"
 #include "torch/convert.h"
+#include "torch/model_cost.h"
 #include "commands.h"
 #include "config_options.h"
 
@@ -53,7 +54,10 @@ int cmd_eval(int argc, char** argv) {
       cxxopts::value<std::vector<std::string>>())(
       "decode-windows", "task text: also measure bits per character when generating token by token through the "
       "KV cache (decode phase) over this many context windows (count; 0 = skip)",
-      cxxopts::value<int64_t>()->default_value("4"))("h,help", "show this help");
+      cxxopts::value<int64_t>()->default_value("4"))(
+      "hardware", "hardware description TOML for the cost table (`xbar hardware schema`)",
+      cxxopts::value<std::string>()->default_value(XBAR_SOURCE_DIR "/data/hardware/default.toml"))(
+      "h,help", "show this help");
   const auto parsed = parse_or_help(opt, argc, argv);
   if (!parsed) return 0;
   const cxxopts::ParseResult& res = *parsed;
@@ -81,6 +85,7 @@ int cmd_eval(int argc, char** argv) {
   const int repeats = res["repeats"].as<int>();
   if (repeats < 1) throw ConfigError("--repeats", std::to_string(repeats), "must be >= 1");
   const std::string path = res["model"].as<std::string>();
+  const Hardware hw = load_hardware(res["hardware"].as<std::string>());
   const EvalData data = load_eval_data(parse_enum<Task>("--task", res["task"].as<std::string>()), res["samples"].as<int64_t>(), 0);
   torch::jit::Module fm = load_torchscript(path);
   const int64_t dw = data.task == Task::text ? res["decode-windows"].as<int64_t>() : 0;
@@ -91,6 +96,7 @@ int cmd_eval(int argc, char** argv) {
   const bool single = times.size() == 1 && modes.size() == 1;
   std::vector<std::vector<Samples>> stats(times.size(), std::vector<Samples>(modes.size()));
   torch::jit::Module m;
+  std::vector<LayerCostRow> cost, decode_cost;  // the last evaluation's, per inference
   for (size_t mi = 0; mi < modes.size(); ++mi) {
     XbarConfig c = base;
     set_key(c, "drift_compensation.mode", modes[mi]);
@@ -102,11 +108,17 @@ int cmd_eval(int argc, char** argv) {
       program_chip(m, r);
       for (size_t ti = 0; ti < times.size(); ++ti) {
         drift_model(m, times[ti]);
+        std::vector<LayerCounters> before = model_counters(m);
         const double v = evaluate(m, data);
+        cost = model_cost_rows(m, hw, before, double(eval_inferences(m, data)));
         std::cout << "chip " << r;
         if (!single) std::cout << " t " << format_duration(times[ti]) << " drift_compensation " << modes[mi];
         std::cout << " " << data.metric() << " " << v;
-        if (dw > 0) std::cout << "  decode (first " << dw << " windows) " << evaluate_decode(m, data, dw);
+        if (dw > 0) {
+          before = model_counters(m);
+          std::cout << "  decode (first " << dw << " windows) " << evaluate_decode(m, data, dw);
+          decode_cost = model_cost_rows(m, hw, before, double(decode_inferences(m, data, dw)));
+        }
         std::cout << "\n" << std::flush;
         stats[ti][mi].add(v);
       }
@@ -138,6 +150,9 @@ int cmd_eval(int argc, char** argv) {
               << "  saturations " << std::setw(8) << int64_t(c.at("saturations")) << "  occupancy "
               << std::setprecision(3) << c.at("occupancy") << "  drift_factor " << c.at("drift_factor") << "\n";
   }
+  std::cout << "hardware " << hw.name << " (" << res["hardware"].as<std::string>() << "); last chip, time and mode\n"
+            << cost_table(cost, data.task == Task::text ? "prompt token (prefill)" : "image");
+  if (!decode_cost.empty()) std::cout << cost_table(decode_cost, "generated token (decode, incl. KV writes)");
   return 0;
 }
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "engine/analog_layer.h"
+#include "engine/cost.h"
 
 namespace xbar {
 
@@ -28,6 +29,14 @@ class XbarLayer : public torch::CustomClassHolder {
   void set_chip(int64_t chip);
   // Per-layer counters (tiles, arrays, occupancy, conversions, saturations, ...).
   c10::Dict<std::string, double> counters() const;
+  LayerCounters counter_values() const;  // the same as a struct
+  // Attention operands are written at every call: their cell writes are part of each inference.
+  bool writes_per_inference() const { return op_class_ == "attn_qk" || op_class_ == "attn_av"; }
+  const XbarConfig& config() const { return cfg_; }
+  // Cost of everything counted since programming, per inference (engine/cost.h).
+  LayerCost cost(const Hardware& hw, double inferences) const {
+    return per_inference(layer_cost(hw, cfg_, counter_values(), writes_per_inference()), inferences);
+  }
 
   // y = x W^T + b for x (N x in); programs lazily (or again if W changed since programming).
   at::Tensor linear(const at::Tensor& x2d, const at::Tensor& weight, const c10::optional<at::Tensor>& bias);
@@ -68,6 +77,7 @@ class XbarLayer : public torch::CustomClassHolder {
  private:
   void ensure_layer();
   void add_counters(const LayerCounters& c);
+  void count_digital(int64_t vectors, int64_t in, int64_t out, int64_t macs);
 
   std::string name_, op_class_, mode_, config_toml_;
   int64_t digital_bits_ = 0;
