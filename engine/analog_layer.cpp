@@ -209,6 +209,7 @@ void AnalogLayer::add_events(Eigen::Index batch, const ReadEvents& e) {
   c.digital_macs += int64_t(batch) * (outliers_.digital_weights() + (cfg_.outliers.inputs() ? outliers_.last_channels() * out_ : 0));
   c.analog_macs += e.analog_macs;
   c.input_pulses += e.input_pulses;
+  c.input_drives += e.input_drives;
   c.array_v2g_uS += e.array_v2g_uS;
   c.column_outputs += e.column_outputs;
   c.accumulations += e.accumulations;

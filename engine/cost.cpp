@@ -36,15 +36,17 @@ LayerCost layer_cost(const Hardware& hw, const XbarConfig& cfg, const LayerCount
   const int adc_bits = cfg.adc.ideal() ? hw.ideal_adc_bits : cfg.adc.bits;
   Energy& e = r.energy_pJ;
   e.adc = double(c.column_outputs) * hw.adc_energy_at(adc_bits);
-  e.dac = double(c.input_pulses) * hw.dac_energy_pJ;
+  e.dac = double(c.input_pulses) * hw.dac_energy_pJ + double(c.input_drives) * hw.dac_drive_energy_pJ;
   // E = t_read V^2 sum_i v_i^2 sum_j G_ij; ns * V^2 * uS = 1e-15 J = 1e-3 pJ.
   e.array = hw.read_time_ns * hw.read_voltage_V * hw.read_voltage_V * c.array_v2g_uS * 1e-3;
   e.shift_add = double(c.column_outputs) * hw.shift_add_energy_pJ;
   e.accumulate = double(c.accumulations) * hw.accumulate_energy_pJ;
   // Digital: outlier and digital-layer MACs; unscale and bias per output.
   e.digital = double(c.digital_macs) * hw.digital_mac_energy_pJ + 2.0 * double(c.outputs) * hw.digital_op_energy_pJ;
-  // Buffers: every input read once, every output written once.
-  e.buffer = double(c.inputs + c.outputs) * hw.activation_bits * hw.buffer_energy_pJ_per_bit;
+  // Buffers: every array's input register receives the inputs of its rows (arrays of the same
+  // rows each get their copy), every output is written once.
+  const double array_inputs = double(c.input_drives) / cfg.dac.slices();
+  e.buffer = (array_inputs + double(c.outputs)) * hw.activation_bits * hw.buffer_energy_pJ_per_bit;
   // Network: inputs broadcast to each column tile, partial sums sent across row tiles.
   const double outs_per_vector = c.vectors > 0 ? double(c.outputs) / double(c.vectors) : 0.0;
   const double col_tiles = c.analog_macs > 0 ? std::ceil(outs_per_vector / mc.tile_cols) : 0.0;

@@ -26,7 +26,8 @@ struct Hardware {
   int ideal_adc_bits = 8;  // charged when the configuration's ADC is ideal (adc.bits = 0)
   bool sample_and_hold = true;  // conversions of one input slice overlap the next slice's array read
   // DAC (input driver), per array row.
-  double dac_energy_pJ = 0.42;
+  double dac_energy_pJ = 0.42;        // per pulse (nonzero input-slice value)
+  double dac_drive_energy_pJ = 0;     // per row and input slice, whatever the value
   double dac_area_um2 = 0.17;
   // Array read and write.
   double read_voltage_V = 0.25;

@@ -25,6 +25,7 @@ const std::vector<CounterField>& counter_fields() {
       {"vectors", "input vectors read", &C::vectors, M::sum},
       {"analog_macs", "multiply-accumulates on arrays", &C::analog_macs, M::sum},
       {"input_pulses", "nonzero input-slice values applied to array rows", &C::input_pulses, M::sum},
+      {"input_drives", "array rows driven per input slice (any value)", &C::input_drives, M::sum},
       {"array_v2g_uS", "sum over array reads of sum_i v_i^2 sum_j G_ij [full-scale^2 uS]", &C::array_v2g_uS, M::sum},
       {"column_outputs", "column signals converted and shift-added (per tile, weight and input slice)",
        &C::column_outputs, M::sum},

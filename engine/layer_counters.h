@@ -26,6 +26,7 @@ struct LayerCounters {
   int64_t vectors = 0;         // input vectors read (batch rows)
   int64_t analog_macs = 0;     // multiply-accumulates done on arrays (vectors x rows x columns per tile)
   int64_t input_pulses = 0;    // nonzero input-slice values applied to an array row
+  int64_t input_drives = 0;    // array rows driven per input slice, whatever the value
   double array_v2g_uS = 0;     // sum over array reads of sum_i v_i^2 sum_j G_ij (v: full-scale units)
   int64_t column_outputs = 0;  // column signals of every (tile, weight slice, input slice): ADC conversions
                                // and shift-adds

@@ -109,6 +109,7 @@ struct ReadKernel::Scratch {
 void ReadEvents::add(const ReadEvents& o) {
   analog_macs += o.analog_macs;
   input_pulses += o.input_pulses;
+  input_drives += o.input_drives;
   array_v2g_uS += o.array_v2g_uS;
   column_outputs += o.column_outputs;
   accumulations += o.accumulations;
@@ -199,6 +200,7 @@ ReadOutput ReadKernel::run(const ReadTarget& target, ReadRequest request, const 
         int64_t n_arrays = 0;
         for (const auto& a : t.arrays) n_arrays += int64_t(a.size());
         ev->input_pulses += st.nonzero.segment(t.r0, t.rows).sum() * n_arrays;
+        ev->input_drives += int64_t(K) * nb * t.rows * n_arrays;
         ev->analog_macs += int64_t(nb) * t.rows * t.cols;
         ev->column_outputs += int64_t(K) * nb * t.cols * int64_t(ts.size());
         for (const SliceRead& sr : ts) ev->array_v2g_uS += st.v2.segment(t.r0, t.rows).dot(sr.g_row_uS);

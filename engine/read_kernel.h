@@ -42,6 +42,7 @@ struct ReadTarget {
 struct ReadEvents {
   int64_t analog_macs = 0;     // rows x columns x vectors of every tile read
   int64_t input_pulses = 0;    // nonzero input-slice values x arrays they drive
+  int64_t input_drives = 0;    // rows x input slices x vectors x arrays
   double array_v2g_uS = 0;     // sum_i v_i^2 sum_j G_ij over array reads (v in full-scale units)
   int64_t column_outputs = 0;  // column signals (per tile, weight slice, input slice, vector)
   int64_t accumulations = 0;   // partial sums added across row tiles

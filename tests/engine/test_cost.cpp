@@ -14,6 +14,7 @@
 #include "engine/array_id.h"
 #include "engine/cost.h"
 #include "engine/hardware.h"
+#include "engine/policy.h"
 
 using namespace xbar;
 
@@ -54,6 +55,7 @@ Hardware test_hardware() {
   h.adc_energy_pJ = 1.7;
   h.adc_energy_factor_per_bit = 1.3;
   h.dac_energy_pJ = 0.37;
+  h.dac_drive_energy_pJ = 0.041;
   h.read_voltage_V = 0.3;
   h.read_time_ns = 50;
   h.shift_add_energy_pJ = 0.023;
@@ -111,6 +113,7 @@ TEST_CASE("single-tile layer: energy equals the hand count from inputs and condu
     const int64_t arrays = int64_t(S) * per_slice;
     const int64_t column_outputs = int64_t(B) * K * out * S;
     CHECK(c.input_pulses == pulses * arrays);
+    CHECK(c.input_drives == int64_t(B) * K * in * arrays);
     CHECK(c.column_outputs == column_outputs);
     CHECK(c.conversions == column_outputs);
     CHECK(c.accumulations == 0);
@@ -122,8 +125,9 @@ TEST_CASE("single-tile layer: energy equals the hand count from inputs and condu
     const LayerCost cost = layer_cost(hw, cfg, c, false);
     const double e_adc = 1.7;  // adc.bits = adc_ref_bits = 8
     const double hand = double(column_outputs) * (e_adc + 0.023) + double(pulses * arrays) * 0.37 +
+                        double(int64_t(B) * K * in * arrays) * 0.041 +
                         50e-9 * 0.3 * 0.3 * v2g * 1e-6 * 1e12 + 2.0 * B * out * 0.13 +
-                        double(B) * (in + out) * 16 * 0.07 + double(B) * in * 1 * 16 * 0.09 +
+                        double(B) * (in * arrays + out) * 16 * 0.07 + double(B) * in * 1 * 16 * 0.09 +
                         double(arrays * in * phys_cols) * 7;
     CHECK(rel(cost.energy_pJ.total(), hand) < 1e-9);
     CHECK(rel(cost.energy_pJ.array, 50e-9 * 0.09 * v2g * 1e-6 * 1e12) < 1e-9);
@@ -279,8 +283,47 @@ TEST_CASE("hardware files: unknown key, negative energy, NaN and wrong types nam
 
 TEST_CASE("shipped hardware files load") {
   const std::string src = XBAR_SOURCE_DIR;
-  for (const char* f : {"default"}) {
+  for (const char* f : {"default", "isaac"}) {
     CAPTURE(f);
     CHECK_NOTHROW(load_hardware(src + "/data/hardware/" + f + ".toml"));
   }
+}
+
+namespace {
+// The configuration of a policy file's defaults.
+XbarConfig policy_config(const std::string& name) {
+  XbarConfig cfg;
+  const Policy p = load_policy(std::string(XBAR_SOURCE_DIR) + "/data/policies/" + name + ".toml");
+  apply_toml_string(cfg, p.default_toml, p.source);
+  return cfg;
+}
+}  // namespace
+
+TEST_CASE("ISAAC: energy per 16-bit MAC and ADC share of power within 10% of the paper") {
+  // Paper (Shafiee et al., ISCA 2016, Table II): a tile of 12 IMAs draws 330 mW, its 96 ADCs
+  // 192 mW (58.2%). An IMA holds 128 x 128 16-bit weights (8 arrays of 2-bit cells) and does
+  // 128 x 128 16-bit MACs per 16 input-bit cycles of 128 / 1.2 GHz = 106.7 ns:
+  // 330 mW x 16 x 106.7 ns / (12 x 16384) = 2.865 pJ per 16-bit MAC at tile level.
+  const double paper_pJ_per_mac = 0.330 * 16 * (128 / 1.2e9) / (12 * 16384.0) * 1e12;
+  const double paper_adc_share = 192.0 / 330.0;
+  const XbarConfig cfg = policy_config("isaac");
+  const Hardware hw = load_hardware(std::string(XBAR_SOURCE_DIR) + "/data/hardware/isaac.toml");
+  // One IMA's worth: a 128 x 128 layer of random weights, random unsigned 16-bit inputs.
+  std::mt19937 g(21);
+  std::uniform_real_distribution<float> u(0.f, 1.f);
+  RowMatrixXf X(64, 128);
+  for (Eigen::Index i = 0; i < X.size(); ++i) X.data()[i] = u(g);
+  AnalogLayer L(cfg);
+  L.program(random_matrix(128, 128, 22));
+  L.read(X);
+  const LayerCost c = layer_cost(hw, cfg, L.counters(), false);
+  const double macs = 64.0 * 128 * 128;
+  const double pJ_per_mac = c.inference_energy_pJ() / macs;
+  const double adc_share = c.energy_pJ.adc / c.inference_energy_pJ();
+  MESSAGE("ISAAC energy per 16-bit MAC " << pJ_per_mac << " pJ (paper " << paper_pJ_per_mac << "), ADC share "
+                                         << adc_share << " (paper " << paper_adc_share << "), array "
+                                         << c.energy_pJ.array / macs << " pJ/MAC (paper 2.4 mW/IMA: "
+                                         << 2.4e-3 * 16 * (128 / 1.2e9) / 16384 * 1e12 << ")");
+  CHECK(rel(pJ_per_mac, paper_pJ_per_mac) < 0.10);
+  CHECK(rel(adc_share, paper_adc_share) < 0.10);
 }
