@@ -21,6 +21,7 @@
 #include "apps/point_cost.h"
 #include "apps/results.h"
 #include "torch/convert.h"
+#include "torch/model_cost.h"
 
 namespace xbar {
 
@@ -68,7 +69,8 @@ class Recorder {
     if (ec) throw FileError(dir.string() + ": cannot create the results directory (" + ec.message() + ")");
     for (const auto& [i, mr] : read_csv_rows(path_ + ".csv", s.fingerprint, s.grid.size())) {
       if (i < 0 || i >= int64_t(pts.size())) throw FileError(path_ + ".csv: row index " + std::to_string(i) + " out of range");
-      res_.rows[i] = make_row(s, base, pts[size_t(i)], mr.first, mr.second);
+      res_.rows[i] = make_row(s, base, pts[size_t(i)], mr.metric, mr.saturation);
+      res_.rows[i].cost = mr.cost;
     }
     write_csv(res_, path_ + ".csv");  // drops a partial last line; appended from here on
     csv_.open(path_ + ".csv", std::ios::app);
@@ -80,7 +82,8 @@ class Recorder {
     res_.meta.metric_name = name;
   }
   void add(int64_t i, const PointResult& r) {
-    const ResultRow row = make_row(s_, base_, pts_.at(size_t(i)), r.metric, r.saturation);
+    ResultRow row = make_row(s_, base_, pts_.at(size_t(i)), r.metric, r.saturation);
+    row.cost = {r.energy_pJ, r.latency_ns, r.area_mm2};
     res_.rows[i] = row;
     csv_ << csv_row(row) << "\n";
     if (!csv_.flush()) throw FileError(path_ + ".csv: cannot append a result");
@@ -110,7 +113,8 @@ std::string results_base(const StudySpec& s, const StudyOptions& o) {
   return s.output + ".shard" + std::to_string(o.shard_k) + "-of-" + std::to_string(o.shard_n);
 }
 
-PointResult evaluate_point(const std::string& model, const Policy& policy, int chip, const EvalData& data) {
+PointResult evaluate_point(const std::string& model, const Policy& policy, int chip, const EvalData& data,
+                           const Hardware& hw) {
   torch::jit::Module m = load_torchscript(model);
   convert_module(m, policy);
   program_chip(m, chip);
@@ -123,6 +127,10 @@ PointResult evaluate_point(const std::string& model, const Policy& policy, int c
     sat += c.at("saturations");
   }
   r.saturation = conv > 0 ? sat / conv : 0.0;
+  const ModelCost mc = model_cost(model_cost_rows(m, hw, {}, double(eval_inferences(m, data))));
+  r.energy_pJ = mc.energy_pJ.total();
+  r.latency_ns = mc.latency_ns;
+  r.area_mm2 = mc.area_mm2;
   return r;
 }
 
@@ -141,9 +149,10 @@ int64_t run_study(const StudySpec& s, const StudyOptions& o) {
       if (p.index % o.shard_n == o.shard_k && !rec->done(p.index)) todo.push_back(p);
   }
   const EvalData data = load_eval_data(s.task, s.samples, s.context);
+  const Hardware hw = s.hardware.empty() ? Hardware{} : load_hardware(s.hardware);
   auto eval = [&](int64_t i) {
     const StudyPoint& p = pts.at(size_t(i));
-    return evaluate_point(s.model, point_policy(base, s, p.values), p.repeat, data);
+    return evaluate_point(s.model, point_policy(base, s, p.values), p.repeat, data, hw);
   };
   std::unique_ptr<models::Progress> bar;
   if (root) {
@@ -170,9 +179,12 @@ int64_t run_study(const StudySpec& s, const StudyOptions& o) {
         order,
         [&](int64_t i) {
           const PointResult r = eval(i);
-          return std::vector<double>{r.metric, r.saturation};
+          return std::vector<double>{r.metric, r.saturation, r.energy_pJ, r.latency_ns, r.area_mm2};
         },
-        [&](int64_t i, const std::vector<double>& v) { record(i, PointResult{v.at(0), v.at(1)}); }, stop,
+        [&](int64_t i, const std::vector<double>& v) {
+          record(i, PointResult{v.at(0), v.at(1), v.at(2), v.at(3), v.at(4)});
+        },
+        stop,
         [&] { set_threads(o.threads); });
   } else {
     for (const auto& p : todo) {

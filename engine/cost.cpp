@@ -74,6 +74,23 @@ LayerCost layer_cost(const Hardware& hw, const XbarConfig& cfg, const LayerCount
   return r;
 }
 
+std::vector<std::pair<std::string, double>> cost_values(const LayerCost& c) {
+  std::vector<std::pair<std::string, double>> v;
+  for (const auto& f : energy_fields()) v.emplace_back(std::string("energy_") + f.name + "_pJ", c.energy_pJ.*f.member);
+  v.emplace_back("energy_pJ", c.inference_energy_pJ());
+  v.emplace_back("latency_ns", c.inference_latency_ns());
+  v.emplace_back("read_ns", c.read_ns);
+  v.emplace_back("write_ns", c.write_ns);
+  v.emplace_back("area_arrays_um2", c.area_um2.arrays);
+  v.emplace_back("area_adc_um2", c.area_um2.adc);
+  v.emplace_back("area_dac_um2", c.area_um2.dac);
+  v.emplace_back("area_digital_um2", c.area_um2.digital);
+  v.emplace_back("area_mm2", c.area_um2.total() * 1e-6);
+  v.emplace_back("ops", c.ops);
+  v.emplace_back("writes_per_inference", c.writes_per_inference ? 1.0 : 0.0);
+  return v;
+}
+
 LayerCost per_inference(LayerCost c, double n) {
   if (!(n > 0)) return c;
   for (const auto& f : energy_fields()) c.energy_pJ.*f.member /= n;

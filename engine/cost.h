@@ -3,6 +3,7 @@
 // eval`, `xbar mvm` and Python get the same numbers from the same run (docs/DESIGN.md, "Cost").
 #pragma once
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/config.h"
@@ -43,6 +44,9 @@ struct LayerCost {
 
 // Cost of every event in c. writes_per_inference: the layer writes its operand at every call.
 LayerCost layer_cost(const Hardware& hw, const XbarConfig& cfg, const LayerCounters& c, bool writes_per_inference);
+// Named numbers (Python dicts, HDF5 attributes, results columns): energy_<component>_pJ,
+// energy_pJ (inference), latency_ns, read_ns, write_ns, area_<part>_um2, area_mm2, ops.
+std::vector<std::pair<std::string, double>> cost_values(const LayerCost& c);
 // Divides energies and latencies by n (per inference); area unchanged.
 LayerCost per_inference(LayerCost c, double n);
 

@@ -12,37 +12,37 @@ namespace xbar {
 
 struct Hardware {
   std::string name = "default";
-  std::string source;  // publication the figures come from
+  std::string source = "ISAAC (Shafiee et al., ISCA 2016) periphery; MNSIM 2.0 cell read";  // publications the figures come from
   double tech_node_nm = 32;
   double vdd_V = 1.0;
-  double clock_GHz = 1.0;
+  double clock_GHz = 1.2;
   // ADC: E(b) = adc_energy_pJ * adc_energy_factor_per_bit^(b - adc_ref_bits).
   double adc_energy_pJ = 1.67;
   int adc_ref_bits = 8;
-  double adc_energy_factor_per_bit = 1.2;
+  double adc_energy_factor_per_bit = 1.19;
   double adc_time_ns = 0.833;
   double adc_area_um2 = 1200;
   int columns_per_adc = 128;
   int ideal_adc_bits = 8;  // charged when the configuration's ADC is ideal (adc.bits = 0)
   bool sample_and_hold = true;  // conversions of one input slice overlap the next slice's array read
   // DAC (input driver), per array row.
-  double dac_energy_pJ = 0.42;        // per pulse (nonzero input-slice value)
+  double dac_energy_pJ = 0.39;        // per pulse (nonzero input-slice value)
   double dac_drive_energy_pJ = 0;     // per row and input slice, whatever the value
-  double dac_area_um2 = 0.17;
+  double dac_area_um2 = 0.166;
   // Array read and write.
-  double read_voltage_V = 0.25;
-  double read_time_ns = 100;
-  double cell_area_um2 = 0.0123;
+  double read_voltage_V = 0.5;
+  double read_time_ns = 3.16;
+  double cell_area_um2 = 0.0015;
   double array_periphery_area_um2 = 5;
   double cell_write_energy_pJ = 10;
-  double cell_write_time_ns = 100;
+  double cell_write_time_ns = 1000;
   // Digital.
   double shift_add_energy_pJ = 0.021;
-  double shift_add_area_um2 = 15;
+  double shift_add_area_um2 = 60;
   double accumulate_energy_pJ = 0.021;
   double digital_mac_energy_pJ = 1.0;
   double digital_op_energy_pJ = 0.1;
-  double buffer_energy_pJ_per_bit = 0.08;
+  double buffer_energy_pJ_per_bit = 0.0799;
   int activation_bits = 16;
   double network_energy_pJ_per_bit = 0.081;
   int partial_sum_bits = 16;

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cxxopts.hpp>
+#include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
@@ -57,6 +58,8 @@ int cmd_eval(int argc, char** argv) {
       cxxopts::value<int64_t>()->default_value("4"))(
       "hardware", "hardware description TOML for the cost table (`xbar hardware schema`)",
       cxxopts::value<std::string>()->default_value(XBAR_SOURCE_DIR "/data/hardware/default.toml"))(
+      "cost-csv", "also write the per-layer cost (per inference, prefill) to this CSV (tools/plot_study.py --breakdown)",
+      cxxopts::value<std::string>()->default_value(""))(
       "h,help", "show this help");
   const auto parsed = parse_or_help(opt, argc, argv);
   if (!parsed) return 0;
@@ -153,6 +156,10 @@ int cmd_eval(int argc, char** argv) {
   std::cout << "hardware " << hw.name << " (" << res["hardware"].as<std::string>() << "); last chip, time and mode\n"
             << cost_table(cost, data.task == Task::text ? "prompt token (prefill)" : "image");
   if (!decode_cost.empty()) std::cout << cost_table(decode_cost, "generated token (decode, incl. KV writes)");
+  if (const std::string csv = res["cost-csv"].as<std::string>(); !csv.empty()) {
+    std::ofstream f(csv);
+    if (!(f << cost_csv(cost))) throw FileError(csv + ": cannot write the cost table");
+  }
   return 0;
 }
 

@@ -38,19 +38,22 @@ ModelCost model_cost(const std::vector<LayerCostRow>& rows) {
 
 c10::Dict<std::string, double> cost_dict(const LayerCost& c) {
   c10::Dict<std::string, double> d;
-  for (const auto& f : energy_fields()) d.insert(std::string("energy_") + f.name + "_pJ", c.energy_pJ.*f.member);
-  d.insert("energy_pJ", c.inference_energy_pJ());
-  d.insert("latency_ns", c.inference_latency_ns());
-  d.insert("read_ns", c.read_ns);
-  d.insert("write_ns", c.write_ns);
-  d.insert("area_arrays_um2", c.area_um2.arrays);
-  d.insert("area_adc_um2", c.area_um2.adc);
-  d.insert("area_dac_um2", c.area_um2.dac);
-  d.insert("area_digital_um2", c.area_um2.digital);
-  d.insert("area_mm2", c.area_um2.total() * 1e-6);
-  d.insert("ops", c.ops);
-  d.insert("writes_per_inference", c.writes_per_inference ? 1.0 : 0.0);
+  for (const auto& [k, v] : cost_values(c)) d.insert(k, v);
   return d;
+}
+
+std::string cost_csv(const std::vector<LayerCostRow>& rows) {
+  std::ostringstream os;
+  os.precision(10);
+  os << "layer";
+  for (const auto& [k, v] : cost_values(LayerCost{})) os << "," << k;
+  os << "\n";
+  for (const auto& r : rows) {
+    os << r.name;
+    for (const auto& [k, v] : cost_values(r.cost)) os << "," << v;
+    os << "\n";
+  }
+  return os.str();
 }
 
 std::string cost_table(const std::vector<LayerCostRow>& rows, const std::string& per) {

@@ -28,6 +28,9 @@ ModelCost model_cost(const std::vector<LayerCostRow>& rows);
 // inference), latency_ns, read_ns, write_ns, area_<part>_um2, area_mm2, ops.
 c10::Dict<std::string, double> cost_dict(const LayerCost& c);
 
+// CSV: a header `layer,<cost_values names>` and one row per layer.
+std::string cost_csv(const std::vector<LayerCostRow>& rows);
+
 // Per-layer energy by component, latency, area, and the totals (TOPS/W, TOPS/mm^2).
 std::string cost_table(const std::vector<LayerCostRow>& rows, const std::string& per);
 

@@ -327,3 +327,11 @@ TEST_CASE("ISAAC: energy per 16-bit MAC and ADC share of power within 10% of the
   CHECK(rel(pJ_per_mac, paper_pJ_per_mac) < 0.10);
   CHECK(rel(adc_share, paper_adc_share) < 0.10);
 }
+
+TEST_CASE("data/hardware/default.toml holds the built-in defaults (used when no file is given)") {
+  const Hardware file = load_hardware(std::string(XBAR_SOURCE_DIR) + "/data/hardware/default.toml"), built{};
+  for (const auto& f : Hardware::fields()) {
+    CAPTURE(f.key);
+    CHECK(field_string(file, f) == field_string(built, f));
+  }
+}
