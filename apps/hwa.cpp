@@ -41,20 +41,17 @@ struct Policies {
 Policies make_policies(const HwaOptions& o) {
   Policies p;
   if (!o.policy.empty()) p.eval = load_policy(o.policy);
-  XbarConfig base;
-  apply_toml_string(base, p.eval.default_toml, p.eval.source);
+  XbarConfig& base = p.eval.defaults;
   if (!o.device.empty()) {
     base.device.model = DeviceKind::file;
     base.device.file = o.device;
   }
   for (const auto& kv : o.set) set_assignment(base, kv);
   base.validate();
-  p.eval.default_toml = to_toml(base);
-  if (o.t_train_s >= 0) base.run.t_inference_s = o.t_train_s;
-  if (!o.read_noise) base.device.read_noise_scale = 0.0;
-  base.validate();
   p.train = p.eval;
-  p.train.default_toml = to_toml(base);
+  if (o.t_train_s >= 0) p.train.defaults.run.t_inference_s = o.t_train_s;
+  if (!o.read_noise) p.train.defaults.device.read_noise_scale = 0.0;
+  p.train.defaults.validate();
   return p;
 }
 
@@ -125,7 +122,7 @@ Policy ranged_policy(const Policy& base, const Trained& t) {
       if (c == '*' || c == '?' || c == '[' || c == '\\') rule.match += '\\';
       rule.match += c;
     }
-    rule.config_toml = "[dac]\nrange = \"static\"\nstatic_range = " + format_double(r.item<double>()) + "\n";
+    rule.assignments = {{"dac.range", std::string("static")}, {"dac.static_range", r.item<double>()}};
     p.rules.push_back(rule);
   }
   return p;

@@ -24,9 +24,7 @@ std::vector<int64_t> costliest_first(const StudySpec& s, const Policy& base, con
   for (const auto& p : todo) {
     auto it = cost.find(p.values);
     if (it == cost.end()) {
-      XbarConfig c;
-      apply_toml_string(c, point_policy(base, s, p.values).default_toml, s.source);
-      it = cost.emplace(p.values, point_cost(c)).first;
+      it = cost.emplace(p.values, point_cost(point_policy(base, s, p.values).defaults)).first;
     }
     order.emplace_back(it->second, p.index);
   }

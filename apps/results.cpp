@@ -68,9 +68,8 @@ ResultRow make_row(const StudySpec& s, const Policy& base, const StudyPoint& p, 
   r.values = p.values;
   r.metric = metric;
   r.saturation = saturation;
-  r.config_toml = point_policy(base, s, p.values).default_toml;
-  XbarConfig c;
-  apply_toml_string(c, r.config_toml, "point " + std::to_string(p.index));
+  const XbarConfig c = point_policy(base, s, p.values).defaults;
+  r.config_toml = to_toml(c);
   r.seed = c.run.seed;
   r.device_sha256 = device_hash(c);
   return r;

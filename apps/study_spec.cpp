@@ -3,12 +3,10 @@
 #include <algorithm>
 #include <fstream>
 #include <sstream>
-#include <toml++/toml.h>
-
 #include "common/error.h"
 #include "common/fields.h"
 #include "common/sha256.h"
-#include "engine/config.h"
+#include "engine/config_toml.h"
 
 namespace xbar {
 
@@ -36,13 +34,16 @@ std::string read_whole_file(const std::string& path, const std::string& what) {
   return ss.str();
 }
 
+Assignments point_assignments(const StudySpec& s, const std::vector<std::string>& values) {
+  Assignments a;
+  for (size_t k = 0; k < s.grid.size(); ++k) a.push_back({s.grid[k].first, FieldValue(values[k])});
+  return a;
+}
+
 Policy point_policy(const Policy& base, const StudySpec& s, const std::vector<std::string>& values) {
-  XbarConfig c;
-  apply_toml_string(c, base.default_toml, base.source);
-  for (size_t k = 0; k < s.grid.size(); ++k) set_key(c, s.grid[k].first, values[k]);
-  c.validate();
   Policy p = base;
-  p.default_toml = to_toml(c);
+  apply_assignments(p.defaults, point_assignments(s, values));
+  p.defaults.validate();
   return p;
 }
 
@@ -52,12 +53,7 @@ StudySpec load_study(const std::string& path) { return parse_study(read_whole_fi
 StudySpec parse_study(const std::string& text, const std::string& path) {
   StudySpec s;
   s.source = path;
-  toml::table root;
-  try {
-    root = toml::parse(text, path);
-  } catch (const toml::parse_error& e) {
-    throw FileError(path + ":" + std::to_string(e.source().begin.line) + ": " + std::string(e.description()));
-  }
+  const toml::table root = parse_toml(text, path);
   for (const auto& [k, v] : root) {
     const std::string key(k.str());
     if (key != "study" && key != "grid") {
@@ -65,7 +61,7 @@ StudySpec parse_study(const std::string& text, const std::string& path) {
       throw ConfigError(key, "?", path + ": unknown table" + (hint.empty() ? "" : " (did you mean [" + hint + "]?)"));
     }
   }
-  const toml::table* st = root["study"].as_table();
+  const toml::table* st = root.get_as<toml::table>("study");
   if (!st) throw ConfigError("study", "?", path + ": missing [study] table");
   for (const auto& [k, v] : *st) {
     const std::string key(k.str());
@@ -128,8 +124,7 @@ StudySpec parse_study(const std::string& text, const std::string& path) {
   // Check every grid value against the config (unknown keys, out-of-range values) before running.
   for (size_t k = 0; k < s.grid.size(); ++k)
     for (const auto& v : s.grid[k].second) {
-      XbarConfig c;
-      apply_toml_string(c, base.default_toml, base.source);
+      XbarConfig c = base.defaults;
       try {
         set_key(c, s.grid[k].first, v);
         c.validate();

@@ -39,7 +39,9 @@ StudySpec load_study(const std::string& path);
 StudySpec parse_study(const std::string& text, const std::string& source);
 std::vector<StudyPoint> study_points(const StudySpec& s);
 
-// The policy with a point's grid values applied to its default config.
+// A point's grid values as assignments (text, parsed per field type).
+Assignments point_assignments(const StudySpec& s, const std::vector<std::string>& values);
+// The policy with a point's grid values applied to its default config (override rules still win).
 Policy point_policy(const Policy& base, const StudySpec& s, const std::vector<std::string>& values);
 
 // Whole file as bytes; FileError naming the file and `what` if it cannot be read.

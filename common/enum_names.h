@@ -33,10 +33,22 @@ const char* enum_name(E v) {
 }
 
 template <class E>
+std::string enum_string(E v) {
+  return enum_name(v);
+}
+
+template <class E>
 std::vector<std::string> enum_names() {
   std::vector<std::string> n;
   for (const auto& e : EnumNames<E>::table) n.emplace_back(e.name);
   return n;
+}
+
+template <class E>
+std::vector<E> enum_values() {
+  std::vector<E> v;
+  for (const auto& e : EnumNames<E>::table) v.push_back(e.value);
+  return v;
 }
 
 template <class E>

@@ -14,11 +14,15 @@ class Error : public std::runtime_error {
 class ConfigError : public Error {
  public:
   ConfigError(const std::string& field, const std::string& value, const std::string& why)
-      : Error("config " + field + " = " + value + ": " + why), field_(field) {}
+      : Error("config " + field + " = " + value + ": " + why), field_(field), value_(value), why_(why) {}
   const std::string& field() const { return field_; }
+  // The same error, saying where the value came from (a file, a rule, a study point).
+  ConfigError in(const std::string& source) const {
+    return source.empty() ? *this : ConfigError(field_, value_, why_ + " (in " + source + ")");
+  }
 
  private:
-  std::string field_;
+  std::string field_, value_, why_;
 };
 
 // Bad numeric input to a computation (shape mismatch, NaN/Inf).

@@ -2,7 +2,8 @@
 
 #include <toml++/toml.h>
 
-#include <algorithm>
+#include "engine/config_toml.h"
+
 #include <sstream>
 
 namespace xbar {
@@ -56,70 +57,9 @@ std::string current_key(const std::string& dotted) {
   return dotted;
 }
 
-// Applies one value to "section.key" (the section may be dotted; the key is after the last dot).
-void set_dotted(XbarConfig& cfg, const std::string& given, const FieldValue& value) {
-  const std::string dotted = current_key(given);
-  const auto dot = dotted.rfind('.');
-  const std::string section = dotted.substr(0, dot), key = dotted.substr(dot + 1);
-  with_section(cfg, section, key, [&](auto& s) { set_field(s, key, value); });
-}
-
-bool is_section(const std::string& name) {
-  const auto n = section_names();
-  return std::find(n.begin(), n.end(), name) != n.end();
-}
-
-FieldValue from_toml(const toml::node& n, const std::string& where) {
-  if (auto v = n.as_integer()) return v->get();
-  if (auto v = n.as_floating_point()) return v->get();
-  if (auto v = n.as_boolean()) return v->get();
-  if (auto v = n.as_string()) return v->get();
-  throw ConfigError(where, "?", "expected a number, boolean or string");
-}
-
-// The keys of one [section] table; a nested table that names a section ([device.pcm]) recurses.
-void apply_section(XbarConfig& cfg, const std::string& section, const toml::table& t, const std::string& source) {
-  for (const auto& [kk, kn] : t) {
-    const std::string key = section + "." + std::string(kk.str());
-    if (kn.is_table() && is_section(key)) {
-      apply_section(cfg, key, *kn.as_table(), source);
-      continue;
-    }
-    try {
-      set_dotted(cfg, key, from_toml(kn, key));
-    } catch (const ConfigError& e) {
-      throw ConfigError(e.field(), "", std::string(e.what()) + " (in " + source + ")");
-    }
-  }
-}
-
-void apply_table(XbarConfig& cfg, const toml::table& root, const std::string& source) {
-  for (const auto& [sk, sn] : root) {
-    const std::string section(sk.str());
-    const toml::table* t = sn.as_table();
-    if (!t) throw ConfigError(section, "?", source + ": top-level keys must be inside a [section] table");
-    if (!is_section(section)) with_section(cfg, section, "", [](auto&) {});  // throws naming it
-    apply_section(cfg, section, *t, source);
-  }
-}
-
-// The table of a dotted section name inside root, created on the way ("device.pcm").
-toml::table& table_at(toml::table& root, const std::string& section) {
-  toml::table* t = &root;
-  size_t begin = 0;
-  while (true) {
-    const size_t dot = section.find('.', begin);
-    const std::string part = section.substr(begin, dot == std::string::npos ? std::string::npos : dot - begin);
-    if (!t->contains(part)) t->insert(part, toml::table{});
-    t = t->get_as<toml::table>(part);
-    if (dot == std::string::npos) return *t;
-    begin = dot + 1;
-  }
-}
-
 template <class S>
 void add_to_toml(const S& s, toml::table& root) {
-  toml::table& t = table_at(root, s.section());
+  toml::table& t = toml_table_at(root, s.section());
   for (const auto& f : S::fields()) {
     std::visit(
         [&](const auto& m) {
@@ -138,40 +78,28 @@ void add_to_toml(const S& s, toml::table& root) {
 
 }  // namespace
 
-void set_assignment(XbarConfig& cfg, const std::string& kv) {
-  const auto eq = kv.find('=');
-  if (eq == std::string::npos || eq == 0) throw ConfigError("--set", kv, "expected section.key=value");
-  set_key(cfg, kv.substr(0, eq), kv.substr(eq + 1));
-}
+void set_assignment(XbarConfig& cfg, const std::string& kv) { apply_assignments(cfg, {parse_assignment(kv)}); }
 
 void set_key(XbarConfig& cfg, const std::string& dotted, const std::string& value) {
-  if (dotted.find('.') == std::string::npos)
-    throw ConfigError(dotted, value, "expected section.key (e.g. adc.bits)");
-  set_dotted(cfg, dotted, FieldValue(value));
+  set_value(cfg, dotted, FieldValue(value));
+}
+
+// The section may be dotted ("device.pcm"); the key is after the last dot.
+void set_value(XbarConfig& cfg, const std::string& given, const FieldValue& value) {
+  const std::string dotted = current_key(given);
+  const auto dot = dotted.rfind('.');
+  if (dot == std::string::npos || dot == 0 || dot + 1 == dotted.size())
+    throw ConfigError(given, value_to_string(value), "expected section.key (e.g. adc.bits)");
+  const std::string section = dotted.substr(0, dot), key = dotted.substr(dot + 1);
+  with_section(cfg, section, key, [&](auto& s) { set_field(s, key, value); });
 }
 
 void apply_toml_string(XbarConfig& cfg, const std::string& text, const std::string& source) {
-  toml::table root;
-  try {
-    root = toml::parse(text, source);
-  } catch (const toml::parse_error& e) {
-    std::ostringstream os;
-    os << source << ":" << e.source().begin.line << ":" << e.source().begin.column << ": " << e.description();
-    throw ConfigError("toml", source, os.str());
-  }
-  apply_table(cfg, root, source);
+  apply_assignments(cfg, toml_assignments(parse_toml(text, source), source), source);
 }
 
 void apply_toml_file(XbarConfig& cfg, const std::string& path) {
-  toml::table root;
-  try {
-    root = toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
-    std::ostringstream os;
-    os << e.description() << " at line " << e.source().begin.line << ", column " << e.source().begin.column;
-    throw FileError(path + ": " + os.str());
-  }
-  apply_table(cfg, root, path);
+  apply_assignments(cfg, toml_assignments(parse_toml_file(path), path), path);
 }
 
 std::string to_toml(const XbarConfig& cfg) {

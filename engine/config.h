@@ -52,9 +52,12 @@ struct XbarConfig {
 // Applies "section.key" = value (text from the command line, parsed per field type). The old flat
 // keys of renamed_device_keys() are still accepted, so saved models and results files read.
 void set_key(XbarConfig& cfg, const std::string& dotted_key, const std::string& value);
+// The same for a typed value (engine/assignment.h applies lists of them).
+void set_value(XbarConfig& cfg, const std::string& dotted_key, const FieldValue& value);
 // One "--set section.key=value" override; ConfigError naming --set and the text without a '='.
 void set_assignment(XbarConfig& cfg, const std::string& key_equals_value);
-// Applies a TOML document; unknown sections/keys are errors naming the file and key.
+// Applies a TOML document; unknown sections/keys are errors naming the file and key, syntax errors
+// FileErrors "SOURCE:LINE:COLUMN: description" (engine/config_toml.h).
 void apply_toml_file(XbarConfig& cfg, const std::string& path);
 void apply_toml_string(XbarConfig& cfg, const std::string& text, const std::string& source_name = "<string>");
 // Every key with its current value, as TOML text.

@@ -1,9 +1,8 @@
 #include "engine/hardware.h"
 
-#include <toml++/toml.h>
-
 #include <cmath>
-#include <sstream>
+
+#include "engine/config_toml.h"
 
 namespace xbar {
 
@@ -64,14 +63,6 @@ double Hardware::adc_energy_at(int bits) const {
 }
 
 namespace {
-FieldValue field_value(const toml::node& n, const std::string& where) {
-  if (auto v = n.as_integer()) return v->get();
-  if (auto v = n.as_floating_point()) return v->get();
-  if (auto v = n.as_boolean()) return v->get();
-  if (auto v = n.as_string()) return v->get();
-  throw ConfigError(where, "?", "expected a number, boolean or string");
-}
-
 Hardware from_table(const toml::table& root, const std::string& source) {
   Hardware h;
   try {
@@ -82,7 +73,7 @@ Hardware from_table(const toml::table& root, const std::string& source) {
         throw ConfigError(sec, "?", "unknown section (a hardware file has one [hardware] table)");
       for (const auto& [kk, kn] : *t) {
         const std::string key(kk.str());
-        set_field(h, key, field_value(kn, sec + "." + key));
+        set_field(h, key, toml_value(kn, sec + "." + key));
       }
     }
     h.validate();
@@ -94,28 +85,10 @@ Hardware from_table(const toml::table& root, const std::string& source) {
 }  // namespace
 
 Hardware hardware_from_toml(const std::string& text, const std::string& source_name) {
-  toml::table root;
-  try {
-    root = toml::parse(text, source_name);
-  } catch (const toml::parse_error& e) {
-    std::ostringstream os;
-    os << source_name << ":" << e.source().begin.line << ":" << e.source().begin.column << ": " << e.description();
-    throw ConfigError("toml", source_name, os.str());
-  }
-  return from_table(root, source_name);
+  return from_table(parse_toml(text, source_name), source_name);
 }
 
-Hardware load_hardware(const std::string& path) {
-  toml::table root;
-  try {
-    root = toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
-    std::ostringstream os;
-    os << e.description() << " at line " << e.source().begin.line << ", column " << e.source().begin.column;
-    throw FileError(path + ": " + os.str());
-  }
-  return from_table(root, path);
-}
+Hardware load_hardware(const std::string& path) { return from_table(parse_toml_file(path), path); }
 
 std::string hardware_help() { return "[hardware]\n" + fields_help<Hardware>(); }
 

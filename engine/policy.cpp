@@ -2,39 +2,28 @@
 
 #include <fnmatch.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
-#include <toml++/toml.h>
+
+#include "engine/config_toml.h"
 
 namespace xbar {
 
-const std::vector<std::string> kOpClasses = {"linear", "conv", "lm_head", "attn_qk", "attn_av"};
-
 namespace {
-
-std::string sections_to_toml(const toml::table& t, const std::vector<std::string>& skip) {
-  toml::table sections;
-  for (const auto& [k, v] : t) {
-    const std::string key(k.str());
-    if (std::find(skip.begin(), skip.end(), key) == skip.end()) sections.insert(key, v);
-  }
-  std::ostringstream os;
-  os << sections;
-  return os.str();
-}
-
-void check_choice(const std::string& field, const std::string& v, const std::vector<std::string>& allowed) {
-  if (v.empty() || std::find(allowed.begin(), allowed.end(), v) != allowed.end()) return;
-  std::string all;
-  for (const auto& a : allowed) all += (all.empty() ? "" : ", ") + a;
-  throw ConfigError(field, "\"" + v + "\"", "must be one of: " + all);
-}
 
 std::string get_string(const toml::table& t, const std::string& key, const std::string& where) {
   const toml::node* n = t.get(key);
   if (!n) return "";
   if (!n->is_string()) throw ConfigError(where + "." + key, "?", "expected a string");
   return n->as_string()->get();
+}
+
+template <class E>
+std::optional<E> get_choice(const toml::table& t, const std::string& key, const std::string& where) {
+  const std::string v = get_string(t, key, where);
+  if (v.empty()) return std::nullopt;
+  return parse_enum<E>(where + "." + key, v);
 }
 
 int get_bits(const toml::table& t, const std::string& where) {
@@ -46,65 +35,67 @@ int get_bits(const toml::table& t, const std::string& where) {
   return int(b);
 }
 
+// Keys other than config sections: unknown ones are errors with a suggestion.
+void check_keys(const toml::table& t, const std::vector<std::string>& allowed, const std::string& where,
+                const std::string& hint_prefix, const std::string& source) {
+  for (const auto& [k, v] : t) {
+    const std::string key(k.str());
+    if (v.is_table() || std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
+    const std::string hint = closest_name(key, allowed);
+    throw ConfigError(where + key, "?", source + ": unknown key" + (hint.empty() ? "" : " (did you mean " + hint_prefix + hint + "?)"));
+  }
+}
+
 const std::vector<std::string> kRuleKeys = {"match", "op", "phase", "mode", "digital_bits"};
 const std::vector<std::string> kPolicyKeys = {"mode", "digital_bits"};
 
+PolicyRule parse_rule(const toml::table& t, const std::string& where, const std::string& source) {
+  check_keys(t, kRuleKeys, where + ".", "", source);
+  PolicyRule r;
+  r.match = get_string(t, "match", where);
+  if (r.match.empty()) r.match = "*";
+  r.op = get_choice<OpClass>(t, "op", where);
+  r.phase = get_choice<Phase>(t, "phase", where);
+  r.mode = get_choice<OpMode>(t, "mode", where);
+  r.digital_bits = get_bits(t, where);
+  r.assignments = toml_assignments(t, source + " " + where, kRuleKeys);
+  return r;
+}
+
 }  // namespace
 
+bool operator==(const PolicyRule& a, const PolicyRule& b) {
+  return a.match == b.match && a.op == b.op && a.phase == b.phase && a.mode == b.mode &&
+         a.digital_bits == b.digital_bits && a.assignments == b.assignments;
+}
+
+bool operator==(const Policy& a, const Policy& b) {
+  return a.source == b.source && same_config(a.defaults, b.defaults) && a.default_mode == b.default_mode &&
+         a.default_digital_bits == b.default_digital_bits && a.rules == b.rules;
+}
+
 Policy parse_policy(const std::string& text, const std::string& source) {
-  toml::table root;
-  try {
-    root = toml::parse(text, source);
-  } catch (const toml::parse_error& e) {
-    throw FileError(source + ":" + std::to_string(e.source().begin.line) + ": " + std::string(e.description()));
-  }
+  const toml::table root = parse_toml(text, source);
   Policy p;
   p.source = source;
   if (const toml::node* pol = root.get("policy")) {
     if (!pol->is_table()) throw ConfigError("policy", "?", source + ": [policy] must be a table");
-    for (const auto& [k, v] : *pol->as_table()) {
-      const std::string key(k.str());
-      if (std::find(kPolicyKeys.begin(), kPolicyKeys.end(), key) == kPolicyKeys.end()) {
-        const std::string hint = closest_name(key, kPolicyKeys);
-        throw ConfigError("policy." + key, "?", source + ": unknown key" + (hint.empty() ? "" : " (did you mean policy." + hint + "?)"));
-      }
-    }
-    p.default_mode = get_string(*pol->as_table(), "mode", "policy");
-    if (p.default_mode.empty()) p.default_mode = "analog";
-    check_choice("policy.mode", p.default_mode, {"analog", "digital"});
-    p.default_digital_bits = std::max(0, get_bits(*pol->as_table(), "policy"));
+    const toml::table& t = *pol->as_table();
+    for (const auto& [k, v] : t)  // [policy] has no sub-tables
+      if (v.is_table()) throw ConfigError("policy." + std::string(k.str()), "?", source + ": unknown key");
+    check_keys(t, kPolicyKeys, "policy.", "policy.", source);
+    p.default_mode = get_choice<OpMode>(t, "mode", "policy").value_or(OpMode::analog);
+    p.default_digital_bits = std::max(0, get_bits(t, "policy"));
   }
-  p.default_toml = sections_to_toml(root, {"policy", "override"});
-  XbarConfig base;
-  apply_toml_string(base, p.default_toml, source);  // unknown sections/keys fail here, naming them
-  base.validate();
+  apply_assignments(p.defaults, toml_assignments(root, source, {"policy", "override"}), source);
+  p.defaults.validate();
   if (const toml::node* ov = root.get("override")) {
     if (!ov->is_array_of_tables()) throw ConfigError("override", "?", source + ": use [[override]] tables");
-    size_t i = 0;
     for (const auto& n : *ov->as_array()) {
-      const toml::table& t = *n.as_table();
-      const std::string where = "override[" + std::to_string(i++) + "]";
-      PolicyRule r;
-      for (const auto& [k, v] : t) {
-        const std::string key(k.str());
-        if (v.is_table()) continue;  // a config section
-        if (std::find(kRuleKeys.begin(), kRuleKeys.end(), key) == kRuleKeys.end()) {
-          const std::string hint = closest_name(key, kRuleKeys);
-          throw ConfigError(where + "." + key, "?", source + ": unknown key" + (hint.empty() ? "" : " (did you mean " + hint + "?)"));
-        }
-      }
-      r.match = get_string(t, "match", where);
-      if (r.match.empty()) r.match = "*";
-      r.op = get_string(t, "op", where);
-      check_choice(where + ".op", r.op, kOpClasses);
-      r.phase = get_string(t, "phase", where);
-      check_choice(where + ".phase", r.phase, {"prefill", "decode"});
-      r.mode = get_string(t, "mode", where);
-      check_choice(where + ".mode", r.mode, {"analog", "digital"});
-      r.digital_bits = get_bits(t, where);
-      r.config_toml = sections_to_toml(t, kRuleKeys);
-      XbarConfig check = base;
-      apply_toml_string(check, r.config_toml, source + " " + where);
+      const std::string where = "override[" + std::to_string(p.rules.size()) + "]";
+      PolicyRule r = parse_rule(*n.as_table(), where, source);
+      XbarConfig check = p.defaults;  // each rule on its own must give a valid config
+      apply_assignments(check, r.assignments, source + " " + where);
       check.validate();
       p.rules.push_back(std::move(r));
     }
@@ -120,24 +111,23 @@ Policy load_policy(const std::string& path) {
   return parse_policy(ss.str(), path);
 }
 
-ResolvedOp resolve(const Policy& p, const std::string& name, const std::string& op_class, const std::string& phase) {
+ResolvedOp resolve(const Policy& p, const std::string& name, OpClass op, Phase phase) {
   ResolvedOp r;
-  apply_toml_string(r.cfg, p.default_toml, p.source);
+  r.cfg = p.defaults;
   r.mode = p.default_mode;
   r.digital_bits = p.default_digital_bits;
   for (size_t i = 0; i < p.rules.size(); ++i) {
     const PolicyRule& rule = p.rules[i];
     if (fnmatch(rule.match.c_str(), name.c_str(), 0) != 0) continue;
-    // lm_head is a kind of linear: a rule for "linear" applies to it too.
-    if (!rule.op.empty() && rule.op != op_class && !(rule.op == "linear" && op_class == "lm_head")) continue;
-    if (!rule.phase.empty() && rule.phase != phase) continue;
-    apply_toml_string(r.cfg, rule.config_toml, p.source);
-    if (!rule.mode.empty()) r.mode = rule.mode;
+    // lm_head is a kind of linear: a rule for linear applies to it too.
+    if (rule.op && *rule.op != op && !(*rule.op == OpClass::linear && op == OpClass::lm_head)) continue;
+    if (rule.phase && *rule.phase != phase) continue;
+    apply_assignments(r.cfg, rule.assignments, p.source);
+    if (rule.mode) r.mode = *rule.mode;
     if (rule.digital_bits >= 0) r.digital_bits = rule.digital_bits;
     r.rules.push_back(i);
   }
   r.cfg.validate();
-  r.toml = to_toml(r.cfg);
   return r;
 }
 

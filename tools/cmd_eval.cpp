@@ -67,8 +67,7 @@ int cmd_eval(int argc, char** argv) {
   require_options(res, opt, {"model"});
   Policy policy;
   if (!res["policy"].as<std::string>().empty()) policy = load_policy(res["policy"].as<std::string>());
-  XbarConfig base;
-  apply_toml_string(base, policy.default_toml, policy.source);
+  XbarConfig base = policy.defaults;
   if (!res["device"].as<std::string>().empty()) {
     base.device.model = DeviceKind::file;
     base.device.file = res["device"].as<std::string>();
@@ -101,10 +100,9 @@ int cmd_eval(int argc, char** argv) {
   torch::jit::Module m;
   std::vector<LayerCostRow> cost, decode_cost;  // the last evaluation's, per inference
   for (size_t mi = 0; mi < modes.size(); ++mi) {
-    XbarConfig c = base;
-    set_key(c, "drift_compensation.mode", modes[mi]);
-    Policy p = policy;
-    p.default_toml = to_toml(c);  // policy overrides that set the mode still win
+    Policy p = policy;  // the mode changes the default: policy overrides that set it still win
+    p.defaults = base;
+    set_key(p.defaults, "drift_compensation.mode", modes[mi]);
     m = load_torchscript(path);
     convert_module(m, p);
     for (int r = 0; r < repeats; ++r) {

@@ -57,7 +57,7 @@ int cmd_rerun(int argc, char** argv) {
   if (c.device.model == DeviceKind::file) check_hash(c.device.file, row.device_sha256, "device file");
   if (const int t = res["threads"].as<int>(); t > 0) at::set_num_threads(t);
   Policy policy = parse_policy(r.meta.policy_toml, r.meta.policy_source + " (recorded in " + path + ")");
-  policy.default_toml = row.config_toml;
+  policy.defaults = c;  // the point's full config: policy default and grid values
   const EvalData data = load_eval_data(parse_enum<Task>("results task", r.meta.task), r.meta.samples, r.meta.context);
   const PointResult now = evaluate_point(r.meta.model, policy, row.repeat, data);
   const bool same = now.metric == row.metric && now.saturation == row.saturation;

@@ -3,6 +3,7 @@
 #include <torch/csrc/jit/ir/ir.h>
 #include <torch/csrc/jit/passes/inliner.h>
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <set>
@@ -119,38 +120,46 @@ bool is_constant_false(Value* v) {
 
 std::string ConvertReport::table() const {
   std::ostringstream os;
-  size_t analog = 0, digital = 0, left = 0;
+  size_t n_analog = 0, n_digital = 0, n_left = 0;
   for (const auto& o : ops) {
-    os << (o.converted ? (o.mode == "analog" ? "analog " : "digital") : "float  ") << "  " << o.method << "  "
-       << o.kind << "  " << (o.name.empty() ? "-" : o.name) << "  [" << o.op_class << "]";
+    const bool analog = o.mode == OpMode::analog;
+    os << (o.converted ? (analog ? "analog " : "digital") : "float  ") << "  " << o.method << "  " << o.kind << "  "
+       << (o.name.empty() ? "-" : o.name) << "  [" << (o.op_class ? enum_string(*o.op_class) : "-") << "]";
     if (!o.reason.empty()) os << "  (" << o.reason << ")";
     os << "\n";
-    (o.converted ? (o.mode == "analog" ? analog : digital) : left)++;
+    (o.converted ? (analog ? n_analog : n_digital) : n_left)++;
   }
-  os << analog << " analog, " << digital << " digital-emulated, " << left << " left in float\n";
+  os << n_analog << " analog, " << n_digital << " digital-emulated, " << n_left << " left in float\n";
   for (const auto& w : warnings) os << "warning: " << w << "\n";
   return os.str();
 }
 
 ConvertReport convert_module(torch::jit::Module& m, const Policy& policy) {
   ConvertReport rep;
-  std::map<std::string, std::string> state_attr;  // (name|op|mode|bits|toml) -> attribute name
+  // One layer state per (name, op class, mode, bits, config): phases that resolve alike share it.
+  struct State {
+    std::string name;
+    OpClass op;
+    ResolvedOp r;
+    std::string attr;
+  };
+  std::vector<State> states;
   std::set<size_t> used_rules;
-  auto state_for = [&](const std::string& name, const std::string& op, const std::string& phase,
-                       ResolvedOp& r) -> std::string {
+  auto state_for = [&](const std::string& name, OpClass op, Phase phase, ResolvedOp& r) -> std::string {
     r = resolve(policy, name, op, phase);
     used_rules.insert(r.rules.begin(), r.rules.end());
-    const std::string key = name + "|" + op + "|" + r.mode + "|" + std::to_string(r.digital_bits) + "|" + r.toml;
-    auto it = state_attr.find(key);
-    if (it != state_attr.end()) return it->second;
-    std::string attr = "_xbar_" + (name.empty() ? op : name);
+    for (const auto& s : states)
+      if (s.name == name && s.op == op && s.r.mode == r.mode && s.r.digital_bits == r.digital_bits &&
+          same_config(s.r.cfg, r.cfg))
+        return s.attr;
+    std::string attr = "_xbar_" + (name.empty() ? enum_string(op) : name);
     for (auto& c : attr)
       if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') c = '_';
     std::string unique = attr;
     for (int i = 1; m.hasattr(unique); ++i) unique = attr + "_" + std::to_string(i);
-    auto obj = c10::make_intrusive<XbarLayer>(name, op, r.mode, r.digital_bits, r.toml);
+    auto obj = c10::make_intrusive<XbarLayer>(name, op, r.mode, r.digital_bits, r.cfg);
     m.register_attribute(unique, c10::getCustomClassType<c10::intrusive_ptr<XbarLayer>>(), c10::IValue(obj));
-    state_attr[key] = unique;
+    states.push_back({name, op, r, unique});
     return unique;
   };
 
@@ -159,7 +168,7 @@ ConvertReport convert_module(torch::jit::Module& m, const Policy& policy) {
   for (const auto& method : m.get_methods()) torch::jit::Inline(*method.graph());
   for (const auto& method : m.get_methods()) {
     const std::string mname = method.name();
-    const std::string phase = mname.find("decode") != std::string::npos ? "decode" : "prefill";
+    const Phase phase = mname.find("decode") != std::string::npos ? Phase::decode : Phase::prefill;
     std::shared_ptr<Graph> g = method.graph();
     Value* self = g->inputs().at(0);
     std::vector<Node*> nodes;
@@ -175,7 +184,7 @@ ConvertReport convert_module(torch::jit::Module& m, const Policy& policy) {
       ResolvedOp r;
       if (kind == "aten::linear" || kind == "aten::conv2d" || kind == "aten::_convolution") {
         const bool conv = kind != "aten::linear";
-        op.op_class = conv ? "conv" : "linear";
+        op.op_class = conv ? OpClass::conv : OpClass::linear;
         auto wp = attr_path(n->input(1), self);
         if (!wp) {
           op.reason = "weight is not a module attribute";
@@ -185,7 +194,7 @@ ConvertReport convert_module(torch::jit::Module& m, const Policy& policy) {
         op.name = wp->substr(0, wp->rfind('.') == std::string::npos ? wp->size() : wp->rfind('.'));
         if (!conv) {
           const std::string leaf = op.name.substr(op.name.rfind('.') + 1);
-          if (leaf == "lm_head" || leaf == "head") op.op_class = "lm_head";
+          if (leaf == "lm_head" || leaf == "head") op.op_class = OpClass::lm_head;
         }
         if (kind == "aten::_convolution" && !is_constant_false(n->input(6))) {
           op.reason = "transposed convolution";
@@ -206,7 +215,7 @@ ConvertReport convert_module(torch::jit::Module& m, const Policy& policy) {
             continue;
           }
         }
-        const std::string attr = state_for(op.name, op.op_class, phase, r);
+        const std::string attr = state_for(op.name, *op.op_class, phase, r);
         torch::jit::WithInsertPoint guard(n);
         Value* st = g->insertGetAttr(self, attr);
         if (!conv) {
@@ -220,24 +229,23 @@ ConvertReport convert_module(torch::jit::Module& m, const Policy& policy) {
         }
       } else if (kind == "aten::matmul" || kind == "aten::bmm") {
         if (is_parameter(n->input(0), self) || is_parameter(n->input(1), self)) {
-          op.op_class = "linear";
+          op.op_class = OpClass::linear;
           op.reason = "product with a module attribute; write it as torch.nn.functional.linear to map it";
           rep.ops.push_back(op);
           continue;
         }
-        op.op_class = from_softmax(n->input(0)) ? "attn_av" : "attn_qk";
+        op.op_class = from_softmax(n->input(0)) ? OpClass::attn_av : OpClass::attn_qk;
         const std::string base = module_path(n, paths);
-        std::string name = base + (base.empty() ? "" : ".") + (op.op_class == "attn_qk" ? "scores" : "context");
+        std::string name = base + (base.empty() ? "" : ".") + (op.op_class == OpClass::attn_qk ? "scores" : "context");
         const int k = seen[name]++;
         op.name = k ? name + "_" + std::to_string(k) : name;
-        const std::string attr = state_for(op.name, op.op_class, phase, r);
+        const std::string attr = state_for(op.name, *op.op_class, phase, r);
         torch::jit::WithInsertPoint guard(n);
         Value* st = g->insertGetAttr(self, attr);
         call = g->create(kXMatmul, {n->input(0), n->input(1), st});
       } else if (kind == "aten::mm" || kind == "aten::addmm" || kind == "aten::einsum" ||
                  kind == "aten::_native_multi_head_attention" || kind == "aten::conv1d" || kind == "aten::conv3d" ||
                  kind == "aten::conv_transpose2d") {
-        op.op_class = "-";
         op.reason = "no crossbar mapping for this operator";
         rep.ops.push_back(op);
         continue;
@@ -254,14 +262,20 @@ ConvertReport convert_module(torch::jit::Module& m, const Policy& policy) {
     }
   }
   // The attribute names, listed for Python (scripted modules hide custom-class attributes from dir()).
+  // Sorted by name, class, mode and bits (ties in creation order): the list is saved with the model.
+  auto sort_key = [](const State& s) {
+    return s.name + "|" + enum_string(s.op) + "|" + enum_string(s.r.mode) + "|" + std::to_string(s.r.digital_bits) + "|";
+  };
+  std::stable_sort(states.begin(), states.end(),
+                   [&](const State& a, const State& b) { return sort_key(a) < sort_key(b); });
   c10::List<std::string> names;
-  for (const auto& kv : state_attr) names.push_back(kv.second);
+  for (const auto& s : states) names.push_back(s.attr);
   if (m.hasattr(kLayerList)) m.setattr(kLayerList, names);
   else m.register_attribute(kLayerList, c10::ListType::ofStrings(), names);
   for (size_t i = 0; i < policy.rules.size(); ++i)
     if (!used_rules.count(i))
       rep.warnings.push_back(policy.source + ": override[" + std::to_string(i) + "] (match \"" + policy.rules[i].match +
-                             "\"" + (policy.rules[i].op.empty() ? "" : ", op " + policy.rules[i].op) +
+                             "\"" + (policy.rules[i].op ? ", op " + enum_string(*policy.rules[i].op) : "") +
                              ") matches no operator");
   // A method that already ran keeps its compiled plan; a save/load round trip gives a module
   // whose methods run the rewritten graphs (LibTorch 1.13 has no public way to drop the plan).

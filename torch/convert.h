@@ -4,6 +4,7 @@
 #pragma once
 #include <torch/script.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,7 +14,9 @@
 namespace xbar {
 
 struct ConvertedOp {
-  std::string method, name, kind, op_class, mode, reason;  // reason: why left digital / unconverted
+  std::string method, name, kind, reason;  // reason: why left unconverted
+  std::optional<OpClass> op_class;         // empty: no crossbar mapping for this operator
+  OpMode mode = OpMode::analog;            // of a converted operator
   bool converted = false;
 };
 

@@ -39,21 +39,44 @@ std::vector<double> split_doubles(const std::string& s) {
 }
 }  // namespace
 
-XbarLayer::XbarLayer(std::string name, std::string op_class, std::string mode, int64_t digital_bits,
-                     std::string config_toml)
-    : name_(std::move(name)),
-      op_class_(std::move(op_class)),
-      mode_(std::move(mode)),
-      config_toml_(std::move(config_toml)),
-      digital_bits_(digital_bits) {
-  TORCH_CHECK(mode_ == "analog" || mode_ == "digital", "xbar layer ", name_, ": mode must be analog or digital, got '",
-              mode_, "'");
+XbarLayer::XbarLayer(std::string name, OpClass op_class, OpMode mode, int64_t digital_bits, XbarConfig cfg)
+    : name_(std::move(name)), op_class_(op_class), mode_(mode), digital_bits_(digital_bits), cfg_(std::move(cfg)) {
   TORCH_CHECK(digital_bits_ == 0 || (digital_bits_ >= 2 && digital_bits_ <= 24), "xbar layer ", name_,
               ": digital_bits must be 0 (float) or 2..24, got ", digital_bits_);
-  apply_toml_string(cfg_, config_toml_, "layer " + name_);
   cfg_.validate();
   t_s_ = cfg_.run.t_inference_s;
 }
+
+namespace {
+template <class E>
+E layer_choice(const std::string& layer, const char* what, const std::string& text) {
+  std::string why;
+  try {
+    return parse_enum<E>(what, text);
+  } catch (const ConfigError& e) {
+    why = e.what();
+  }
+  TORCH_CHECK(false, "xbar layer ", layer, ": ", why);
+  return E{};
+}
+XbarConfig layer_config(const std::string& layer, const std::string& toml) {
+  XbarConfig c;
+  apply_toml_string(c, toml, "layer " + layer);
+  return c;
+}
+}  // namespace
+
+XbarLayer::XbarLayer(std::string name, const std::string& op_class, const std::string& mode, int64_t digital_bits,
+                     const std::string& config_toml)
+    : XbarLayer(name, layer_choice<OpClass>(name, "op_class", op_class), layer_choice<OpMode>(name, "mode", mode),
+                digital_bits, layer_config(name, config_toml)) {}
+
+XbarConfig XbarLayer::config() const {
+  std::lock_guard<std::mutex> g(mu_);
+  return cfg_;
+}
+
+std::string XbarLayer::config_toml() const { return to_toml(config()); }
 
 void XbarLayer::ensure_layer() {
   if (!layer_) layer_ = std::make_unique<AnalogLayer>(cfg_);
@@ -127,7 +150,7 @@ void XbarLayer::count_digital(int64_t vectors, int64_t in, int64_t out, int64_t 
 LayerCounters XbarLayer::counter_values() const {
   std::lock_guard<std::mutex> g(mu_);
   LayerCounters c = totals_;
-  if (!writes_per_inference() && layer_ && programmed_) {
+  if (has_weights(op_class_) && layer_ && programmed_) {
     c = layer_->counters();
     c.reads = reads_;  // reads of this chip, across re-programmings and saved models
   }
@@ -145,7 +168,7 @@ c10::Dict<std::string, double> XbarLayer::counters() const {
 }
 
 at::Tensor XbarLayer::linear(const at::Tensor& x, const at::Tensor& weight, const c10::optional<at::Tensor>& bias) {
-  if (mode_ == "digital") {
+  if (mode_ == OpMode::digital) {
     count_digital(x.size(0), weight.size(1), weight.size(0), x.size(0) * weight.size(1) * weight.size(0));
     if (digital_bits_ == 0) return at::linear(x, weight, bias);
     return at::linear(quantize_sym(x, digital_bits_), quantize_sym(weight, digital_bits_), bias);
@@ -174,7 +197,7 @@ at::Tensor XbarLayer::linear(const at::Tensor& x, const at::Tensor& weight, cons
 }
 
 at::Tensor XbarLayer::matmul_batch(const at::Tensor& A, const at::Tensor& B) {
-  if (mode_ == "digital") {
+  if (mode_ == OpMode::digital) {
     count_digital(A.size(0) * A.size(1), A.size(2), B.size(2), A.size(0) * A.size(1) * A.size(2) * B.size(2));
     if (digital_bits_ == 0) return at::bmm(A, B);
     return at::bmm(quantize_sym(A, digital_bits_), quantize_sym(B, digital_bits_));
@@ -182,7 +205,7 @@ at::Tensor XbarLayer::matmul_batch(const at::Tensor& A, const at::Tensor& B) {
   std::lock_guard<std::mutex> g(mu_);
   ensure_layer();
   const int64_t step = calls_++;
-  const bool tokens_in_cols = op_class_ == "attn_qk";  // K^T: one column per token; V: one row
+  const bool tokens_in_cols = op_class_ == OpClass::attn_qk;  // K^T: one column per token; V: one row
   const int tok_dim = tokens_in_cols ? 1 : 0;
   if (int64_t(slots_.size()) < B.size(0)) slots_.resize(B.size(0));
   std::vector<at::Tensor> out;
@@ -231,7 +254,6 @@ void XbarLayer::learn_input_range(bool on) {
   cfg_.dac.range = DacRange::static_;
   cfg_.dac.static_range = 1.0;
   cfg_.validate();
-  config_toml_ = to_toml(cfg_);
   layer_.reset();
   programmed_ = false;
   adc_lsbs_.clear();
@@ -269,7 +291,7 @@ int XbarLayer::dac_levels() const {
 
 std::vector<std::string> XbarLayer::state() const {
   std::lock_guard<std::mutex> g(mu_);
-  return {"xbar-layer-v1", name_, op_class_, mode_, std::to_string(digital_bits_), config_toml_,
+  return {"xbar-layer-v1", name_, enum_string(op_class_), enum_string(mode_), std::to_string(digital_bits_), to_toml(cfg_),
           std::to_string(chip_), format_double(t_s_), std::to_string(reads_), std::to_string(calls_),
           std::to_string(seqs_), join_doubles(adc_lsbs_)};
 }

@@ -1,7 +1,7 @@
 // Programmed state of one converted layer, as a TorchScript custom class (torch.classes.xbar.Layer):
 // its configuration, the emulated chip (conductances, read matrices, ADC banks) and counters.
-// Pickling stores only (name, op class, mode, config, chip, time, read count): programming is a
-// pure function of (seed, chip, weights), so a loaded model re-programs the identical chip.
+// Pickling stores only (name, op class, mode, config as TOML, chip, time, read count): programming
+// is a pure function of (seed, chip, weights), so a loaded model re-programs the identical chip.
 #pragma once
 #include <ATen/ATen.h>
 #include <torch/custom_class.h>
@@ -13,13 +13,19 @@
 
 #include "engine/analog_layer.h"
 #include "engine/cost.h"
+#include "engine/policy_choices.h"
 
 namespace xbar {
 
 class XbarLayer : public torch::CustomClassHolder {
  public:
-  // mode: "analog" (crossbar emulation) or "digital" (float, or integer-quantized at digital_bits).
-  XbarLayer(std::string name, std::string op_class, std::string mode, int64_t digital_bits, std::string config_toml);
+  // digital mode: float (digital_bits 0) or integer-quantized at digital_bits (2..24).
+  XbarLayer(std::string name, OpClass op_class, OpMode mode, int64_t digital_bits, XbarConfig cfg);
+  // The same from text (TorchScript constructor and unpickling): class and mode by name, the
+  // config as TOML sections. c10::Error naming the layer for a bad name, ConfigError/FileError
+  // for a bad config.
+  XbarLayer(std::string name, const std::string& op_class, const std::string& mode, int64_t digital_bits,
+            const std::string& config_toml);
 
   // Programs W (out x in, any float dtype) and bias onto the chip with index `chip`.
   void program(const at::Tensor& weight, const c10::optional<at::Tensor>& bias, int64_t chip);
@@ -31,7 +37,7 @@ class XbarLayer : public torch::CustomClassHolder {
   c10::Dict<std::string, double> counters() const;
   LayerCounters counter_values() const;  // the same as a struct
   // Attention operands are written at every call: their cell writes are part of each inference.
-  bool writes_per_inference() const { return op_class_ == "attn_qk" || op_class_ == "attn_av"; }
+  bool writes_per_inference() const { return !has_weights(op_class_); }
   const XbarConfig& config() const { return cfg_; }
   // Cost of everything counted since programming, per inference (engine/cost.h).
   LayerCost cost(const Hardware& hw, double inferences) const {
@@ -59,19 +65,18 @@ class XbarLayer : public torch::CustomClassHolder {
   void set_input_range(double r);
   int dac_levels() const;  // DAC magnitude levels (0: unquantized)
   bool dac_signed() const { return cfg_.dac.is_signed; }
+  // An analog weight product (linear, conv, lm_head): the layers whose input range can be learned.
+  bool trainable() const { return mode_ == OpMode::analog && has_weights(op_class_); }
 
   std::vector<std::string> state() const;  // for pickling
   static c10::intrusive_ptr<XbarLayer> from_state(const std::vector<std::string>& s);
 
   const std::string& name() const { return name_; }
-  const std::string& op_class() const { return op_class_; }
-  // Analog linear, conv or lm_head: HWA training learns its weights and input range.
-  bool trainable() const {
-    return mode_ == "analog" && (op_class_ == "linear" || op_class_ == "conv" || op_class_ == "lm_head");
-  }
-  const std::string& mode() const { return mode_; }
+  OpClass op_class() const { return op_class_; }
+  OpMode mode() const { return mode_; }
   int64_t digital_bits() const { return digital_bits_; }
-  const std::string& config_toml() const { return config_toml_; }
+  XbarConfig config() const;
+  std::string config_toml() const;  // every key, as stored in the pickle
   double time_s() const { return t_s_; }
 
  private:
@@ -79,7 +84,9 @@ class XbarLayer : public torch::CustomClassHolder {
   void add_counters(const LayerCounters& c);
   void count_digital(int64_t vectors, int64_t in, int64_t out, int64_t macs);
 
-  std::string name_, op_class_, mode_, config_toml_;
+  std::string name_;
+  OpClass op_class_;
+  OpMode mode_;
   int64_t digital_bits_ = 0;
   XbarConfig cfg_;
   int64_t chip_ = 0;

@@ -18,8 +18,8 @@ TORCH_LIBRARY(xbar, m) {
              return xbar::cost_dict(s->cost(xbar::load_hardware(hardware_file), inferences));
            })
       .def("name", [](const c10::intrusive_ptr<xbar::XbarLayer>& s) { return s->name(); })
-      .def("op_class", [](const c10::intrusive_ptr<xbar::XbarLayer>& s) { return s->op_class(); })
-      .def("mode", [](const c10::intrusive_ptr<xbar::XbarLayer>& s) { return s->mode(); })
+      .def("op_class", [](const c10::intrusive_ptr<xbar::XbarLayer>& s) { return xbar::enum_string(s->op_class()); })
+      .def("mode", [](const c10::intrusive_ptr<xbar::XbarLayer>& s) { return xbar::enum_string(s->mode()); })
       .def("config", [](const c10::intrusive_ptr<xbar::XbarLayer>& s) { return s->config_toml(); })
       .def_pickle([](const c10::intrusive_ptr<xbar::XbarLayer>& s) { return s->state(); },
                   [](std::vector<std::string> st) { return xbar::XbarLayer::from_state(st); });

@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -65,6 +66,10 @@ TEST_CASE("bad study files get clear errors naming the file and key") {
   t.replace(t.find(src("data/models/cnn.pt")), src("data/models/cnn.pt").size(), "/nonexistent/m.pt");
   CHECK(err(t).find("/nonexistent/m.pt") != std::string::npos);
   CHECK(err("[study\n").find("bad.toml:1") != std::string::npos);
+  // The shape of every TOML syntax error (as policies and configs): FileError FILE:LINE:COLUMN: why.
+  CHECK_THROWS_AS(parse_study("[study]\nmodel = 'x'\n[grid\n", "s.toml"), FileError);
+  const std::string m = err("[study]\nmodel = 'x'\n[grid\n");
+  CHECK(std::regex_match(m, std::regex(R"(^\S*/bad\.toml:3:\d+: \S.*)")));
   // Fuzz regression: 3 x 10 x 100000 points would be materialised by study_points.
   t = ok + "\"dac.bits\" = [2, 3, 4, 5, 6, 7, 8, 9, 10, 11]\n";
   t.replace(t.find("repeats = 2"), 11, "repeats = 100000");

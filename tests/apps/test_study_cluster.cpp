@@ -151,9 +151,7 @@ TEST_CASE("points are handed out costliest first, ties in definition order") {
   REQUIRE(pts.size() == 8);
   // default.toml: 8-bit signed DAC and weights, differential. slice_bits 1: 7 input slices;
   // cell_bits 2: 4 weight slices. Costs by grid point (0,0) 2, (0,2) 8, (1,0) 14, (1,2) 56.
-  XbarConfig c;
-  apply_toml_string(c, point_policy(load_policy(s.policy), s, pts[6].values).default_toml);
-  CHECK(point_cost(c) == 56.0);
+  CHECK(point_cost(point_policy(load_policy(s.policy), s, pts[6].values).defaults) == 56.0);
   const auto order = costliest_first(s, load_policy(s.policy), pts);
   CHECK(order == std::vector<int64_t>{6, 7, 4, 5, 2, 3, 0, 1});
 }

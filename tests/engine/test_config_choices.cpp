@@ -50,7 +50,8 @@ void check_section_keys(const char* model, S DeviceConfig::*member) {
     const Policy p = parse_policy(std::string("[device]\nmodel = \"") + model + "\"\n[[override]]\nmatch = \"fc*\"\n[override." +
                                       S::section() + "]\n" + f.key + " = " + v + "\n",
                                   "<policy>");
-    const ResolvedOp hit = resolve(p, "fc1", "linear", "prefill"), miss = resolve(p, "conv1", "conv", "prefill");
+    const ResolvedOp hit = resolve(p, "fc1", OpClass::linear, Phase::prefill),
+                    miss = resolve(p, "conv1", OpClass::conv, Phase::prefill);
     CHECK(field_string(hit.cfg.device.*member, f) == v);
     CHECK(field_string(miss.cfg.device.*member, f) == field_string(S{}, f));
     CHECK(contains(to_toml(hit.cfg), "[" + std::string(S::section()) + "]"));

@@ -292,10 +292,7 @@ TEST_CASE("shipped hardware files load") {
 namespace {
 // The configuration of a policy file's defaults.
 XbarConfig policy_config(const std::string& name) {
-  XbarConfig cfg;
-  const Policy p = load_policy(std::string(XBAR_SOURCE_DIR) + "/data/policies/" + name + ".toml");
-  apply_toml_string(cfg, p.default_toml, p.source);
-  return cfg;
+  return load_policy(std::string(XBAR_SOURCE_DIR) + "/data/policies/" + name + ".toml").defaults;
 }
 }  // namespace
 

@@ -17,8 +17,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Rules are checked one at a time against the default; several matching together may still
   // conflict (e.g. two ranges), so resolve may throw a ConfigError, but nothing else.
   for (const char* name : {"blocks.0.attn.qkv", "head", ""})
-    for (const auto& op : xbar::kOpClasses)
-      for (const char* phase : {"prefill", "decode"}) {
+    for (const auto op : xbar::enum_values<xbar::OpClass>())
+      for (const auto phase : xbar::enum_values<xbar::Phase>()) {
         try {
           xbar::resolve(p, name, op, phase);
         } catch (const xbar::ConfigError&) {

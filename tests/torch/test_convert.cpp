@@ -138,15 +138,11 @@ const ConvertedOp* find_op(const ConvertReport& r, const std::string& name, cons
 
 c10::intrusive_ptr<XbarLayer> layer(const torch::jit::Module& m, const std::string& name, const std::string& op_class) {
   for (const auto& l : xbar_layers(m))
-    if (l->name() == name && l->op_class() == op_class) return l;
+    if (l->name() == name && enum_string(l->op_class()) == op_class) return l;
   return {};
 }
 
-XbarConfig config_of(const c10::intrusive_ptr<XbarLayer>& l) {
-  XbarConfig c;
-  apply_toml_string(c, l->config_toml(), "layer " + l->name());
-  return c;
-}
+XbarConfig config_of(const c10::intrusive_ptr<XbarLayer>& l) { return l->config(); }
 
 at::Tensor run(torch::jit::Module& m, const at::Tensor& x) { return m.forward({x}).toTensor(); }
 
@@ -193,8 +189,8 @@ TEST_CASE("MLP: ideal conversion reproduces the float model, report names fc1..f
     REQUIRE(o);
     CHECK(o->converted);
     CHECK(o->kind == "aten::linear");
-    CHECK(o->op_class == "linear");
-    CHECK(o->mode == "analog");
+    CHECK(o->op_class == OpClass::linear);
+    CHECK(o->mode == OpMode::analog);
     CHECK(o->reason.empty());
     CHECK(m.hasattr(std::string("_xbar_") + n));
   }
@@ -211,9 +207,9 @@ TEST_CASE("MLP: ideal conversion reproduces the float model, report names fc1..f
 TEST_CASE("CNN: conv layers convert (stride, padding) and reproduce the float model") {
   const ConvertReport rep = convert_and_compare(cnn, 2, randn({3, 1, 8, 8}), "cnn");
   REQUIRE(rep.ops.size() == 3);
-  CHECK(find_op(rep, "conv1")->op_class == "conv");
-  CHECK(find_op(rep, "conv2")->op_class == "conv");
-  CHECK(find_op(rep, "fc")->op_class == "linear");
+  CHECK(find_op(rep, "conv1")->op_class == OpClass::conv);
+  CHECK(find_op(rep, "conv2")->op_class == OpClass::conv);
+  CHECK(find_op(rep, "fc")->op_class == OpClass::linear);
   for (const auto& o : rep.ops) CHECK(o.converted);
 }
 
@@ -245,7 +241,7 @@ TEST_CASE("attention block: q/k/v/o, scores and context products and lm_head con
   for (const char* n : {"attn.q", "attn.k", "attn.v", "attn.o"}) {
     INFO(n);
     REQUIRE(find_op(rep, n));
-    CHECK(find_op(rep, n)->op_class == "linear");
+    CHECK(find_op(rep, n)->op_class == OpClass::linear);
   }
   const ConvertedOp* s = find_op(rep, "attn.scores");
   const ConvertedOp* c = find_op(rep, "attn.context");
@@ -253,10 +249,10 @@ TEST_CASE("attention block: q/k/v/o, scores and context products and lm_head con
   REQUIRE(s);
   REQUIRE(c);
   REQUIRE(h);
-  CHECK(s->op_class == "attn_qk");
+  CHECK(s->op_class == OpClass::attn_qk);
   CHECK(s->kind == "aten::matmul");
-  CHECK(c->op_class == "attn_av");
-  CHECK(h->op_class == "lm_head");
+  CHECK(c->op_class == OpClass::attn_av);
+  CHECK(h->op_class == OpClass::lm_head);
   CHECK(s->converted);
   CHECK(c->converted);
   CHECK(rep.ops.size() == 7);
@@ -274,8 +270,8 @@ def forward(self, x):
   };
   const ConvertReport rep = convert_and_compare(make, 5, randn({3, 4, 6}), "bmm");
   REQUIRE(rep.ops.size() == 2);
-  CHECK(find_op(rep, "scores")->op_class == "attn_qk");
-  CHECK(find_op(rep, "context")->op_class == "attn_av");
+  CHECK(find_op(rep, "scores")->op_class == OpClass::attn_qk);
+  CHECK(find_op(rep, "context")->op_class == OpClass::attn_av);
 }
 
 TEST_CASE("attention products are named by module path, also when computed in a helper method") {
@@ -335,7 +331,7 @@ def decode_step(self, x):
   INFO(rep.table());
   const ConvertedOp* dec = find_op(rep, "fc1", "decode_step");
   CHECK(dec != nullptr);
-  if (dec) CHECK(dec->mode == "digital");
+  if (dec) CHECK(dec->mode == OpMode::digital);
   CHECK(rep.warnings.empty());
   const at::Tensor x = randn({3, 20});
   CHECK(torch::equal(m.get_method("decode_step")({x}).toTensor(), ref_m.get_method("decode_step")({x}).toTensor()));
@@ -487,10 +483,10 @@ digital_bits = 8
     CHECK(rep.warnings.empty());
     CHECK(config_of(layer(m, "attn.q", "linear")).adc.bits == 6);
     CHECK(config_of(layer(m, "lm_head", "lm_head")).adc.bits == 10);  // op = linear matched it first
-    CHECK(layer(m, "attn.scores", "attn_qk")->mode() == "digital");
+    CHECK(layer(m, "attn.scores", "attn_qk")->mode() == OpMode::digital);
     CHECK(layer(m, "attn.scores", "attn_qk")->digital_bits() == 8);
-    CHECK(layer(m, "attn.context", "attn_av")->mode() == "analog");
-    CHECK(find_op(rep, "attn.scores")->mode == "digital");
+    CHECK(layer(m, "attn.context", "attn_av")->mode() == OpMode::analog);
+    CHECK(find_op(rep, "attn.scores")->mode == OpMode::digital);
     CHECK(rep.table().find("6 analog, 1 digital-emulated, 0 left in float") != std::string::npos);
   }
   SUBCASE("phase: a decode method gets the decode rules, forward the prefill rules") {
@@ -522,14 +518,14 @@ bits = 8
     const ConvertedOp* dec = find_op(rep, "fc1", "decode_step");
     REQUIRE(fwd);
     REQUIRE(dec);
-    CHECK(fwd->mode == "analog");
-    CHECK(dec->mode == "digital");
+    CHECK(fwd->mode == OpMode::analog);
+    CHECK(dec->mode == OpMode::digital);
     // Two distinct states for fc1: analog with an 8-bit DAC (forward), digital float (decode).
     int n = 0;
     for (const auto& l : xbar_layers(m))
       if (l->name() == "fc1") {
         ++n;
-        CHECK(config_of(l).dac.bits == (l->mode() == "analog" ? 8 : 0));
+        CHECK(config_of(l).dac.bits == (l->mode() == OpMode::analog ? 8 : 0));
       }
     CHECK(n == 2);
     CHECK(torch::equal(m.get_method("decode_step")({x}).toTensor(), ref));  // digital float = ATen

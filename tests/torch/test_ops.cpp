@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "engine/assignment.h"
 #include "torch/ops.h"
 
 using namespace xbar;
@@ -582,9 +583,12 @@ TEST_CASE("pickling: a module holding a Layer attribute saves and loads, the nex
     CHECK(torch::equal(l.forward({x}).toTensor(), y));
     auto ls = l.attr("state").toCustomClass<XbarLayer>();
     CHECK(ls->name() == "fc1");
-    CHECK(ls->op_class() == "linear");
-    CHECK(ls->mode() == "analog");
-    CHECK(ls->config_toml() == kIdealToml);
+    CHECK(ls->op_class() == OpClass::linear);
+    CHECK(ls->mode() == OpMode::analog);
+    XbarConfig ideal;
+    ideal.device.model = DeviceKind::ideal;
+    CHECK(same_config(ls->config(), ideal));
+    CHECK(ls->config_toml() == to_toml(ideal));
   }
   SUBCASE("pcm, drifted: the loaded chip continues the read-noise stream") {
     auto st = make_layer(kPcmToml, "linear", "analog", 0, "fc1");
@@ -623,6 +627,28 @@ TEST_CASE("pickling: a module holding a Layer attribute saves and loads, the nex
     const at::Tensor y2l = l.forward({x2}).toTensor();
     INFO("max |difference| " << (y2l - y2).abs().max().item<double>());
     CHECK(torch::equal(y2l, y2));
+  }
+  SUBCASE("a v1 state with the config as written by hand (some sections) loads; it is saved with every key") {
+    // Field by field what xbar-layer-v1 pickles hold: name, op class, mode, digital bits, config
+    // TOML, chip, time, reads, calls, sequences, calibrated ADC steps.
+    const std::vector<std::string> v1 = {"xbar-layer-v1", "blocks.0.fc1", "conv", "digital", "6",
+                                         "[adc]\nbits = 5\n[run]\nseed = 9\n", "3", "7200", "11", "2", "1", "0.5,0.25"};
+    auto ls = XbarLayer::from_state(v1);
+    CHECK(ls->name() == "blocks.0.fc1");
+    CHECK(ls->op_class() == OpClass::conv);
+    CHECK(ls->mode() == OpMode::digital);
+    CHECK(ls->digital_bits() == 6);
+    XbarConfig want;
+    want.adc.bits = 5;
+    want.run.seed = 9;
+    CHECK(same_config(ls->config(), want));
+    std::vector<std::string> expect = v1;
+    expect[5] = to_toml(want);
+    CHECK(ls->state() == expect);
+    CHECK(XbarLayer::from_state(ls->state())->state() == expect);
+    std::vector<std::string> bad = v1;
+    bad[2] = "dense";
+    CHECK(c10_error_message([&] { XbarLayer::from_state(bad); }).find("attn_av") != std::string::npos);
   }
   SUBCASE("a state saved by another version is refused with a message") {
     CHECK_THROWS_AS(XbarLayer::from_state({"xbar-layer-v0", "a"}), c10::Error);
