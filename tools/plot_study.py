@@ -74,7 +74,8 @@ def plot_breakdown(path, out):
     fig, ax = plt.subplots(figsize=(7, 4.5))
     bottom = np.zeros(len(rows))
     for c in comps:
-        v = np.array([float(r[c]) for r in rows])
+        # one-time weight programming is not part of an inference (attention operand writes are)
+        v = np.array([float(r[c]) if c != "energy_write_pJ" or float(r["writes_per_inference"]) else 0.0 for r in rows])
         if not v.any():
             continue
         ax.bar(layer_names, v, bottom=bottom, label=c[len("energy_"):-len("_pJ")])

@@ -296,6 +296,26 @@ class TestConvertedModels(ModelTest):
                 self.assertEqual(conv._xbar_fc1.op_class(), "linear")
                 self.assertRegex(conv._xbar_fc1.config(), r"model = ['\"]pcm['\"]")
 
+    def test_layer_cost_prices_the_counters(self):
+        """Layer.cost(file, n): ADC and shift-add energies equal the counted column outputs times the
+        file's per-event figures (1e-12 relative), divided by n; the DAC energy the pulses'."""
+        x = torch.randn(8, 20)
+        m = self.script_or_trace(MLP, x, "script")
+        conv, _ = self.convert(self.save(m, "mlp_cost"), DEFAULT, "mlp_cost_default")
+        with torch.no_grad():
+            conv(x)
+        layer = conv._xbar_fc1
+        c = layer.counters()
+        hw = os.path.join(SOURCE, "data", "hardware", "default.toml")
+        cost = layer.cost(hw, 8.0)
+        e_adc, e_sa, e_dac = 1.67, 0.021, 0.39  # data/hardware/default.toml, 8-bit ADC = its ref bits
+        self.assertGreater(c["column_outputs"], 0)
+        self.assertAlmostEqual(cost["energy_adc_pJ"] / (c["column_outputs"] * e_adc / 8), 1.0, places=12)
+        self.assertAlmostEqual(cost["energy_shift_add_pJ"] / (c["column_outputs"] * e_sa / 8), 1.0, places=12)
+        self.assertAlmostEqual(cost["energy_dac_pJ"] / (c["input_pulses"] * e_dac / 8), 1.0, places=12)
+        self.assertEqual(cost["ops"], 2 * 8 * 20 * 64 / 8)
+        self.assertGreater(cost["energy_array_pJ"], 0)
+
     def test_save_load_in_python_continues_identically(self):
         """A converted (noisy) model saved after one read reads identically to the original next."""
         for name, make, x in model_cases():
