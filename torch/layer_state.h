@@ -38,7 +38,6 @@ class XbarLayer : public torch::CustomClassHolder {
   LayerCounters counter_values() const;  // the same as a struct
   // Attention operands are written at every call: their cell writes are part of each inference.
   bool writes_per_inference() const { return !has_weights(op_class_); }
-  const XbarConfig& config() const { return cfg_; }
   // Cost of everything counted since programming, per inference (engine/cost.h).
   LayerCost cost(const Hardware& hw, double inferences) const {
     return per_inference(layer_cost(hw, cfg_, counter_values(), writes_per_inference()), inferences);
