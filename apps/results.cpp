@@ -76,18 +76,18 @@ ResultRow make_row(const StudySpec& s, const Policy& base, const StudyPoint& p, 
 std::string csv_header(const std::vector<std::string>& grid_keys) {
   std::string h = "index,repeat";
   for (const auto& k : grid_keys) h += "," + k;
-  return h + ",metric,saturation_fraction";
+  return h + ",metric,saturation_fraction,energy_pJ,latency_ns,area_mm2";
 }
 
 std::string csv_row(const ResultRow& r) {
   std::string l = std::to_string(r.index) + "," + std::to_string(r.repeat);
   for (const auto& v : r.values) l += "," + v;
-  return l + "," + fmt(r.metric) + "," + fmt(r.saturation);
+  return l + "," + fmt(r.metric) + "," + fmt(r.saturation) + "," + fmt(r.cost.energy_pJ) + "," + fmt(r.cost.latency_ns) +
+         "," + fmt(r.cost.area_mm2);
 }
 
-std::map<int64_t, std::pair<double, double>> read_csv_rows(const std::string& path, const std::string& fingerprint,
-                                                           size_t grid_keys) {
-  std::map<int64_t, std::pair<double, double>> rows;
+std::map<int64_t, CsvValues> read_csv_rows(const std::string& path, const std::string& fingerprint, size_t grid_keys) {
+  std::map<int64_t, CsvValues> rows;
   std::ifstream f(path);
   if (!f) return rows;
   std::string line;
@@ -95,15 +95,17 @@ std::map<int64_t, std::pair<double, double>> read_csv_rows(const std::string& pa
     throw FileError(path + ": results of a different study definition (model, policy, task or grid changed); "
                     "delete it or choose another study.output");
   std::getline(f, line);  // column names
-  const size_t ncols = 2 + grid_keys + 2;
+  const size_t ncols = 2 + grid_keys + 2, ncols_cost = ncols + 3;
   while (std::getline(f, line)) {
     if (f.eof()) break;  // no newline: written partly when the run was killed
     std::vector<std::string> c;
     std::stringstream ls(line);
     for (std::string x; std::getline(ls, x, ',');) c.push_back(x);
-    if (c.size() != ncols) throw FileError(path + ": malformed row '" + line + "'");
+    if (c.size() != ncols && c.size() != ncols_cost) throw FileError(path + ": malformed row '" + line + "'");
     try {
-      rows[std::stoll(c[0])] = {std::stod(c[ncols - 2]), std::stod(c[ncols - 1])};
+      CsvValues v{std::stod(c[ncols - 2]), std::stod(c[ncols - 1]), {}};
+      if (c.size() == ncols_cost) v.cost = {std::stod(c[ncols]), std::stod(c[ncols + 1]), std::stod(c[ncols + 2])};
+      rows[std::stoll(c[0])] = v;
     } catch (const std::logic_error&) {
       throw FileError(path + ": malformed row '" + line + "'");
     }
@@ -121,7 +123,7 @@ void write_h5(const Results& r, const std::string& path) {
   const ResultsMeta& m = r.meta;
   {
     h5::Writer w(path);
-    std::vector<double> idx, rep, met, sat, seed;
+    std::vector<double> idx, rep, met, sat, seed, energy, latency, area;
     std::vector<std::vector<std::string>> vals(m.grid_keys.size());
     std::vector<std::string> cfgs, dev;
     for (const auto& [i, row] : r.rows) {
@@ -129,6 +131,9 @@ void write_h5(const Results& r, const std::string& path) {
       rep.push_back(row.repeat);
       met.push_back(row.metric);
       sat.push_back(row.saturation);
+      energy.push_back(row.cost.energy_pJ);
+      latency.push_back(row.cost.latency_ns);
+      area.push_back(row.cost.area_mm2);
       seed.push_back(double(row.seed));
       for (size_t k = 0; k < vals.size(); ++k) vals[k].push_back(row.values.at(k));
       cfgs.push_back(row.config_toml);
@@ -140,6 +145,9 @@ void write_h5(const Results& r, const std::string& path) {
     w.write("seed", seed, shape);
     w.write("metric", met, shape);
     w.write("saturation_fraction", sat, shape);
+    w.write("energy_pJ", energy, shape);  // per inference (image or token)
+    w.write("latency_ns", latency, shape);
+    w.write("area_mm2", area, shape);
     w.group("/grid");
     for (size_t k = 0; k < vals.size(); ++k) w.write_strings("/grid/" + m.grid_keys[k], vals[k]);
     w.write_strings("grid_keys", m.grid_keys);
@@ -219,6 +227,14 @@ Results read_h5(const std::string& path) {
   check(rep.size(), "repeat"), check(seed.size(), "seed"), check(met.size(), "metric");
   check(sat.size(), "saturation_fraction"), check(cfgs.size(), "config_toml"), check(dev.size(), "device_sha256");
   for (size_t k = 0; k < vals.size(); ++k) check(vals[k].size(), "/grid/" + m.grid_keys[k]);
+  // Cost columns: absent in files written without them (zero cost).
+  std::vector<double> cost[3];
+  const char* cost_names[3] = {"energy_pJ", "latency_ns", "area_mm2"};
+  for (int k = 0; k < 3; ++k)
+    if (f.has(cost_names[k])) {
+      cost[k] = f.read(cost_names[k], 1, false).data;
+      check(cost[k].size(), cost_names[k]);
+    }
   for (size_t i = 0; i < n; ++i) {
     ResultRow row;
     row.index = int64_t(idx[i]);
@@ -226,6 +242,9 @@ Results read_h5(const std::string& path) {
     row.seed = int64_t(seed[i]);
     row.metric = met[i];
     row.saturation = sat[i];
+    if (!cost[0].empty()) row.cost.energy_pJ = cost[0][i];
+    if (!cost[1].empty()) row.cost.latency_ns = cost[1][i];
+    if (!cost[2].empty()) row.cost.area_mm2 = cost[2][i];
     row.config_toml = cfgs[i];
     row.device_sha256 = dev[i];
     for (const auto& v : vals) row.values.push_back(v[i]);

@@ -14,11 +14,17 @@
 
 namespace xbar {
 
+// Cost per inference of a point (engine/cost.h); zero in results written without cost columns.
+struct PointCost {
+  double energy_pJ = 0, latency_ns = 0, area_mm2 = 0;
+};
+
 struct ResultRow {
   int64_t index = 0;
   int repeat = 0;  // the programmed chip (Philox stream key with run.seed)
   std::vector<std::string> values;  // grid values
   double metric = 0, saturation = 0;
+  PointCost cost;
   std::string config_toml;    // full config of the point (policy default + grid values)
   int64_t seed = 0;           // run.seed of the point
   std::string device_sha256;  // sha256 of device.file when device.model = "file", else ""
@@ -47,11 +53,16 @@ ResultsMeta study_meta(const StudySpec& s);
 // file hash is cached per path for the process lifetime).
 ResultRow make_row(const StudySpec& s, const Policy& base, const StudyPoint& p, double metric, double saturation);
 
-// CSV: `# xbar study <fp>`, column names, rows. read_csv_rows returns index -> (metric, saturation)
-// of the complete rows (a partial last line is dropped); a different fingerprint is a FileError.
+// CSV: `# xbar study <fp>`, column names, rows. read_csv_rows returns index -> values of the
+// complete rows (a partial last line is dropped; rows without cost columns read as zero cost); a
+// different fingerprint is a FileError.
+struct CsvValues {
+  double metric = 0, saturation = 0;
+  PointCost cost;
+};
 std::string csv_header(const std::vector<std::string>& grid_keys);
 std::string csv_row(const ResultRow& r);
-std::map<int64_t, std::pair<double, double>> read_csv_rows(const std::string& path, const std::string& fingerprint,
+std::map<int64_t, CsvValues> read_csv_rows(const std::string& path, const std::string& fingerprint,
                                                            size_t grid_keys);
 void write_csv(const Results& r, const std::string& path);  // atomic, rows sorted by index
 

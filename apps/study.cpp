@@ -25,6 +25,7 @@
 #include "apps/point_cost.h"
 #include "apps/results.h"
 #include "torch/convert.h"
+#include "torch/model_cost.h"
 
 namespace xbar {
 
@@ -74,7 +75,8 @@ class Recorder {
     require_own_results(path_ + ".h5", s.fingerprint);
     for (const auto& [i, mr] : read_csv_rows(path_ + ".csv", s.fingerprint, s.grid.size())) {
       if (i < 0 || i >= int64_t(pts.size())) throw FileError(path_ + ".csv: row index " + std::to_string(i) + " out of range");
-      res_.rows[i] = make_row(s, base, pts[size_t(i)], mr.first, mr.second);
+      res_.rows[i] = make_row(s, base, pts[size_t(i)], mr.metric, mr.saturation);
+      res_.rows[i].cost = mr.cost;
     }
     write_csv(res_, path_ + ".csv");  // drops a partial last line; appended from here on
   }
@@ -85,7 +87,8 @@ class Recorder {
     res_.meta.metric_name = name;
   }
   void add(int64_t i, const PointResult& r) {
-    const ResultRow row = make_row(s_, base_, pts_.at(size_t(i)), r.metric, r.saturation);
+    ResultRow row = make_row(s_, base_, pts_.at(size_t(i)), r.metric, r.saturation);
+    row.cost = {r.energy_pJ, r.latency_ns, r.area_mm2};
     res_.rows[i] = row;
     // Both files or neither: a failed HDF5 rewrite takes the CSV row back.
     const uint64_t csv_size = append_file_durable(path_ + ".csv", csv_row(row) + "\n");
@@ -130,11 +133,13 @@ std::string results_base(const StudySpec& s, const StudyOptions& o) {
   return s.output + ".shard" + std::to_string(o.shard_k) + "-of-" + std::to_string(o.shard_n);
 }
 
-PointResult evaluate_point(const std::string& model, const Policy& policy, int chip, const EvalData& data) {
+PointResult evaluate_point(const std::string& model, const Policy& policy, int chip, const EvalData& data,
+                           const Hardware& hw) {
   torch::jit::Module m = load_torchscript(model);
   convert_module(m, policy);
   program_chip(m, chip);
   calibrate(m, data.calibration);
+  const std::vector<LayerCounters> before = model_counters(m);  // the cost of inference, not of calibration
   PointResult r;
   r.metric = evaluate(m, data);
   double conv = 0, sat = 0;
@@ -144,6 +149,10 @@ PointResult evaluate_point(const std::string& model, const Policy& policy, int c
     sat += c.at("saturations");
   }
   r.saturation = conv > 0 ? sat / conv : 0.0;
+  const ModelCost mc = model_cost(model_cost_rows(m, hw, before, double(eval_inferences(m, data))));
+  r.energy_pJ = mc.energy_pJ.total();
+  r.latency_ns = mc.latency_ns;
+  r.area_mm2 = mc.area_mm2;
   return r;
 }
 
@@ -163,9 +172,10 @@ int64_t run_study(const StudySpec& s, const StudyOptions& o) {
       if (p.index % o.shard_n == o.shard_k && !rec->done(p.index)) todo.push_back(p);
   }
   const EvalData data = load_eval_data(s.task, s.samples, s.context);
+  const Hardware hw = s.hardware.empty() ? Hardware{} : load_hardware(s.hardware);
   auto eval = [&](int64_t i) {
     const StudyPoint& p = pts.at(size_t(i));
-    return evaluate_point(s.model, point_policy(base, s, p.values), p.repeat, data);
+    return evaluate_point(s.model, point_policy(base, s, p.values), p.repeat, data, hw);
   };
   std::unique_ptr<models::Progress> bar;
   if (root) {
@@ -192,9 +202,12 @@ int64_t run_study(const StudySpec& s, const StudyOptions& o) {
         order,
         [&](int64_t i) {
           const PointResult r = eval(i);
-          return std::vector<double>{r.metric, r.saturation};
+          return std::vector<double>{r.metric, r.saturation, r.energy_pJ, r.latency_ns, r.area_mm2};
         },
-        [&](int64_t i, const std::vector<double>& v) { record(i, PointResult{v.at(0), v.at(1)}); }, stop,
+        [&](int64_t i, const std::vector<double>& v) {
+          record(i, PointResult{v.at(0), v.at(1), v.at(2), v.at(3), v.at(4)});
+        },
+        stop,
         [&] { set_threads(o.threads); });
   } else {
     for (const auto& p : todo) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 
+#include "engine/hardware.h"
 #include "engine/policy.h"
 #include "ml/evaluate.h"
 #include "apps/study_spec.h"
@@ -30,9 +31,12 @@ int64_t run_study(const StudySpec& s, const StudyOptions& o);
 
 struct PointResult {
   double metric = 0, saturation = 0;  // task metric; ADC saturations / conversions over all layers
+  double energy_pJ = 0, latency_ns = 0, area_mm2 = 0;  // cost per inference (engine/cost.h)
 };
 // One point: converts `model` with `policy`, programs chip `chip`, evaluates. Same inputs, same
 // bits (every draw is keyed by run.seed and chip), whichever rank or command runs it.
-PointResult evaluate_point(const std::string& model, const Policy& policy, int chip, const EvalData& data);
+// The cost columns price the point's counted events with hw.
+PointResult evaluate_point(const std::string& model, const Policy& policy, int chip, const EvalData& data,
+                           const Hardware& hw = Hardware{});
 
 }  // namespace xbar

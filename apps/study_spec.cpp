@@ -16,7 +16,7 @@ namespace {
 
 // Far beyond any study that can finish (2,400 points is a large one), small enough to list.
 constexpr uint64_t kMaxStudyPoints = 1000000;
-const std::vector<std::string> kStudyKeys = {"model", "task", "policy", "output", "repeats", "samples", "context"};
+const std::vector<std::string> kStudyKeys = {"model", "task", "policy", "output", "repeats", "samples", "context", "hardware"};
 
 std::string node_text(const toml::node& n, const std::string& where) {
   if (auto v = n.as_integer()) return std::to_string(v->get());
@@ -100,6 +100,10 @@ StudySpec parse_study(const std::string& text, const std::string& path) {
   s.repeats = int(integer("repeats", 3, 1, 100000));
   s.samples = integer("samples", 0, 0, int64_t(1) << 40);
   s.context = integer("context", 0, 0, 1 << 20);
+  if (const toml::node* h = st->get("hardware")) {
+    if (!h->is_string()) throw ConfigError("study.hardware", "?", path + ": expected a file name");
+    s.hardware = h->as_string()->get();
+  }
   const Policy base = load_policy(s.policy);
   if (const toml::node* g = root.get("grid")) {
     if (!g->is_table()) throw ConfigError("grid", "?", path + ": [grid] must be a table of key = [values]");
@@ -140,6 +144,7 @@ StudySpec parse_study(const std::string& text, const std::string& path) {
     canon += "\n";
   }
   canon += "policy=" + read_whole_file(s.policy, "policy") + "\nmodel=" + read_whole_file(s.model, "model");
+  if (!s.hardware.empty()) canon += "\nhardware=" + read_whole_file(s.hardware, "hardware");
   s.fingerprint = sha256_hex(canon);
   return s;
 }

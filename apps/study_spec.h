@@ -20,6 +20,7 @@ struct StudySpec {
   int repeats = 3;
   int64_t samples = 0;  // test images / validation tokens (0: all)
   int64_t context = 0;  // text: window length (0: the model's)
+  std::string hardware;  // hardware description for the cost columns ("": the built-in default)
   std::vector<std::pair<std::string, std::vector<std::string>>> grid;  // key -> values (as text)
   std::string fingerprint;  // identifies the definition (refuses to resume a different study)
 };

@@ -81,6 +81,9 @@ void AnalogLayer::program(const Eigen::Ref<const RowMatrixXf>& W, const float* b
   for (const auto& t : tiles_)
     for (const auto& s : t.arrays) n_arrays += int64_t(s.size());
   counters_ = LayerCounters{};
+  for (const auto& t : tiles_)
+    for (const auto& s : t.arrays)
+      for (const auto& a : s) counters_.cells_written += int64_t(a.programmed_uS().size());
   counters_.digital_weights = outliers_.digital_weights();
   counters_.tiles = int64_t(tiles_.size());
   counters_.arrays = n_arrays;
@@ -215,7 +218,23 @@ RowMatrixXf AnalogLayer::read(const Eigen::Ref<const RowMatrixXf>& X) {
   counters_.conversions += out.conversions;
   counters_.dac_clipped += out.dac_clipped;
   if (!all_finite(out.Y)) throw InputError(nonfinite_output(out.Y));
+  add_events(X.rows(), out.events);
   return std::move(out.Y);
+}
+
+void AnalogLayer::add_events(Eigen::Index batch, const ReadEvents& e) {
+  LayerCounters& c = counters_;
+  c.vectors += batch;
+  c.inputs += int64_t(batch) * in_;
+  c.outputs += int64_t(batch) * out_;
+  // Digital paths: the sparse outlier weights and the outlier input channels' full columns.
+  c.digital_macs += int64_t(batch) * (outliers_.digital_weights() + (cfg_.outliers.inputs() ? outliers_.last_channels() * out_ : 0));
+  c.analog_macs += e.analog_macs;
+  c.input_pulses += e.input_pulses;
+  c.input_drives += e.input_drives;
+  c.array_v2g_uS += e.array_v2g_uS;
+  c.column_outputs += e.column_outputs;
+  c.accumulations += e.accumulations;
 }
 
 }  // namespace xbar

@@ -61,6 +61,8 @@ class AnalogLayer {
   // The read-noise stream index of the next read: the number of reads since programming, unless
   // set to continue the stream of an earlier programming of the same chip (saved models).
   uint64_t read_index() const { return read_index_; }
+  // Counting the cost events of reads (on by default; off only to measure what counting costs).
+  void count_events(bool on) { kernel_.count_events(on); }
   void set_read_index(uint64_t n) { read_index_ = n; }
 
  private:
@@ -73,6 +75,7 @@ class AnalogLayer {
   // calibrated).
   void update_compensation();
   RowMatrixXf reference_read(double t_s);
+  void add_events(Eigen::Index batch, const ReadEvents& e);
 
   XbarConfig cfg_;
   std::unique_ptr<DeviceModel> device_;

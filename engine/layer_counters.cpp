@@ -22,6 +22,18 @@ const std::vector<CounterField>& counter_fields() {
       {"digital_channels", "input channels routed to float in the last read", &C::digital_channels, M::last},
       {"solver_residual", "worst parasitic solver residual (last drift step)", &C::solver_residual, M::max},
       {"drift_factor", "mean digital drift-compensation factor over outputs (1: off)", &C::drift_factor, M::last},
+      {"vectors", "input vectors read", &C::vectors, M::sum},
+      {"analog_macs", "multiply-accumulates on arrays", &C::analog_macs, M::sum},
+      {"input_pulses", "nonzero input-slice values applied to array rows", &C::input_pulses, M::sum},
+      {"input_drives", "array rows driven per input slice (any value)", &C::input_drives, M::sum},
+      {"array_v2g_uS", "sum over array reads of sum_i v_i^2 sum_j G_ij [full-scale^2 uS]", &C::array_v2g_uS, M::sum},
+      {"column_outputs", "column signals converted and shift-added (per tile, weight and input slice)",
+       &C::column_outputs, M::sum},
+      {"accumulations", "partial sums added across row tiles", &C::accumulations, M::sum},
+      {"cells_written", "cells programmed", &C::cells_written, M::sum},
+      {"digital_macs", "multiply-accumulates in digital paths (outliers, digital layers)", &C::digital_macs, M::sum},
+      {"inputs", "input values read", &C::inputs, M::sum},
+      {"outputs", "output values produced", &C::outputs, M::sum},
   };
   return f;
 }
@@ -41,6 +53,13 @@ void merge_counters(LayerCounters& total, const LayerCounters& c) {
           }
         },
         f.member);
+}
+
+LayerCounters counters_since(const LayerCounters& now, const LayerCounters& before) {
+  LayerCounters d = now;
+  for (const CounterField& f : counter_fields())
+    if (f.merge == CounterMerge::sum) std::visit([&](auto m) { d.*m -= before.*m; }, f.member);
+  return d;
 }
 
 }  // namespace xbar

@@ -7,6 +7,7 @@
 #include "common/fields.h"
 
 #include "common/h5io.h"
+#include "engine/cost.h"
 
 namespace xbar {
 
@@ -46,13 +47,18 @@ MvmInput read_mvm_input(const std::string& path) {
   return in;
 }
 
-void write_mvm_output(const std::string& path, const RowMatrixXf& Y, const AnalogLayer& layer) {
+void write_mvm_output(const std::string& path, const RowMatrixXf& Y, const AnalogLayer& layer, const Hardware* hw) {
   h5::Writer w(path);
   std::vector<float> y(Y.data(), Y.data() + Y.size());
   w.write("Y", y, {size_t(Y.rows()), size_t(Y.cols())});
   w.group("/counters");
   for (const CounterField& f : counter_fields())
     std::visit([&](auto m) { w.attr("/counters", f.name, layer.counters().*m); }, f.member);
+  if (hw) {
+    w.group("/cost");
+    w.attr("/cost", "hardware", hw->name);
+    for (const auto& [k, v] : cost_values(layer_cost(*hw, layer.config(), layer.counters(), true))) w.attr("/cost", k, v);
+  }
   w.group("/config");
   for (const auto& [k, v] : flatten(layer.config())) w.attr("/config", k, v);
   w.close();

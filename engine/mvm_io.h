@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "engine/analog_layer.h"
+#include "engine/hardware.h"
 
 namespace xbar {
 
@@ -17,6 +18,8 @@ struct MvmInput {
 // non-finite value.
 MvmInput read_mvm_input(const std::string& path);
 
-void write_mvm_output(const std::string& path, const RowMatrixXf& Y, const AnalogLayer& layer);
+// hw: also a /cost group, the cost of everything the layer counted (programming and reads).
+void write_mvm_output(const std::string& path, const RowMatrixXf& Y, const AnalogLayer& layer,
+                      const Hardware* hw = nullptr);
 
 }  // namespace xbar

@@ -55,6 +55,30 @@ void add_read_noise(const Tile& t, const SliceRead& sr, const VRef& Vr, const Co
     }
 }
 
+// Per input column, over the K input slices of batch rows [b0, b0 + nb): sum of v^2 (in double,
+// so the array-energy sum is exact to rounding) and the number of nonzero values (pulses).
+struct InputStats {
+  Eigen::VectorXd v2;
+  Eigen::Matrix<int64_t, Eigen::Dynamic, 1> nonzero;
+};
+
+InputStats input_stats(const RowMatrixXf& stacked, Eigen::Index B, int K, Eigen::Index b0, Eigen::Index nb) {
+  const Eigen::Index n = stacked.cols();
+  InputStats s;
+  s.v2.setZero(n);
+  s.nonzero.setZero(n);
+  for (int k = 0; k < K; ++k)
+    for (Eigen::Index b = b0; b < b0 + nb; ++b) {
+      const float* row = stacked.row(k * B + b).data();
+      for (Eigen::Index i = 0; i < n; ++i) {
+        const double v = row[i];
+        s.v2[i] += v * v;
+        s.nonzero[i] += row[i] != 0.f;
+      }
+    }
+  return s;
+}
+
 struct Keys {
   uint64_t noise, adc;
 };
@@ -81,6 +105,15 @@ struct ReadKernel::Scratch {
   NoiseScratch noise;
   std::vector<float> factor;
 };
+
+void ReadEvents::add(const ReadEvents& o) {
+  analog_macs += o.analog_macs;
+  input_pulses += o.input_pulses;
+  input_drives += o.input_drives;
+  array_v2g_uS += o.array_v2g_uS;
+  column_outputs += o.column_outputs;
+  accumulations += o.accumulations;
+}
 
 ReadKernel::ReadKernel() = default;
 ReadKernel::~ReadKernel() = default;
@@ -119,6 +152,15 @@ ReadOutput ReadKernel::run(const ReadTarget& target, ReadRequest request, const 
   int64_t sat = 0, conv = 0;
   const int threads = cfg.run.threads > 0 ? cfg.run.threads : omp_get_max_threads();
   if (int(scratch_.size()) < threads) scratch_.resize(size_t(threads));
+  const bool count = count_events_ && request.kind == ReadKind::user;
+  std::vector<InputStats> stats;  // per batch chunk, shared by its column tiles
+  if (count) {
+    item_events_.assign(size_t(n_items), ReadEvents{});
+    stats.resize(size_t(n_chunks));
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (Eigen::Index c = 0; c < n_chunks; ++c)
+      stats[size_t(c)] = input_stats(in.stacked, B, K, c * chunk, std::min(chunk, B - c * chunk));
+  }
 
   // Calibration appends to shared vectors: one thread.
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads) reduction(+ : sat, conv) if (!calibration)
@@ -142,6 +184,8 @@ ReadOutput ReadKernel::run(const ReadTarget& target, ReadRequest request, const 
         continue;
       }
       if (!acc_used) acc.setZero(nb, t.cols);
+      ReadEvents* ev = count ? &item_events_[size_t(item)] : nullptr;
+      if (ev && acc_used) ev->accumulations += int64_t(nb) * t.cols;
       acc_used = true;
       const Eigen::Map<const Eigen::ArrayXf> col_scale(t.col_scale.data(), t.cols);
       // Input voltages of this tile's rows for all slices, stacked: row k*nb + b.
@@ -151,6 +195,16 @@ ReadOutput ReadKernel::run(const ReadTarget& target, ReadRequest request, const 
         for (int k = 0; k < K; ++k) V.middleRows(k * nb, nb) = in.stacked.block(k * B + b0, t.r0, nb, t.rows);
       }
       const VRef Vr = K > 1 ? VRef(V) : VRef(in.stacked.block(b0, t.r0, nb, t.rows));
+      if (ev) {
+        const InputStats& st = stats[size_t(b0 / chunk)];
+        int64_t n_arrays = 0;
+        for (const auto& a : t.arrays) n_arrays += int64_t(a.size());
+        ev->input_pulses += st.nonzero.segment(t.r0, t.rows).sum() * n_arrays;
+        ev->input_drives += int64_t(K) * nb * t.rows * n_arrays;
+        ev->analog_macs += int64_t(nb) * t.rows * t.cols;
+        ev->column_outputs += int64_t(K) * nb * t.cols * int64_t(ts.size());
+        for (const SliceRead& sr : ts) ev->array_v2g_uS += st.v2.segment(t.r0, t.rows).dot(sr.g_row_uS);
+      }
       // Ideal readout (no read noise, no ADC): the slices' GEMMs sum straight into T.
       const bool direct = !calibration && cfg.adc.ideal();
       bool t_used = false;
@@ -203,6 +257,8 @@ ReadOutput ReadKernel::run(const ReadTarget& target, ReadRequest request, const 
   }
   out.saturations = sat;
   out.conversions = conv;
+  if (count)
+    for (const ReadEvents& e : item_events_) out.events.add(e);
   out.dac_clipped = in.clipped;
   return out;
 }

@@ -37,10 +37,24 @@ struct ReadTarget {
   const std::vector<float>& drift_factor;  // per output (empty: none)
 };
 
+// Events of one user read that the cost model prices (engine/cost.h); summed per work item and
+// then in item order, so they are identical at any thread count.
+struct ReadEvents {
+  int64_t analog_macs = 0;     // rows x columns x vectors of every tile read
+  int64_t input_pulses = 0;    // nonzero input-slice values x arrays they drive
+  int64_t input_drives = 0;    // rows x input slices x vectors x arrays
+  double array_v2g_uS = 0;     // sum_i v_i^2 sum_j G_ij over array reads (v in full-scale units)
+  int64_t column_outputs = 0;  // column signals (per tile, weight slice, input slice, vector)
+  int64_t accumulations = 0;   // partial sums added across row tiles
+
+  void add(const ReadEvents& o);
+};
+
 struct ReadOutput {
   RowMatrixXf Y;  // batch x out (empty for calibration)
   std::vector<std::vector<float>> magnitudes;  // calibration: |column signal| per (tile, slice)
   int64_t conversions = 0, saturations = 0, dac_clipped = 0;
+  ReadEvents events;  // user reads with event counting on; zero otherwise
 };
 
 class ReadKernel {
@@ -52,6 +66,8 @@ class ReadKernel {
 
   // X: batch x in, every entry finite.
   ReadOutput run(const ReadTarget& target, ReadRequest request, const Eigen::Ref<const RowMatrixXf>& X);
+  // Counting the cost events of user reads (on by default; off only to measure its overhead).
+  void count_events(bool on) { count_events_ = on; }
 
   struct Scratch;  // matrices of one work item
 
@@ -59,6 +75,8 @@ class ReadKernel {
   // One per worker thread, kept across reads: fresh buffers would cost a page fault per 4 KiB on
   // every read (they are mmap-sized).
   std::vector<Scratch> scratch_;
+  std::vector<ReadEvents> item_events_;
+  bool count_events_ = true;
 };
 
 }  // namespace xbar

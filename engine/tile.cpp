@@ -73,6 +73,9 @@ SliceRead slice_read(const Tile& t, size_t s, double t_s, const CellAges& ages, 
     st.ir_drop_severity = std::max(st.ir_drop_severity, a.back().ir_drop_severity);
   }
   SliceRead r;
+  // Row sums of what is read: the array energy of a read is t_read sum_i V_i^2 g_row_i.
+  r.g_row_uS.setZero(t.rows);
+  for (const auto& ar : a) r.g_row_uS += ar.M_uS.cast<double>().rowwise().sum();
   const float inv_dg = float(1.0 / (dev.g_max_uS() - dev.g_min_uS()));
   Eigen::MatrixXf& var = a[0].noise_var;
   if (offset) {

@@ -27,6 +27,7 @@ struct SliceRead {
   Eigen::VectorXf S2ref;  // offset mapping: variances of the reference column (empty: none)
   double lsb = 0;         // ADC LSB (0: calibrated range not set yet)
   AdcBank adc;            // static errors of the slice's ADC bank
+  Eigen::VectorXd g_row_uS;  // per row: sum of the conductances read (M, all arrays of the slice), uS
 };
 
 // Read state of every tile at one time.

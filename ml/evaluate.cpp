@@ -72,6 +72,23 @@ double evaluate(torch::jit::Module& m, const EvalData& d) {
   return 100.0 * models::classifier_accuracy(m, d.images, 500);
 }
 
+namespace {
+int64_t context_of(const torch::jit::Module& m, const EvalData& d) {
+  return d.context > 0 ? d.context : m.attr("context_len").toInt();
+}
+}  // namespace
+
+int64_t eval_inferences(const torch::jit::Module& m, const EvalData& d) {
+  if (d.task != Task::text) return d.images.images.size(0);
+  const int64_t ctx = context_of(m, d);
+  return (d.tokens.numel() - 1) / ctx * ctx;  // lm_bpc: whole windows, every position predicted
+}
+
+int64_t decode_inferences(const torch::jit::Module& m, const EvalData& d, int64_t windows) {
+  const int64_t ctx = context_of(m, d);
+  return std::min(windows, (d.tokens.numel() - 1) / ctx) * ctx;
+}
+
 double evaluate_decode(torch::jit::Module& m, const EvalData& d, int64_t windows) {
   if (d.task != Task::text)
     throw Error(std::string("decode evaluation needs task text, got '") + enum_name(d.task) + "'");

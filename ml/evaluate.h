@@ -39,5 +39,9 @@ double evaluate(torch::jit::Module& m, const EvalData& d);
 // Task text: bits per character when generating through the model's KV-cache `decode` method one
 // token at a time (the decode phase), over the first `windows` windows of the context length.
 double evaluate_decode(torch::jit::Module& m, const EvalData& d, int64_t windows);
+// Inferences one evaluate() makes: images, or predicted tokens (task text); and one
+// evaluate_decode(): generated tokens.
+int64_t eval_inferences(const torch::jit::Module& m, const EvalData& d);
+int64_t decode_inferences(const torch::jit::Module& m, const EvalData& d, int64_t windows);
 
 }  // namespace xbar

@@ -47,6 +47,68 @@ double median_seconds(int reps, const std::function<void()>& f) {
   return median(t);
 }
 
+// The configurations both benchmarks time: name, setup, float GEMMs of equal work.
+struct BenchCase {
+  const char* name;
+  std::function<void(XbarConfig&)> setup;
+  double gemms;
+};
+
+std::vector<BenchCase> bench_cases() {
+  auto dac_adc_prog = [](XbarConfig& c) {
+    c.dac.bits = 8;
+    c.adc.bits = 8;
+    c.device.model = DeviceKind::pcm;
+    c.device.read_noise_scale = 0;
+  };
+  return {
+      {"ideal", [](XbarConfig&) {}, 1},
+      {"dac_adc_prog", dac_adc_prog, 1},
+      {"dac_adc_prog_read",
+       [=](XbarConfig& c) {
+         dac_adc_prog(c);
+         c.device.read_noise_scale = 1;
+       },
+       1},
+      {"bitserial",
+       [](XbarConfig& c) {
+         c.dac.bits = 9;  // sign + 8 magnitude bits, fed as 8 one-bit slices
+         c.dac.slice_bits = 1;
+         c.mapping.weight_bits = 5;  // sign + 4 magnitude bits in 2 slices of 2 bits
+         c.mapping.cell_bits = 2;
+         c.adc.bits = 8;
+       },
+       16},
+  };
+}
+
+// Read time with the cost events counted over the same read without, timed interleaved on two
+// identical layers (median of reps).
+int bench_cost(int batch, int n, int tile, int reps) {
+  const RowMatrixXf W = RowMatrixXf::Random(n, n), X = RowMatrixXf::Random(batch, n);
+  for (const BenchCase& bc : bench_cases()) {
+    XbarConfig cfg;
+    cfg.mapping.tile_rows = cfg.mapping.tile_cols = tile;
+    bc.setup(cfg);
+    AnalogLayer with(cfg), without(cfg);
+    without.count_events(false);
+    with.program(W);
+    without.program(W);
+    std::vector<double> tw, to;
+    RowMatrixXf Y;
+    for (int r = 0; r < reps; ++r) {
+      Y = without.read(X);
+      to.push_back(time_once([&] { Y = without.read(X); }).cpu);
+      Y = with.read(X);
+      tw.push_back(time_once([&] { Y = with.read(X); }).cpu);
+    }
+    std::printf("bench cost %s ratio %.4f cpu_seconds %.5f without_counting %.5f\n", bc.name, median(tw) / median(to),
+                median(tw), median(to));
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
 int bench_engine(int batch, int n, int tile, int reps) {
   const int threads = omp_get_max_threads();
   RowMatrixXf W = RowMatrixXf::Random(n, n), X = RowMatrixXf::Random(batch, n);
@@ -97,25 +159,7 @@ int bench_engine(int batch, int n, int tile, int reps) {
                 median(cc) / (gemms * median(cg)));
     std::fflush(stdout);
   };
-  run_case("ideal", [](XbarConfig&) {}, 1);
-  auto dac_adc_prog = [](XbarConfig& c) {
-    c.dac.bits = 8;
-    c.adc.bits = 8;
-    c.device.model = DeviceKind::pcm;
-    c.device.read_noise_scale = 0;
-  };
-  run_case("dac_adc_prog", dac_adc_prog, 1);
-  run_case("dac_adc_prog_read", [&](XbarConfig& c) {
-    dac_adc_prog(c);
-    c.device.read_noise_scale = 1;
-  }, 1);
-  run_case("bitserial", [](XbarConfig& c) {
-    c.dac.bits = 9;  // sign + 8 magnitude bits, fed as 8 one-bit slices
-    c.dac.slice_bits = 1;
-    c.mapping.weight_bits = 5;  // sign + 4 magnitude bits in 2 slices of 2 bits
-    c.mapping.cell_bits = 2;
-    c.adc.bits = 8;
-  }, 16);
+  for (const BenchCase& bc : bench_cases()) run_case(bc.name, bc.setup, bc.gemms);
   return 0;
 }
 
@@ -123,8 +167,9 @@ int bench_engine(int batch, int n, int tile, int reps) {
 
 int cmd_bench(int argc, char** argv) {
   cxxopts::Options opt("xbar bench", "Benchmarks. `xbar bench engine`: ratios of the engine's read time to a plain float GEMM "
-                                     "(Eigen, all threads) for the same batch x n x n product; lines `bench <case> ratio <x>`.");
-  opt.add_options()("what", "benchmark to run: engine", cxxopts::value<std::string>()->default_value("engine"))(
+                                     "(Eigen, all threads) for the same batch x n x n product; lines `bench <case> ratio <x>`. "
+                                     "`xbar bench cost`: read time with cost counting over without (CPU time, same reads).");
+  opt.add_options()("what", "benchmark to run: engine, cost", cxxopts::value<std::string>()->default_value("engine"))(
       "batch", "input vectors per read (count)", cxxopts::value<int>()->default_value("256"))(
       "n", "weight matrix is n x n (count)", cxxopts::value<int>()->default_value("1024"))(
       "tile", "array size tile x tile (cells)", cxxopts::value<int>()->default_value("256"))(
@@ -135,7 +180,8 @@ int cmd_bench(int argc, char** argv) {
   if (!parsed) return 0;
   const cxxopts::ParseResult& res = *parsed;
   const std::string what = res["what"].as<std::string>();
-  if (what != "engine") throw Error("unknown benchmark '" + what + "' (available: engine)");
+  if (what != "engine" && what != "cost") throw Error("unknown benchmark '" + what + "' (available: engine, cost)");
+  if (what == "cost") return bench_cost(res["batch"].as<int>(), res["n"].as<int>(), res["tile"].as<int>(), std::max(1, res["reps"].as<int>()));
   return bench_engine(res["batch"].as<int>(), res["n"].as<int>(), res["tile"].as<int>(), std::max(1, res["reps"].as<int>()));
 }
 

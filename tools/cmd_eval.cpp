@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cxxopts.hpp>
+#include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
@@ -12,6 +13,7 @@
 #include "common/stats.h"
 #include "common/time_units.h"
 #include "torch/convert.h"
+#include "torch/model_cost.h"
 #include "commands.h"
 #include "config_options.h"
 #include "calibration_options.h"
@@ -54,7 +56,11 @@ int cmd_eval(int argc, char** argv) {
       cxxopts::value<std::vector<std::string>>())(
       "decode-windows", "task text: also measure bits per character when generating token by token through the "
       "KV cache (decode phase) over this many context windows (count; 0 = skip)",
-      cxxopts::value<int64_t>()->default_value("4"));
+      cxxopts::value<int64_t>()->default_value("4"))(
+      "hardware", "hardware description TOML for the cost table (`xbar hardware schema`)",
+      cxxopts::value<std::string>()->default_value(XBAR_SOURCE_DIR "/data/hardware/default.toml"))(
+      "cost-csv", "also write the per-layer cost (per inference, prefill) to this CSV (tools/plot_study.py --breakdown)",
+      cxxopts::value<std::string>()->default_value(""));
   add_calibration_options(opt);
   opt.add_options()("split", "evaluate on: test (Fashion-MNIST test set / fortunes validation split) or "
       "heldout (the held-out part of the training data, for choosing calibration settings)",
@@ -85,6 +91,7 @@ int cmd_eval(int argc, char** argv) {
   const int repeats = res["repeats"].as<int>();
   if (repeats < 1) throw ConfigError("--repeats", std::to_string(repeats), "must be >= 1");
   const std::string path = res["model"].as<std::string>();
+  const Hardware hw = load_hardware(res["hardware"].as<std::string>());
   const Task task = parse_enum<Task>("--task", res["task"].as<std::string>());
   const EvalSplit split = parse_enum<EvalSplit>("--split", res["split"].as<std::string>());
   const CalibrationOptions cal = calibration_options(res);
@@ -100,6 +107,7 @@ int cmd_eval(int argc, char** argv) {
   const bool single = times.size() == 1 && modes.size() == 1;
   std::vector<std::vector<Samples>> stats(times.size(), std::vector<Samples>(modes.size()));
   torch::jit::Module m;
+  std::vector<LayerCostRow> cost, decode_cost;  // the last evaluation's, per inference
   for (size_t mi = 0; mi < modes.size(); ++mi) {
     Policy p = policy;  // the mode changes the default: policy overrides that set it still win
     p.defaults = base;
@@ -111,11 +119,17 @@ int cmd_eval(int argc, char** argv) {
       for (size_t ti = 0; ti < times.size(); ++ti) {
         drift_model(m, times[ti]);
         if (ti == 0 && calibrate(m, data.calibration)) report_calibration(m, data.calibration, r == 0 && mi == 0);
+        std::vector<LayerCounters> before = model_counters(m);
         const double v = evaluate(m, data);
+        cost = model_cost_rows(m, hw, before, double(eval_inferences(m, data)));
         std::cout << "chip " << r;
         if (!single) std::cout << " t " << format_duration(times[ti]) << " drift_compensation " << modes[mi];
         std::cout << " " << data.metric() << " " << v;
-        if (dw > 0) std::cout << "  decode (first " << dw << " windows) " << evaluate_decode(m, data, dw);
+        if (dw > 0) {
+          before = model_counters(m);
+          std::cout << "  decode (first " << dw << " windows) " << evaluate_decode(m, data, dw);
+          decode_cost = model_cost_rows(m, hw, before, double(decode_inferences(m, data, dw)));
+        }
         std::cout << "\n" << std::flush;
         stats[ti][mi].add(v);
       }
@@ -146,6 +160,13 @@ int cmd_eval(int argc, char** argv) {
               << int64_t(c.at("tiles")) << "  conversions " << std::setw(10) << int64_t(c.at("conversions"))
               << "  saturations " << std::setw(8) << int64_t(c.at("saturations")) << "  occupancy "
               << std::setprecision(3) << c.at("occupancy") << "  drift_factor " << c.at("drift_factor") << "\n";
+  }
+  std::cout << "hardware " << hw.name << " (" << res["hardware"].as<std::string>() << "); last chip, time and mode\n"
+            << cost_table(cost, data.task == Task::text ? "prompt token (prefill)" : "image");
+  if (!decode_cost.empty()) std::cout << cost_table(decode_cost, "generated token (decode, incl. KV writes)");
+  if (const std::string csv = res["cost-csv"].as<std::string>(); !csv.empty()) {
+    std::ofstream f(csv);
+    if (!(f << cost_csv(cost))) throw FileError(csv + ": cannot write the cost table");
   }
   return 0;
 }

@@ -14,13 +14,16 @@ int cmd_mvm(int argc, char** argv) {
   cxxopts::Options opt("xbar mvm",
                        "Programs W onto emulated crossbar arrays, drifts to run.t_inference_s and reads Y = X W^T + bias.\n"
                        "Input HDF5: W (out x in), X (batch x in), optional bias (out), float64 or float32.\n"
-                       "Output HDF5: Y (batch x out, float32), /counters and /config attributes.");
+                       "Output HDF5: Y (batch x out, float32), /counters, /cost (energy, latency, area of the programming and\n"
+                       "all reads, writes included) and /config attributes.");
   opt.add_options()("in", "input HDF5 file with W, X and optional bias", cxxopts::value<std::string>())(
       "out", "output HDF5 file (overwritten)", cxxopts::value<std::string>())(
       "calibrate", "for adc.range = calibrated: HDF5 file whose dataset X calibrates the ADC range (default: the input X)",
       cxxopts::value<std::string>()->default_value(""))(
       "repeat", "read the same programmed chip this many times; Y holds the last read (counts, default 1)",
-      cxxopts::value<int>()->default_value("1"));
+      cxxopts::value<int>()->default_value("1"))(
+      "hardware", "hardware description TOML for the /cost group (`xbar hardware schema`)",
+      cxxopts::value<std::string>()->default_value(XBAR_SOURCE_DIR "/data/hardware/default.toml"));
   const auto parsed = parse_with_config(opt, argc, argv);
   if (!parsed) return 0;
   const cxxopts::ParseResult& res = *parsed;
@@ -39,7 +42,8 @@ int cmd_mvm(int argc, char** argv) {
   if (repeat < 1) throw ConfigError("--repeat", std::to_string(repeat), "must be >= 1");
   RowMatrixXf Y;
   for (int r = 0; r < repeat; ++r) Y = layer.read(in.X);
-  write_mvm_output(res["out"].as<std::string>(), Y, layer);
+  const Hardware hw = load_hardware(res["hardware"].as<std::string>());
+  write_mvm_output(res["out"].as<std::string>(), Y, layer, &hw);
   const LayerCounters& c = layer.counters();
   std::cout << "mvm: " << in.W.rows() << "x" << in.W.cols() << " weights, batch " << in.X.rows() << ", tiles " << c.tiles
             << ", arrays " << c.arrays << ", conversions " << c.conversions << ", saturated " << c.saturations

@@ -14,6 +14,7 @@ int cmd_merge(int argc, char** argv);
 int cmd_rerun(int argc, char** argv);
 int cmd_crossbar(int argc, char** argv);
 int cmd_device(int argc, char** argv);
+int cmd_hardware(int argc, char** argv);
 int cmd_train(int argc, char** argv);
 int cmd_train_hwa(int argc, char** argv);  // xbar train --hwa
 

@@ -178,13 +178,27 @@ RowMatrixXf XbarLayer::read_named(const RowMatrixXf& X) {
 
 void XbarLayer::add_counters(const LayerCounters& c) { merge_counters(totals_, c); }
 
-c10::Dict<std::string, double> XbarLayer::counters() const {
+void XbarLayer::count_digital(int64_t vectors, int64_t in, int64_t out, int64_t macs) {
+  std::lock_guard<std::mutex> g(mu_);
+  totals_.vectors += vectors;
+  totals_.inputs += vectors * in;
+  totals_.outputs += vectors * out;
+  totals_.digital_macs += macs;
+}
+
+LayerCounters XbarLayer::counter_values() const {
   std::lock_guard<std::mutex> g(mu_);
   LayerCounters c = totals_;
   if (has_weights(op_class_) && layer_ && programmed_) {
     c = layer_->counters();
     c.reads = reads_;  // reads of this chip, across re-programmings and saved models
   }
+  return c;
+}
+
+c10::Dict<std::string, double> XbarLayer::counters() const {
+  const LayerCounters c = counter_values();
+  std::lock_guard<std::mutex> g(mu_);
   c10::Dict<std::string, double> d;
   for (const CounterField& f : counter_fields()) d.insert(f.name, counter_value(c, f));
   d.insert("t_inference_s", t_s_);
@@ -194,6 +208,7 @@ c10::Dict<std::string, double> XbarLayer::counters() const {
 
 at::Tensor XbarLayer::linear(const at::Tensor& x, const at::Tensor& weight, const c10::optional<at::Tensor>& bias) {
   if (mode_ == OpMode::digital) {
+    count_digital(x.size(0), weight.size(1), weight.size(0), x.size(0) * weight.size(1) * weight.size(0));
     if (digital_bits_ == 0) return at::linear(x, weight, bias);
     return at::linear(quantize_sym(x, digital_bits_), quantize_sym(weight, digital_bits_), bias);
   }
@@ -225,6 +240,7 @@ at::Tensor XbarLayer::linear(const at::Tensor& x, const at::Tensor& weight, cons
 
 at::Tensor XbarLayer::matmul_batch(const at::Tensor& A, const at::Tensor& B) {
   if (mode_ == OpMode::digital) {
+    count_digital(A.size(0) * A.size(1), A.size(2), B.size(2), A.size(0) * A.size(1) * A.size(2) * B.size(2));
     if (digital_bits_ == 0) return at::bmm(A, B);
     return at::bmm(quantize_sym(A, digital_bits_), quantize_sym(B, digital_bits_));
   }
@@ -263,7 +279,11 @@ at::Tensor XbarLayer::matmul_batch(const at::Tensor& A, const at::Tensor& B) {
       else apply_operand_range();
     }
     const RowMatrixXf Y = read_named(a);
-    add_counters(layer_->counters());
+    LayerCounters c = layer_->counters();
+    // The tokens already in the array keep their cells: only the new ones are written (cells
+    // are proportional to tokens up to the offset mapping's reference column).
+    if (extends) c.cells_written = c.cells_written * (T - prev) / T;
+    add_counters(c);
     out.push_back(to_tensor(Y, A.scalar_type()));
   }
   return at::stack(out);

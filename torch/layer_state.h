@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "engine/analog_layer.h"
+#include "engine/cost.h"
 #include "engine/policy_choices.h"
 
 namespace xbar {
@@ -37,6 +38,13 @@ class XbarLayer : public torch::CustomClassHolder {
   void set_chip(int64_t chip);
   // Per-layer counters (tiles, arrays, occupancy, conversions, saturations, ...).
   c10::Dict<std::string, double> counters() const;
+  LayerCounters counter_values() const;  // the same as a struct
+  // Attention operands are written at every call: their cell writes are part of each inference.
+  bool writes_per_inference() const { return !has_weights(op_class_); }
+  // Cost of everything counted since programming, per inference (engine/cost.h).
+  LayerCost cost(const Hardware& hw, double inferences) const {
+    return per_inference(layer_cost(hw, cfg_, counter_values(), writes_per_inference()), inferences);
+  }
 
   // y = x W^T + b for x (N x in); programs lazily (or again if W changed since programming).
   at::Tensor linear(const at::Tensor& x2d, const at::Tensor& weight, const c10::optional<at::Tensor>& bias);
@@ -94,6 +102,7 @@ class XbarLayer : public torch::CustomClassHolder {
   void require_ranges() const;                          // throws when needed and absent
   void calibrate_operand(const RowMatrixXf& a);         // attention, calibration mode
   void apply_operand_range();                           // attention, after programming an operand
+  void count_digital(int64_t vectors, int64_t in, int64_t out, int64_t macs);
 
   std::string name_;
   OpClass op_class_;

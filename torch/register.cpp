@@ -2,6 +2,7 @@
 #include <torch/library.h>
 
 #include "torch/ops.h"
+#include "torch/model_cost.h"
 
 TORCH_LIBRARY(xbar, m) {
   m.class_<xbar::XbarLayer>("Layer")
@@ -18,6 +19,11 @@ TORCH_LIBRARY(xbar, m) {
       .def("adc_lsbs", &xbar::XbarLayer::adc_lsbs)
       .def("set_calibration_source", &xbar::XbarLayer::set_calibration_source)
       .def("calibration_source", &xbar::XbarLayer::calibration_source)
+      // Cost of everything counted since programming, divided by `inferences` (engine/cost.h).
+      .def("cost",
+           [](const c10::intrusive_ptr<xbar::XbarLayer>& s, std::string hardware_file, double inferences) {
+             return xbar::cost_dict(s->cost(xbar::load_hardware(hardware_file), inferences));
+           })
       .def("name", [](const c10::intrusive_ptr<xbar::XbarLayer>& s) { return s->name(); })
       .def("op_class", [](const c10::intrusive_ptr<xbar::XbarLayer>& s) { return xbar::enum_string(s->op_class()); })
       .def("mode", [](const c10::intrusive_ptr<xbar::XbarLayer>& s) { return xbar::enum_string(s->mode()); })

@@ -304,6 +304,26 @@ class TestConvertedModels(ModelTest):
                 self.assertEqual(conv._xbar_fc1.op_class(), "linear")
                 self.assertRegex(conv._xbar_fc1.config(), r"model = ['\"]pcm['\"]")
 
+    def test_layer_cost_prices_the_counters(self):
+        """Layer.cost(file, n): ADC and shift-add energies equal the counted column outputs times the
+        file's per-event figures (1e-12 relative), divided by n; the DAC energy the pulses'."""
+        x = torch.randn(8, 20)
+        m = self.script_or_trace(MLP, x, "script")
+        conv, _ = self.convert(self.save(m, "mlp_cost"), DEFAULT, "mlp_cost_default")
+        with torch.no_grad():
+            conv(x)
+        layer = conv._xbar_fc1
+        c = layer.counters()
+        hw = os.path.join(SOURCE, "data", "hardware", "default.toml")
+        cost = layer.cost(hw, 8.0)
+        e_adc, e_sa, e_dac = 1.67, 0.021, 0.39  # data/hardware/default.toml, 8-bit ADC = its ref bits
+        self.assertGreater(c["column_outputs"], 0)
+        self.assertAlmostEqual(cost["energy_adc_pJ"] / (c["column_outputs"] * e_adc / 8), 1.0, places=12)
+        self.assertAlmostEqual(cost["energy_shift_add_pJ"] / (c["column_outputs"] * e_sa / 8), 1.0, places=12)
+        self.assertAlmostEqual(cost["energy_dac_pJ"] / (c["input_pulses"] * e_dac / 8), 1.0, places=12)
+        self.assertEqual(cost["ops"], 2 * 8 * 20 * 64 / 8)
+        self.assertGreater(cost["energy_array_pJ"], 0)
+
     def test_save_load_in_python_continues_identically(self):
         """A converted (noisy) model saved after one read reads identically to the original next."""
         for name, make, x in model_cases():
@@ -470,26 +490,38 @@ class TestEdgeInputs(ModelTest):
             f.write('[device]\nmodel = "pcm"\n[adc]\nbits = 6\nrange = "calibrated"\n')
         return p
 
-    def test_empty_batch_with_calibrated_adc(self):
-        """A batch of 0 returns an empty output and leaves the chip as a model that never saw it:
-        the next batch reads bit for bit what a fresh load reads."""
-        for name, make, x in (("mlp", MLP, torch.randn(8, 20)), ("cnn", CNN, torch.randn(3, 1, 12, 12))):
-            with self.subTest(model=name):
-                m = self.script_or_trace(make, x, "script")
-                conv, _ = self.convert(self.save(m, f"{name}_empty"), self.calibrated_policy(), f"{name}_empty_cal")
-                path = os.path.join(self.dir, f"{name}_empty_cal.pt")
-                fresh = torch.jit.load(path)
-                with torch.no_grad():
-                    y0 = conv(x[:0])
-                    self.assertEqual(tuple(y0.shape), (0,) + tuple(fresh(x).shape[1:]))
-                    fresh = torch.jit.load(path)
-                    self.assertTrue(torch.equal(conv(x), fresh(x)))
-
-    def test_chip_out_of_range(self):
+    def xbar_model(self):
         import importlib.util
         spec = importlib.util.spec_from_file_location("xbar_model", os.path.join(SOURCE, "tools", "python", "xbar_model.py"))
         xm = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(xm)
+        return xm
+
+    def test_empty_batch_with_calibrated_adc(self):
+        """A batch of 0 returns an empty output, before and after the calibration pass, and leaves
+        the chip as a model that never saw it: the next batch reads bit for bit what a fresh load,
+        calibrated on the same data, reads."""
+        xm = self.xbar_model()
+        g = torch.Generator().manual_seed(3)
+        for name, make, x in (("mlp", MLP, torch.randn(8, 20)), ("cnn", CNN, torch.randn(3, 1, 12, 12))):
+            with self.subTest(model=name):
+                cal = torch.randn(x.shape, generator=g)
+                m = self.script_or_trace(make, x, "script")
+                conv, _ = self.convert(self.save(m, f"{name}_empty"), self.calibrated_policy(), f"{name}_empty_cal")
+                path = os.path.join(self.dir, f"{name}_empty_cal.pt")
+                fresh = torch.jit.load(path)
+                xm.calibrate(fresh, cal)
+                with torch.no_grad():
+                    out_shape = (0,) + tuple(fresh(x).shape[1:])
+                    self.assertEqual(tuple(conv(x[:0]).shape), out_shape)  # needs no ranges: reads nothing
+                    xm.calibrate(conv, cal)
+                    self.assertEqual(tuple(conv(x[:0]).shape), out_shape)
+                    fresh = torch.jit.load(path)
+                    xm.calibrate(fresh, cal)
+                    self.assertTrue(torch.equal(conv(x), fresh(x)))
+
+    def test_chip_out_of_range(self):
+        xm = self.xbar_model()
         m = self.script_or_trace(MLP, torch.randn(2, 20), "script")
         conv, _ = self.convert(self.save(m, "mlp_chip"), IDEAL, "mlp_chip_ideal")
         for chip in (-1, 2**63):

@@ -8,6 +8,7 @@
     y = m(x)
     xbar_model.drift(m, 86400.0)         # the same chip one day after programming
     print(xbar_model.counters(m))        # per-layer tiles, conversions, saturations, ...
+    per_layer, total = xbar_model.cost(m, "data/hardware/isaac.toml", inferences=len(x))
 """
 import torch
 
@@ -81,3 +82,13 @@ def adc_ranges(model):
 def calibration_source(model):
     """Where the ranges came from (data set, split, count, seed), per calibrated layer."""
     return {l.name(): l.calibration_source() for _, l in layers(model) if l.needs_calibration()}
+
+
+def cost(model, hardware_file, inferences=1.0):
+    """Per layer: energy by component (pJ), latency (ns), area (um^2, mm^2) and ops of everything the
+    layer counted since programming, divided by `inferences` -- the cost model of engine/cost.h
+    evaluated in C++ (Layer.cost), so the numbers equal `xbar eval`'s. Totals: energy_pJ summed,
+    latency_ns summed (layers in sequence), area_mm2 summed."""
+    per_layer = {layer.name(): dict(layer.cost(str(hardware_file), float(inferences))) for _, layer in layers(model)}
+    total = {k: sum(c[k] for c in per_layer.values()) for k in ("energy_pJ", "latency_ns", "area_mm2", "ops")}
+    return per_layer, total
