@@ -16,7 +16,10 @@
 #include "engine/hardware.h"
 #include "engine/policy.h"
 
+#include "tests/engine/engine_test_support.h"
+
 using namespace xbar;
+using xbar::test::random_matrix;
 
 namespace {
 // Integer inputs in [-15, 15] with |x| = 15 somewhere in every row: a 5-bit signed DAC with
@@ -28,14 +31,6 @@ RowMatrixXf integer_inputs(int rows, int cols, unsigned seed) {
   for (Eigen::Index i = 0; i < X.size(); ++i) X.data()[i] = float(u(g));
   for (int b = 0; b < rows; ++b) X(b, b % cols) = (b % 2) ? 15.f : -15.f;
   return X;
-}
-
-RowMatrixXf random_matrix(int rows, int cols, unsigned seed) {
-  std::mt19937 g(seed);
-  std::uniform_real_distribution<float> u(-1.f, 1.f);
-  RowMatrixXf m(rows, cols);
-  for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = u(g);
-  return m;
 }
 
 XbarConfig sliced_config() {

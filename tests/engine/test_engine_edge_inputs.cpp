@@ -9,21 +9,13 @@
 #include "common/error.h"
 #include "engine/analog_layer.h"
 
+#include "tests/engine/engine_test_support.h"
+
 using namespace xbar;
+using xbar::test::random_matrix;
+using xbar::test::same_bits;
 
 namespace {
-RowMatrixXf random_matrix(int rows, int cols, unsigned seed, float scale = 1.f) {
-  std::mt19937 g(seed);
-  std::uniform_real_distribution<float> u(-1.f, 1.f);
-  RowMatrixXf m(rows, cols);
-  for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = scale * u(g);
-  return m;
-}
-
-bool same_bits(const RowMatrixXf& a, const RowMatrixXf& b) {
-  return a.rows() == b.rows() && a.cols() == b.cols() && std::memcmp(a.data(), b.data(), sizeof(float) * a.size()) == 0;
-}
-
 XbarConfig calibrated_config(DriftCompensationMode mode) {
   XbarConfig c;
   c.device.model = DeviceKind::pcm;
