@@ -9,9 +9,26 @@
 
 namespace xbar {
 
-EvalData load_eval_data(Task task, int64_t samples, int64_t context, const CalibrationOptions& cal) {
+namespace {
+void check_counts(int64_t samples, int64_t context) {
   if (samples < 0) throw ConfigError("samples", std::to_string(samples), "must be >= 0 (0 = all)");
   if (context < 0) throw ConfigError("context", std::to_string(context), "must be >= 0 (0 = the model's)");
+}
+// The first `samples` tokens (0: all).
+at::Tensor first_tokens(const at::Tensor& t, int64_t samples) {
+  return samples > 0 && samples < t.numel() ? t.slice(0, 0, samples) : t;
+}
+int64_t context_of(const torch::jit::Module& m, const EvalData& d) {
+  return d.context > 0 ? d.context : m.attr("context_len").toInt();
+}
+// Context windows of the decode evaluation: at most `windows`, each needing context + 1 tokens.
+int64_t decode_windows(const torch::jit::Module& m, const EvalData& d, int64_t windows) {
+  return std::min(windows, (d.tokens.numel() - 1) / context_of(m, d));
+}
+}  // namespace
+
+EvalData load_eval_data(Task task, int64_t samples, int64_t context, const CalibrationOptions& cal) {
+  check_counts(samples, context);
   EvalData d;
   d.calibration = load_calibration_set(task, cal);
   d.task = task;
@@ -22,8 +39,7 @@ EvalData load_eval_data(Task task, int64_t samples, int64_t context, const Calib
       d.images.labels = d.images.labels.slice(0, 0, samples);
     }
   } else {
-    d.tokens = data::load_fortunes().valid_tokens;
-    if (samples > 0 && samples < d.tokens.numel()) d.tokens = d.tokens.slice(0, 0, samples);
+    d.tokens = first_tokens(data::load_fortunes().valid_tokens, samples);
     d.context = context;
   }
   return d;
@@ -42,7 +58,7 @@ void require_single_input(const torch::jit::Module& m) {
 
 EvalData load_validation_data(Task task, int64_t samples, int64_t context, const CalibrationOptions& cal) {
   if (cal.on_test_data) throw Error("validation data is training data: calibration on test data does not apply");
-  if (samples < 0) throw ConfigError("samples", std::to_string(samples), "must be >= 0 (0 = all)");
+  check_counts(samples, context);
   EvalData d;
   d.task = task;
   d.context = context;
@@ -56,8 +72,7 @@ EvalData load_validation_data(Task task, int64_t samples, int64_t context, const
   } else {
     const at::Tensor t = data::load_fortunes().train_tokens;
     const int64_t n = t.numel();
-    d.tokens = t.slice(0, n - int64_t(double(n) * kHeldOutTextFraction), n);
-    if (samples > 0 && samples < d.tokens.numel()) d.tokens = d.tokens.slice(0, 0, samples);
+    d.tokens = first_tokens(t.slice(0, n - int64_t(double(n) * kHeldOutTextFraction), n), samples);
   }
   return d;
 }
@@ -65,18 +80,9 @@ EvalData load_validation_data(Task task, int64_t samples, int64_t context, const
 double evaluate(torch::jit::Module& m, const EvalData& d) {
   require_single_input(m);
   m.eval();
-  if (d.task == Task::text) {
-    const int64_t ctx = d.context > 0 ? d.context : m.attr("context_len").toInt();
-    return models::lm_bpc(m, d.tokens, ctx);
-  }
+  if (d.task == Task::text) return models::lm_bpc(m, d.tokens, context_of(m, d));
   return 100.0 * models::classifier_accuracy(m, d.images, 500);
 }
-
-namespace {
-int64_t context_of(const torch::jit::Module& m, const EvalData& d) {
-  return d.context > 0 ? d.context : m.attr("context_len").toInt();
-}
-}  // namespace
 
 int64_t eval_inferences(const torch::jit::Module& m, const EvalData& d) {
   if (d.task != Task::text) return d.images.images.size(0);
@@ -85,8 +91,7 @@ int64_t eval_inferences(const torch::jit::Module& m, const EvalData& d) {
 }
 
 int64_t decode_inferences(const torch::jit::Module& m, const EvalData& d, int64_t windows) {
-  const int64_t ctx = context_of(m, d);
-  return std::min(windows, (d.tokens.numel() - 1) / ctx) * ctx;
+  return decode_windows(m, d, windows) * context_of(m, d);
 }
 
 double evaluate_decode(torch::jit::Module& m, const EvalData& d, int64_t windows) {
@@ -95,8 +100,8 @@ double evaluate_decode(torch::jit::Module& m, const EvalData& d, int64_t windows
   if (!m.find_method("decode")) throw Error("the model has no decode method (KV-cache generation)");
   m.eval();
   at::NoGradGuard ng;
-  const int64_t ctx = d.context > 0 ? d.context : m.attr("context_len").toInt();
-  const int64_t W = std::min(windows, (d.tokens.numel() - 1) / ctx);
+  const int64_t ctx = context_of(m, d);
+  const int64_t W = decode_windows(m, d, windows);
   if (W < 1) throw Error("decode evaluation: fewer than context + 1 validation tokens");
   // W windows side by side as a batch; each step feeds one token and predicts the next.
   const at::Tensor X = d.tokens.slice(0, 0, W * ctx).reshape({W, ctx});

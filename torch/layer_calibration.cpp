@@ -28,8 +28,10 @@ bool XbarLayer::needs_calibration() const {
 
 bool XbarLayer::calibrated() const {
   std::lock_guard<std::mutex> g(mu_);
-  return !needs_ranges(cfg_, mode_) || !adc_lsbs_.empty();
+  return has_ranges();
 }
+
+bool XbarLayer::has_ranges() const { return !needs_ranges(cfg_, mode_) || !adc_lsbs_.empty(); }
 
 std::vector<double> XbarLayer::adc_lsbs() const {
   std::lock_guard<std::mutex> g(mu_);
@@ -47,7 +49,7 @@ std::string XbarLayer::calibration_source() const {
 }
 
 void XbarLayer::require_ranges() const {
-  TORCH_CHECK(!needs_ranges(cfg_, mode_) || !adc_lsbs_.empty(), "xbar layer ", name_,
+  TORCH_CHECK(has_ranges(), "xbar layer ", name_,
               ": adc.range = \"calibrated\" and this chip has no calibrated ranges. Calibrate it on calibration "
               "data first: xbar eval / sweep do it on --calibration-samples training samples, xbar convert "
               "--calibrate TASK stores ranges in the model, in Python call xbar_model.calibrate(module, batches) "
