@@ -4,11 +4,11 @@
 
 #include <cmath>
 #include <cxxopts.hpp>
-#include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
 
+#include "common/atomic_file.h"
 #include "ml/evaluate.h"
 #include "common/stats.h"
 #include "common/time_units.h"
@@ -164,10 +164,7 @@ int cmd_eval(int argc, char** argv) {
   std::cout << "hardware " << hw.name << " (" << res["hardware"].as<std::string>() << "); last chip, time and mode\n"
             << cost_table(cost, data.task == Task::text ? "prompt token (prefill)" : "image");
   if (!decode_cost.empty()) std::cout << cost_table(decode_cost, "generated token (decode, incl. KV writes)");
-  if (const std::string csv = res["cost-csv"].as<std::string>(); !csv.empty()) {
-    std::ofstream f(csv);
-    if (!(f << cost_csv(cost))) throw FileError(csv + ": cannot write the cost table");
-  }
+  if (const std::string csv = res["cost-csv"].as<std::string>(); !csv.empty()) write_file_atomic(csv, cost_csv(cost));
   return 0;
 }
 

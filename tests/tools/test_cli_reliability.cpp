@@ -159,3 +159,23 @@ TEST_CASE("inputs that are not regular files, bad counts, converted models and f
                       "already converted");
   CHECK_FALSE(fs::exists(tmp("twice.pt")));
 }
+
+TEST_CASE("eval --cost-csv: written whole with one row per layer; an unwritable path is one error line, no temporary") {
+  const std::string eval = "eval --model " + src("data/models/cnn7k.pt") + " --policy " + src("data/policies/default.toml") +
+                           " --samples 20 --repeats 1 --cost-csv ";
+  const Run ok = test::run_xbar(eval + tmp("cost.csv"));
+  INFO(ok.out);
+  REQUIRE(ok.code == 0);
+  const std::string csv = slurp(tmp("cost.csv"));
+  CHECK(csv.rfind("layer,", 0) == 0);
+  CHECK(csv.find("energy_pJ") != std::string::npos);
+  CHECK(std::count(csv.begin(), csv.end(), '\n') >= 2);  // header and at least one layer
+  CHECK(temporaries() == 0);
+
+  const std::string missing = tmp("no_such_dir") + "/cost.csv";
+  const Run bad = test::run_xbar(eval + missing);
+  INFO(bad.out);
+  CHECK(bad.code == 2);
+  CHECK(bad.out.find(missing + ": cannot create a temporary file in directory") != std::string::npos);
+  CHECK_FALSE(fs::exists(missing));
+}
