@@ -11,7 +11,7 @@ on realistic-looking data:
   (exponential, scale 0.8 sigma), so the distributions are skewed as in write-verify data.
   Each level keeps 940 .. 1000 devices (the rest "failed verify"), so counts differ.
 * read noise (read CSV, g_uS,read_uS): 48 devices over 2 .. 40 uS, 100 reads each, sigma = 1 % of
-  G (the common RRAM assumption, see REFERENCE_FACTS.md) plus a 0.02 uS instrument floor.
+  G (a common assumption in RRAM simulation studies) plus a 0.02 uS instrument floor.
 * drift / relaxation (drift CSV, g0_uS,t_s,g_uS): 240 devices over 2.5 .. 40 uS read at
   t = 0, 10, 100, 1e3, 1e4 s; nu ~ N(0.012 - 0.0002 G, 0.004) (illustrative small relaxation,
   not taken from a specific paper), read noise of 0.3 % per read, t0 = 20 s.

@@ -508,7 +508,7 @@ TEST_CASE("pcm table file matches the parametric pcm model statistically") {
         stats([&](std::mt19937_64& r) { return gnow + sb * N01(r); }, rng_b, mb, db);
         CHECK(std::abs(da - db) < 4 * std::sqrt((da * da + db * db) / (2.0 * n)));
       }
-    // published anchor (REFERENCE_FACTS): ~3.4% relative read noise at g_max after 1 s
+    // published anchor (Joshi et al., Nat. Commun. 2020, PCM model): ~3.4% relative read noise at g_max after 1 s
     CHECK(table->read_sigma_uS(25, 25, 1.0) / 25 == doctest::Approx(0.034).epsilon(0.03));
     CHECK(table->read_sigma_uS(25, 25, 1e-7) == 0);  // before one read pulse: no 1/f noise yet
   }
