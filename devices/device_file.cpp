@@ -19,6 +19,21 @@
 
 namespace xbar {
 
+// The bounds keep the engine's float32 arithmetic finite: conductance x sigma and conductance x
+// voltage stay below 1e15, far from float32's 3.4e38, and exponents below 1e3 keep power laws of
+// times up to 1e12 s representable.
+double max_plausible_magnitude(const std::string& units) {
+  if (units == "uS") return 1e6;  // 1 S: 10^3 above any memory device
+  if (units == "s") return 1e12;  // ~31,700 years
+  return 1e3;                     // "1" (exponents, rates), "V"
+}
+
+const char* magnitude_meaning(const std::string& units) {
+  if (units == "uS") return " uS (1 S): implausible for a device (units off by 10^6?) and unsafe for float32 arithmetic";
+  if (units == "s") return " s: implausible";
+  return ": implausible";
+}
+
 namespace {
 
 using device_schema::kSchema;
@@ -203,24 +218,9 @@ void check_nonneg(Checker& c, const std::string& path, const std::vector<double>
                     std::to_string(first) + " (must be >= 0)");
 }
 
-// Largest magnitude per unit that a device can plausibly have. The bounds keep the engine's float32
-// arithmetic finite: conductance x sigma and conductance x voltage stay below 1e15, far from
-// float32's 3.4e38, and exponents below 1e3 keep power laws of times up to 1e12 s representable.
-double max_magnitude(const std::string& units) {
-  if (units == "uS") return 1e6;  // 1 S: 10^3 above any memory device
-  if (units == "s") return 1e12;  // ~31,700 years
-  return 1e3;                     // "1" (exponents, rates), "V"
-}
-
-const char* magnitude_meaning(const std::string& units) {
-  if (units == "uS") return " uS (1 S): implausible for a device (units off by 10^6?) and unsafe for float32 arithmetic";
-  if (units == "s") return " s: implausible";
-  return ": implausible";
-}
-
 void check_magnitude(Checker& c, const std::string& path, const std::string& units, const std::vector<double>& v) {
   if (units.empty()) return;  // counts, versions
-  const double m = max_magnitude(units);
+  const double m = max_plausible_magnitude(units);
   for (size_t i = 0; i < v.size(); ++i)
     if (std::abs(v[i]) > m) {
       c.add(path, "value " + num(v[i]) + (v.size() > 1 ? " at index " + std::to_string(i) : std::string()) +

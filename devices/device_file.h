@@ -79,6 +79,11 @@ std::vector<FileProblem> validate_device_file(const std::string& path, DeviceTab
 // "path: N problem(s):\n  where: what\n..." for error messages and `xbar device validate`.
 std::string format_problems(const std::string& path, const std::vector<FileProblem>& problems);
 
+// Largest magnitude a device-file value in `units` ("uS", "s", "1", "V") may have (the validator's
+// plausibility bound), and what exceeding it means (" uS (1 S): implausible ...").
+double max_plausible_magnitude(const std::string& units);
+const char* magnitude_meaning(const std::string& units);
+
 // Reads and validates; throws FileError listing every problem.
 DeviceTables read_device_file(const std::string& path);
 // Writes t to path and validates the result; on problems removes the file and throws FileError.

@@ -385,6 +385,11 @@ DriftFit import_drift_csv(const std::string& path, double scale, double t0, int 
       continue;
     }
     const double nu = -sxy / sxx;
+    // A device file holds drift exponents up to the validator's bound; beyond it the data are not drift.
+    if (std::abs(nu) > max_plausible_magnitude("1"))
+      throw FileError(path + ": device with g0_uS = " + format_double(g0) + ": fitted drift exponent nu = " +
+                      format_double(nu) + " exceeds " + format_double(max_plausible_magnitude("1")) +
+                      magnitude_meaning("1") + " (check the t_s and g_uS columns)");
     for (size_t i : rows) {
       const double x = std::log((csv.cols[1][i] + t0) / t0), y = std::log(csv.cols[2][i] / g0);
       if (x <= 0) continue;

@@ -246,6 +246,14 @@ TEST_CASE("(c) drift CSV: per-device exponents binned by G") {
   CHECK(f.g_uS.front() < f.g_uS.back());
 }
 
+TEST_CASE("(c) drift CSV whose fitted exponent no device file may hold is refused, naming file, device and value") {
+  // Times of 1 ms read as seconds: a 10% drop within 1 ms of t0 = 20 s fits nu = -ln(0.9) / ln(20.001 / 20),
+  // about 2107, beyond the device-file bound of 1000 on exponents.
+  auto p = write_text("drift_ms.csv", "g0_uS,t_s,g_uS\n10,0,10\n10,0.001,9\n");
+  expect_error([&] { import_drift_csv(p, 1.0, 20.0, 1); },
+               {p, "g0_uS = 10", "fitted drift exponent nu = 2107", "exceeds 1000", "check the t_s"});
+}
+
 TEST_CASE("(d) read-noise CSV: per-device std of repeated reads, binned by G") {
   std::mt19937_64 rng(11);
   std::normal_distribution<double> n01;
