@@ -3,42 +3,20 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <chrono>
-#include <ctime>
 #include <cstdio>
 #include <cxxopts.hpp>
 #include <functional>
 #include <iostream>
 
 #include "engine/analog_layer.h"
+#include "bench_model.h"
+#include "bench_timing.h"
 #include "cli_parse.h"
 #include "commands.h"
 
 namespace xbar::cli {
 
 namespace {
-
-struct Timing {
-  double wall = 0, cpu = 0;  // seconds; cpu: process CPU time over all threads
-};
-
-double process_cpu_seconds() {
-  timespec t;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-  return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
-}
-
-Timing time_once(const std::function<void()>& f) {
-  const auto a = std::chrono::steady_clock::now();
-  const double c = process_cpu_seconds();
-  f();
-  return {std::chrono::duration<double>(std::chrono::steady_clock::now() - a).count(), process_cpu_seconds() - c};
-}
-
-double median(std::vector<double> v) {
-  std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
-  return v[v.size() / 2];
-}
 
 double median_seconds(int reps, const std::function<void()>& f) {
   f();  // warm-up
@@ -166,9 +144,11 @@ int bench_engine(int batch, int n, int tile, int reps) {
 }  // namespace
 
 int cmd_bench(int argc, char** argv) {
+  if (argc >= 2 && is_model_bench(argv[1])) return cmd_bench_model(argc, argv);
   cxxopts::Options opt("xbar bench", "Benchmarks. `xbar bench engine`: ratios of the engine's read time to a plain float GEMM "
                                      "(Eigen, all threads) for the same batch x n x n product; lines `bench <case> ratio <x>`. "
-                                     "`xbar bench cost`: read time with cost counting over without (CPU time, same reads).");
+                                     "`xbar bench cost`: read time with cost counting over without (CPU time, same reads). "
+                                     "`xbar bench model` and `xbar bench eval-cost`: whole models (xbar bench model --help).");
   opt.add_options()("what", "benchmark to run: engine, cost", cxxopts::value<std::string>()->default_value("engine"))(
       "batch", "input vectors per read (count)", cxxopts::value<int>()->default_value("256"))(
       "n", "weight matrix is n x n (count)", cxxopts::value<int>()->default_value("1024"))(
@@ -180,7 +160,7 @@ int cmd_bench(int argc, char** argv) {
   if (!parsed) return 0;
   const cxxopts::ParseResult& res = *parsed;
   const std::string what = res["what"].as<std::string>();
-  if (what != "engine" && what != "cost") throw Error("unknown benchmark '" + what + "' (available: engine, cost)");
+  if (what != "engine" && what != "cost") throw Error("unknown benchmark '" + what + "' (available: engine, cost, model, eval-cost)");
   if (what == "cost") return bench_cost(res["batch"].as<int>(), res["n"].as<int>(), res["tile"].as<int>(), std::max(1, res["reps"].as<int>()));
   return bench_engine(res["batch"].as<int>(), res["n"].as<int>(), res["tile"].as<int>(), std::max(1, res["reps"].as<int>()));
 }

@@ -103,7 +103,15 @@ XbarConfig XbarLayer::config() const {
 std::string XbarLayer::config_toml() const { return to_toml(config()); }
 
 void XbarLayer::ensure_layer() {
-  if (!layer_) layer_ = std::make_unique<AnalogLayer>(cfg_);
+  if (layer_) return;
+  layer_ = std::make_unique<AnalogLayer>(cfg_);
+  layer_->count_events(count_events_);
+}
+
+void XbarLayer::count_events(bool on) {
+  std::lock_guard<std::mutex> g(mu_);
+  count_events_ = on;
+  if (layer_) layer_->count_events(on);
 }
 
 void XbarLayer::program(const at::Tensor& weight, const c10::optional<at::Tensor>& bias, int64_t chip) {
@@ -180,6 +188,7 @@ void XbarLayer::add_counters(const LayerCounters& c) { merge_counters(totals_, c
 
 void XbarLayer::count_digital(int64_t vectors, int64_t in, int64_t out, int64_t macs) {
   std::lock_guard<std::mutex> g(mu_);
+  if (!count_events_) return;
   totals_.vectors += vectors;
   totals_.inputs += vectors * in;
   totals_.outputs += vectors * out;

@@ -38,6 +38,8 @@ class XbarLayer : public torch::CustomClassHolder {
   void set_chip(int64_t chip);
   // Per-layer counters (tiles, arrays, occupancy, conversions, saturations, ...).
   c10::Dict<std::string, double> counters() const;
+  // Counting of the cost model's read events (on by default); off only to measure its overhead.
+  void count_events(bool on);
   LayerCounters counter_values() const;  // the same as a struct
   // Attention operands are written at every call: their cell writes are part of each inference.
   bool writes_per_inference() const { return !has_weights(op_class_); }
@@ -119,6 +121,7 @@ class XbarLayer : public torch::CustomClassHolder {
   const void* weight_ptr_ = nullptr;  // what was programmed: data pointer and version
   int64_t weight_version_ = -1;
   at::Tensor prog_w_, prog_b_;        // and contents (in-place edits through .data keep the version)
+  bool count_events_ = true;
   bool learn_range_ = false;
   at::Tensor range_;                  // learned input range (training)
   std::vector<double> adc_lsbs_;      // calibrated ADC ranges of this chip (empty: not calibrated;
