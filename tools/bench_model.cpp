@@ -18,11 +18,13 @@
 #include <functional>
 #include <iostream>
 
+#include "apps/hwa.h"
 #include "bench_timing.h"
 #include "cli_parse.h"
 #include "common/error.h"
 #include "config_options.h"
 #include "ml/evaluate.h"
+#include "ml/train.h"
 #include "torch/calibrate.h"
 #include "torch/convert.h"
 #include "torch/layer_state.h"
@@ -70,6 +72,8 @@ struct Bench {
   int64_t decode_windows = 2;
   int64_t resnet_batch = 8;
   int64_t resnet_size = 224;
+  int64_t hwa_steps = 20;
+  std::vector<std::string> set;  // --set assignments (HWA takes them as options)
 };
 
 // The converted twin of `path` on chip 0, drifted to the policy's time and calibrated when its ADC
@@ -140,6 +144,56 @@ void bench_resnet18(const Bench& b) {
   print_line("resnet18", b.policy_name, "images_per_s", double(b.resnet_batch) / t.b_cpu, t);
 }
 
+// HWA step over a float training step of the same model (batch 64): whole runs of apps/hwa's
+// train_hwa and ml/train's train_classifier over n and 2n steps, interleaved; the difference of
+// the two lengths cancels the fixed parts (loading, conversion, the epoch-end evaluation, export),
+// leaving n steps of each.
+void bench_hwa_step(const Bench& b, const std::string& policy_path) {
+  const std::string model = b.models_dir + "/cnn.pt";
+  const int64_t batch = 64, n = b.hwa_steps;
+  const data::FashionMnist train = data::load_fashion_mnist("train");
+  const std::string dir = (std::filesystem::temp_directory_path() / "xbar_bench_hwa").string();
+  int run = 0;
+  auto hwa = [&](int64_t steps) {
+    HwaOptions o;
+    o.model = model;
+    o.policy = policy_path;
+    o.set = b.set;
+    o.out = dir + std::to_string(run++);
+    std::filesystem::remove_all(o.out);
+    o.epochs = 1;
+    o.batch = batch;
+    o.max_examples = steps * batch;
+    o.eval_samples = 100;
+    o.eval_chips = 1;
+    o.progress = false;
+    train_hwa(o);
+    std::filesystem::remove_all(o.out);
+  };
+  auto flt = [&](int64_t steps) {
+    torch::jit::Module m = load_torchscript(model);
+    models::TrainOptions o;
+    o.epochs = 1;
+    o.batch = batch;
+    o.max_examples = steps * batch;
+    o.progress = false;
+    models::train_classifier(m, train, "cnn", o);
+  };
+  std::vector<double> h1, h2, f1, f2;
+  hwa(n);  // warm-up
+  flt(n);
+  for (int r = 0; r < b.reps; ++r) {
+    h1.push_back(time_once([&] { hwa(n); }).cpu);
+    f1.push_back(time_once([&] { flt(n); }).cpu);
+    h2.push_back(time_once([&] { hwa(2 * n); }).cpu);
+    f2.push_back(time_once([&] { flt(2 * n); }).cpu);
+  }
+  const double hs = (median(h2) - median(h1)) / double(n), fs = (median(f2) - median(f1)) / double(n);
+  std::printf("bench model hwa_step_cnn %s ratio %.3f hwa_step_seconds %.5f float_step_seconds %.5f batch %lld\n",
+              b.policy_name.c_str(), hs / fs, hs, fs, static_cast<long long>(batch));
+  std::fflush(stdout);
+}
+
 void set_counting(const torch::jit::Module& m, bool on) {
   for (const auto& l : xbar_layers(m)) l->count_events(on);
 }
@@ -187,11 +241,12 @@ int cmd_bench_model(int argc, char** argv) {
                        "same data, interleaved in one process, single-threaded; lines `bench model <name> <policy> ratio "
                        "<x> images_per_s <y>` (x: median CPU time of the converted over the float evaluation). "
                        "gpt: prefill (per predicted token) and decode (per generated token); resnet18: torchvision's, "
-                       "random weights and images. xbar bench eval-cost: a whole evaluation with the cost counters and "
+                       "random weights and images; hwa_step: a noise-aware training step of the CNN over a float one "
+                       "(apps/hwa, ml/train; batch 64). xbar bench eval-cost: a whole evaluation with the cost counters and "
                        "table over the same without (same converted model and chip).");
   opt.add_options()("what", "model or eval-cost", cxxopts::value<std::string>())(
-      "models", "comma-separated: cnn, vit, gpt, resnet18 (eval-cost: cnn, vit, gpt)",
-      cxxopts::value<std::string>()->default_value(what == "model" ? "cnn,vit,gpt,resnet18" : "cnn,gpt"))(
+      "models", "comma-separated: cnn, vit, gpt, resnet18, hwa_step (eval-cost: cnn, vit, gpt)",
+      cxxopts::value<std::string>()->default_value(what == "model" ? "cnn,vit,gpt,resnet18,hwa_step" : "cnn,gpt"))(
       "models-dir", "folder of the .pt files", cxxopts::value<std::string>()->default_value(XBAR_SOURCE_DIR "/data/models"))(
       "policy", "policy TOML", cxxopts::value<std::string>()->default_value(XBAR_SOURCE_DIR "/data/policies/default.toml"))(
       "set", "override a key of the policy's default, e.g. --set device.read_noise_scale=0 (repeatable)",
@@ -203,6 +258,7 @@ int cmd_bench_model(int argc, char** argv) {
       cxxopts::value<int64_t>()->default_value("2"))(
       "resnet-batch", "resnet18: images per forward (count)", cxxopts::value<int64_t>()->default_value("8"))(
       "resnet-size", "resnet18: image side (pixels)", cxxopts::value<int64_t>()->default_value("224"))(
+      "hwa-steps", "hwa_step: steps of the shorter run (count)", cxxopts::value<int64_t>()->default_value("20"))(
       "reps", "timed repetitions of each side; medians are reported (count)", cxxopts::value<int>()->default_value("5"))(
       "h,help", "show this help");
   opt.parse_positional({"what"});
@@ -220,8 +276,9 @@ int cmd_bench_model(int argc, char** argv) {
   apply_set_options(b.policy.defaults, res);
   b.policy.defaults.validate();
   b.policy_name = std::filesystem::path(policy_path).stem().string();
-  if (res.count("set"))
-    for (const auto& kv : res["set"].as<std::vector<std::string>>()) b.policy_name += "[" + kv + "]";
+  if (res.count("set")) b.set = res["set"].as<std::vector<std::string>>();
+  for (const auto& kv : b.set) b.policy_name += "[" + kv + "]";
+  b.hwa_steps = std::max<int64_t>(1, res["hwa-steps"].as<int64_t>());
   b.reps = std::max(1, res["reps"].as<int>());
   b.samples = res["samples"].as<int64_t>();
   b.decode_windows = res["decode-windows"].as<int64_t>();
@@ -239,8 +296,10 @@ int cmd_bench_model(int argc, char** argv) {
       bench_gpt(b);
     } else if (name == "resnet18") {
       bench_resnet18(b);
+    } else if (name == "hwa_step") {
+      bench_hwa_step(b, policy_path);
     } else {
-      throw Error("bench model: unknown model '" + name + "' (cnn, vit, gpt, resnet18)");
+      throw Error("bench model: unknown model '" + name + "' (cnn, vit, gpt, resnet18, hwa_step)");
     }
   }
   std::printf("bench %s done loadavg %s\n", what.c_str(), load_average().c_str());

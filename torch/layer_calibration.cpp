@@ -56,7 +56,7 @@ void XbarLayer::require_ranges() const {
               "after xbar_model.program(module, chip)");
 }
 
-void XbarLayer::calibrate_operand(const RowMatrixXf& a) {
+void XbarLayer::calibrate_operand(const Eigen::Ref<const RowMatrixXf>& a) {
   layer_->calibrate(a);  // this operand reads with its own ranges during the pass
   const std::vector<double> l = layer_->adc_lsbs();
   const double m = *std::max_element(l.begin(), l.end());

@@ -28,14 +28,21 @@ void check_float32_range(const at::Tensor& t, const std::string& what) {
   throw InputError(what + at_s + " = " + format_double(v[k].item<double>()) + " overflows float32 (largest 3.4e38)");
 }
 
-RowMatrixXf to_eigen(const at::Tensor& t, const std::string& what = "X") {
+// A 2-D tensor as contiguous float32 (the tensor itself when it is one already): the engine reads
+// it in place through eigen_view, without a copy.
+at::Tensor float_contiguous(const at::Tensor& t, const std::string& what) {
   check_float32_range(t, what);
-  const at::Tensor c = t.detach().to(at::kFloat).contiguous();
+  return t.detach().to(at::kFloat).contiguous();
+}
+Eigen::Map<const RowMatrixXf> eigen_view(const at::Tensor& c) {
   return Eigen::Map<const RowMatrixXf>(c.data_ptr<float>(), c.size(0), c.size(1));
 }
-at::Tensor to_tensor(const RowMatrixXf& m, at::ScalarType dtype) {
-  at::Tensor t = at::empty({m.rows(), m.cols()}, at::kFloat);
-  std::copy(m.data(), m.data() + m.size(), t.data_ptr<float>());
+// The engine's result as a tensor that owns its storage (no copy for float32).
+at::Tensor to_tensor(RowMatrixXf&& m, at::ScalarType dtype) {
+  if (m.size() == 0) return at::empty({m.rows(), m.cols()}, at::TensorOptions().dtype(dtype));
+  auto* owner = new RowMatrixXf(std::move(m));
+  const at::Tensor t = at::from_blob(
+      owner->data(), {owner->rows(), owner->cols()}, [owner](void*) { delete owner; }, at::kFloat);
   return t.to(dtype);
 }
 // Symmetric per-tensor integer quantization (the digital baseline for activation products).
@@ -120,7 +127,7 @@ void XbarLayer::program(const at::Tensor& weight, const c10::optional<at::Tensor
   ensure_layer();
   chip_ = chip;
   TORCH_CHECK(chip >= 0 && chip <= kMaxChip, "xbar layer ", name_, ": chip ", chip, " is out of range 0 .. ", kMaxChip);
-  const RowMatrixXf W = to_eigen(weight, "xbar layer " + name_ + ": weight");
+  const at::Tensor W = float_contiguous(weight, "xbar layer " + name_ + ": weight");
   std::vector<float> b;
   if (bias && bias->defined()) {
     TORCH_CHECK(bias->numel() == weight.size(0), "xbar layer ", name_, ": bias has ", bias->numel(),
@@ -135,7 +142,7 @@ void XbarLayer::program(const at::Tensor& weight, const c10::optional<at::Tensor
     adc_lsbs_.clear();
     calibration_source_.clear();
   }
-  layer_->program(W, b.empty() ? nullptr : b.data(), uint64_t(chip));
+  layer_->program(eigen_view(W), b.empty() ? nullptr : b.data(), uint64_t(chip));
   if (!adc_lsbs_.empty()) layer_->set_adc_lsbs(adc_lsbs_);
   prog_w_ = weight.detach().clone();
   prog_b_ = (bias && bias->defined()) ? bias->detach().clone() : at::Tensor();
@@ -176,7 +183,7 @@ void XbarLayer::set_chip(int64_t chip) {
   calibration_source_.clear();
 }
 
-RowMatrixXf XbarLayer::read_named(const RowMatrixXf& X) {
+RowMatrixXf XbarLayer::read_named(const Eigen::Ref<const RowMatrixXf>& X) {
   try {
     return layer_->read(X);
   } catch (const InputError& e) {
@@ -233,7 +240,8 @@ at::Tensor XbarLayer::linear(const at::Tensor& x, const at::Tensor& weight, cons
   }
   if (stale) program(weight, bias, chip_);
   std::lock_guard<std::mutex> g(mu_);
-  const RowMatrixXf X = to_eigen(x, "xbar layer " + name_ + ": input");
+  const at::Tensor xc = float_contiguous(x, "xbar layer " + name_ + ": input");
+  const Eigen::Map<const RowMatrixXf> X = eigen_view(xc);
   // adc.range = calibrated: ranges come from a calibration pass only; an empty batch reads nothing.
   if (X.rows() > 0) {
     if (calibrating_ && needs_ranges(cfg_, mode_)) {
@@ -242,9 +250,9 @@ at::Tensor XbarLayer::linear(const at::Tensor& x, const at::Tensor& weight, cons
     }
     require_ranges();
   }
-  const RowMatrixXf Y = read_named(X);
+  RowMatrixXf Y = read_named(X);
   reads_ = int64_t(layer_->read_index());
-  return to_tensor(Y, x.scalar_type());
+  return to_tensor(std::move(Y), x.scalar_type());
 }
 
 at::Tensor XbarLayer::matmul_batch(const at::Tensor& A, const at::Tensor& B) {
@@ -279,21 +287,23 @@ at::Tensor XbarLayer::matmul_batch(const at::Tensor& A, const at::Tensor& B) {
     // W = b^T: for attn_qk its outputs are the tokens, for attn_av its inputs.
     if (tokens_in_cols) layer_->set_age_offsets({}, std::move(age));
     else layer_->set_age_offsets(std::move(age), {});
-    layer_->program(to_eigen(b.t(), "xbar layer " + name_ + ": stationary operand"), nullptr, uint64_t(chip_) * 1000003ull + uint64_t(slot.seq));
+    const at::Tensor bt = float_contiguous(b.t(), "xbar layer " + name_ + ": stationary operand");
+    layer_->program(eigen_view(bt), nullptr, uint64_t(chip_) * 1000003ull + uint64_t(slot.seq));
     if (t_s_ != cfg_.run.t_inference_s) layer_->drift_to(t_s_);
-    const RowMatrixXf a = to_eigen(A[i], "xbar layer " + name_ + ": input");
+    const at::Tensor ac = float_contiguous(A[i], "xbar layer " + name_ + ": input");
+    const Eigen::Map<const RowMatrixXf> a = eigen_view(ac);
     if (a.rows() > 0) {
       if (!needs_ranges(cfg_, mode_)) layer_->calibrate(a);  // outlier channels (input_threshold)
       else if (calibrating_) calibrate_operand(a);
       else apply_operand_range();
     }
-    const RowMatrixXf Y = read_named(a);
+    RowMatrixXf Y = read_named(a);
     LayerCounters c = layer_->counters();
     // The tokens already in the array keep their cells: only the new ones are written (cells
     // are proportional to tokens up to the offset mapping's reference column).
     if (extends) c.cells_written = c.cells_written * (T - prev) / T;
     add_counters(c);
-    out.push_back(to_tensor(Y, A.scalar_type()));
+    out.push_back(to_tensor(std::move(Y), A.scalar_type()));
   }
   return at::stack(out);
 }

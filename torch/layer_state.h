@@ -100,10 +100,10 @@ class XbarLayer : public torch::CustomClassHolder {
  private:
   void ensure_layer();
   void add_counters(const LayerCounters& c);
-  RowMatrixXf read_named(const RowMatrixXf& X);  // layer_->read; errors name this layer
+  RowMatrixXf read_named(const Eigen::Ref<const RowMatrixXf>& X);  // layer_->read; errors name this layer
   bool has_ranges() const;  // ranges present or none needed (caller holds mu_)
   void require_ranges() const;                          // throws when needed and absent
-  void calibrate_operand(const RowMatrixXf& a);         // attention, calibration mode
+  void calibrate_operand(const Eigen::Ref<const RowMatrixXf>& a);       // attention, calibration mode
   void apply_operand_range();                           // attention, after programming an operand
   void count_digital(int64_t vectors, int64_t in, int64_t out, int64_t macs);
 
