@@ -532,6 +532,26 @@ TEST_CASE("counters: tiles, arrays, occupancy, reads and ADC conversions of a 30
   CHECK(c.at("conversions") == 800);
 }
 
+TEST_CASE("count_events(false): the same outputs, no cost events counted (the overhead benchmark's baseline)") {
+  // Two layers of the same config and chip, one counting and one not: reads must be bit-identical
+  // (counting only observes), and the silent one must count none of the read events the cost
+  // model prices (MACs, pulses, V^2 G, column outputs) while the counting one has 5 x 300 x 40 MACs.
+  at::manual_seed(15);
+  const at::Tensor x = randn({5, 300}), w = randn({40, 300});
+  const std::string cfg = "[adc]\nbits = 8\n[device]\nmodel = \"pcm\"\n";
+  auto on = make_layer(cfg), off = make_layer(cfg);
+  off->count_events(false);
+  const at::Tensor y_on = op_linear(x, w, c10::nullopt, on), y_off = op_linear(x, w, c10::nullopt, off);
+  CHECK(at::equal(y_on, y_off));
+  const LayerCounters c_on = on->counter_values(), c_off = off->counter_values();
+  CHECK(c_on.analog_macs == 5 * 300 * 40);
+  CHECK(c_on.column_outputs > 0);
+  CHECK(c_off.analog_macs == 0);
+  CHECK(c_off.input_pulses == 0);
+  CHECK(c_off.column_outputs == 0);
+  CHECK(c_off.array_v2g_uS == 0);
+}
+
 TEST_CASE("activation products: every (batch, head) slice is written to an array, counters accumulate") {
   // a 2x3x6x8 @ b 2x3x8x5: 6 slices, each 8 inputs x 5 outputs, one 8-bit ADC conversion per
   // output column per row of a: 6 x 6 x 5 = 180 conversions per call.
