@@ -34,6 +34,9 @@ TORCH_LIBRARY(xbar, m) {
   m.def(
       "conv2d(Tensor x, Tensor weight, Tensor? bias, int[2] stride, int[2] padding, int[2] dilation, int groups, "
       "__torch__.torch.classes.xbar.Layer state) -> Tensor");
+  m.def(
+      "conv1d(Tensor x, Tensor weight, Tensor? bias, int[1] stride, int[1] padding, int[1] dilation, int groups, "
+      "__torch__.torch.classes.xbar.Layer state) -> Tensor");
   m.def("matmul(Tensor a, Tensor b, __torch__.torch.classes.xbar.Layer state) -> Tensor");
 }
 
@@ -42,5 +45,6 @@ TORCH_LIBRARY(xbar, m) {
 TORCH_LIBRARY_IMPL(xbar, CompositeImplicitAutograd, m) {
   m.impl("linear", &xbar::op_linear);
   m.impl("conv2d", &xbar::op_conv2d);
+  m.impl("conv1d", &xbar::op_conv1d);
   m.impl("matmul", &xbar::op_matmul);
 }
