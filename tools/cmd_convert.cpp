@@ -24,6 +24,9 @@ int cmd_convert(int argc, char** argv) {
       "calibrate", "program chip --chip and calibrate its ADC ranges on this task's training data (fashion_mnist "
       "or text); the saved model carries the ranges and their source", cxxopts::value<std::string>())(
       "chip", "chip to program with --calibrate", cxxopts::value<int64_t>()->default_value("0"))(
+      "example-input", "measure each matrix product's share of the FLOPs on one forward of a random float input "
+      "of this shape (e.g. 1,3,224,224): the report lists every product left in float with its share and ends "
+      "with the fraction on arrays", cxxopts::value<std::vector<int64_t>>())(
       "h,help", "show this help");
   add_calibration_options(opt);
   opt.parse_positional({"model"});
@@ -36,7 +39,11 @@ int cmd_convert(int argc, char** argv) {
   refuse_alias(in, "MODEL.pt", res["out"].as<std::string>(), "--out");
   torch::jit::Module m = load_torchscript(in);
   require_float_model(m, in);
-  const ConvertReport rep = convert_module(m, policy);
+  std::vector<int64_t> shape;
+  if (res.count("example-input")) shape = res["example-input"].as<std::vector<int64_t>>();
+  for (int64_t d : shape)
+    if (d < 1) throw InputError("--example-input: dimensions must be >= 1, got " + std::to_string(d));
+  const ConvertReport rep = convert_module(m, policy, shape);
   std::cout << rep.table();
   if (res.count("calibrate")) {
     const CalibrationSet cal = load_calibration_set(parse_enum<Task>("--calibrate", res["calibrate"].as<std::string>()), calibration_options(res));

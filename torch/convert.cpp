@@ -13,6 +13,7 @@
 #include "common/error.h"
 #include "torch/convert_fused.h"
 #include "torch/convert_weight.h"
+#include "torch/flop_count.h"
 
 namespace xbar {
 
@@ -26,6 +27,7 @@ const c10::Symbol kXLinear = c10::Symbol::fromQualString("xbar::linear");
 const c10::Symbol kXConv = c10::Symbol::fromQualString("xbar::conv2d");
 const c10::Symbol kXConv1d = c10::Symbol::fromQualString("xbar::conv1d");
 const c10::Symbol kXMatmul = c10::Symbol::fromQualString("xbar::matmul");
+const c10::Symbol kProbe = c10::Symbol::fromQualString("xbar::flops_probe");
 const char* kLayerList = "xbar_layer_attributes";
 
 // True when v is (a dropout, mask or copy of) a softmax output, on every path of an if: the
@@ -150,27 +152,113 @@ bool is_transpose_chain(Value* v) {
   return true;
 }
 
+// Where a matrix product's FLOPs are measured: its output, the operand that gives K, the report
+// row, whether a weight product.
+struct Probe {
+  Value* out;
+  Value* operand;
+  size_t row;
+  bool weight;
+};
+
+// Runs a copy of the converted module (its layers calibrating, so every policy reads) once on a
+// random input with an xbar::flops_probe after every matrix product, and stores each row's FLOPs.
+// The probes leave m's graphs afterwards; m's layers are untouched (the copy has its own).
+void measure_flops(torch::jit::Module& m, const std::vector<Probe>& probes, const std::vector<int64_t>& shape,
+                   ConvertReport& rep) {
+  std::vector<Node*> inserted;
+  for (const Probe& p : probes) {
+    Graph* g = p.out->owningGraph();
+    torch::jit::WithInsertPoint guard(p.out->node());
+    Value* row = g->insertConstant(int64_t(p.row));
+    Value* weight = g->insertConstant(p.weight);
+    Node* pn = g->create(kProbe, {p.out, p.operand, row, weight});
+    pn->insertAfter(p.out->node());
+    pn->output()->setType(p.out->type());
+    p.out->replaceAllUsesWith(pn->output());
+    pn->replaceInput(0, p.out);
+    inserted.push_back(pn);
+  }
+  std::string failed;
+  std::map<int64_t, double> counts;
+  try {
+    std::stringstream ss;
+    m.save(ss);
+    torch::jit::Module copy = torch::jit::load(ss);
+    for (auto& l : xbar_layers(copy)) l->set_calibrating(true);
+    torch::NoGradGuard no_grad;
+    flop_count_reset();
+    copy.forward({at::randn(shape)});
+    counts = flop_count_take();
+  } catch (const c10::Error& e) {
+    failed = e.what_without_backtrace();
+  } catch (const std::exception& e) {
+    failed = e.what();
+  }
+  for (Node* pn : inserted) {
+    pn->output()->replaceAllUsesWith(pn->input(0));
+    pn->destroy();
+  }
+  std::string dims;
+  for (int64_t d : shape) dims += (dims.empty() ? "" : "x") + std::to_string(d);
+  if (!failed.empty()) {
+    rep.warnings.push_back("FLOPs not measured: forward on a random input of shape " + dims + " failed: " + failed);
+    return;
+  }
+  rep.example_shape = shape;
+  for (const Probe& p : probes) rep.ops[p.row].flops = counts.count(int64_t(p.row)) ? counts[int64_t(p.row)] : 0.0;
+}
+
+std::string percent(double part, double total) {
+  std::ostringstream os;
+  os.setf(std::ios::fixed);
+  os.precision(2);
+  os << (total > 0 ? 100.0 * part / total : 0.0) << "%";
+  return os.str();
+}
+
 }  // namespace
 
 std::string ConvertReport::table() const {
   std::ostringstream os;
   size_t n_analog = 0, n_digital = 0, n_left = 0;
+  double measured = 0;
+  for (const auto& o : ops) measured += std::max(o.flops, 0.0);
   for (const auto& o : ops) {
     const bool analog = o.mode == OpMode::analog;
     os << (o.converted ? (analog ? "analog " : "digital") : "float  ") << "  " << o.method << "  " << o.kind << "  "
        << (o.name.empty() ? "-" : o.name) << "  [" << (o.op_class ? enum_string(*o.op_class) : "-") << "]";
     if (!o.reason.empty()) os << "  (" << o.reason << ")";
+    if (!example_shape.empty() && o.flops >= 0) os << "  " << percent(o.flops, measured) << " of FLOPs";
     os << "\n";
     (o.converted ? (analog ? n_analog : n_digital) : n_left)++;
   }
   os << n_analog << " analog, " << n_digital << " digital-emulated, " << n_left << " left in float\n";
+  if (!example_shape.empty()) {
+    double total = 0, analog = 0, digital = 0, left = 0;
+    for (const auto& o : ops) {
+      if (o.flops < 0) continue;
+      total += o.flops;
+      (o.converted ? (o.mode == OpMode::analog ? analog : digital) : left) += o.flops;
+    }
+    std::string dims;
+    for (int64_t d : example_shape) dims += (dims.empty() ? "" : "x") + std::to_string(d);
+    os << "matrix-product FLOPs of one forward on a random " << dims << " input: " << total / 1e6 << " M\n";
+    for (const auto& o : ops)
+      if (!o.converted && o.flops > 0)
+        os << "  float " << percent(o.flops, total) << "  " << o.kind << "  " << (o.name.empty() ? "-" : o.name)
+           << "  (" << o.reason << ")\n";
+    os << "digital-emulated: " << percent(digital, total) << ", left in float: " << percent(left, total) << "\n";
+    os << "matrix-product FLOPs on arrays: " << percent(analog, total) << "\n";
+  }
   for (const auto& w : warnings) os << "warning: " << w << "\n";
   return os.str();
 }
 
-ConvertReport convert_module(torch::jit::Module& m, const Policy& policy) {
+ConvertReport convert_module(torch::jit::Module& m, const Policy& policy, const std::vector<int64_t>& example_shape) {
   require_float_model(m, "model");
   ConvertReport rep;
+  std::vector<Probe> probes;
   // One layer state per (name, op class, mode, bits, config): phases that resolve alike share it.
   struct State {
     std::string name;
@@ -219,18 +307,28 @@ ConvertReport convert_module(torch::jit::Module& m, const Policy& policy) {
       op.method = mname;
       op.kind = kind;
       ResolvedOp r;
+      const bool product = kind == "aten::matmul" || kind == "aten::mm" || kind == "aten::bmm" ||
+                           kind == "aten::addmm" || kind == "aten::baddbmm";
+      const bool weighted = kind == "aten::linear" || kind == "aten::conv2d" || kind == "aten::_convolution" ||
+                            kind == "aten::conv1d";
       auto left_float = [&](OpClass c, const std::string& why) {
         op.op_class = c;
         op.reason = why;
+        if (product || weighted)
+          probes.push_back({n->output(), n->input(product && (kind == "aten::addmm" || kind == "aten::baddbmm") ? 1
+                                                  : product ? 0 : 1),
+                            rep.ops.size(), weighted});
         rep.ops.push_back(op);
       };
-      // Replaces n's output by `v` (computed before n) and records the conversion.
-      auto replace = [&](Value* v) {
+      // Replaces n's output by `v` (computed before n) and records the conversion; `operand`
+      // gives the product's K (the weight, or the left activation factor).
+      auto replace = [&](Value* v, Value* operand, bool weight) {
         v->setType(n->output()->type());
         n->output()->replaceAllUsesWith(v);
         n->destroy();
         op.converted = true;
         op.mode = r.mode;
+        probes.push_back({v, operand, rep.ops.size(), weight});
         rep.ops.push_back(op);
       };
       auto insert = [&](c10::Symbol k, std::vector<Value*> in) {
@@ -293,11 +391,12 @@ ConvertReport convert_module(torch::jit::Module& m, const Policy& policy) {
         torch::jit::WithInsertPoint guard(n);
         Value* st = g->insertGetAttr(self, attr);
         if (!conv) {
-          replace(insert(kXLinear, {n->input(0), n->input(1), n->input(2), st}));
+          replace(insert(kXLinear, {n->input(0), n->input(1), n->input(2), st}), n->input(1), true);
         } else {
           const int gi = kind == "aten::_convolution" ? 8 : 6;
           replace(insert(spatial == 1 ? kXConv1d : kXConv, {n->input(0), n->input(1), n->input(2), n->input(3),
-                                                             n->input(4), n->input(5), n->input(gi), st}));
+                                                             n->input(4), n->input(5), n->input(gi), st}),
+                  n->input(1), true);
         }
       } else if (kind == "aten::matmul" || kind == "aten::mm" || kind == "aten::bmm" || kind == "aten::addmm" ||
                  kind == "aten::baddbmm") {
@@ -330,7 +429,7 @@ ConvertReport convert_module(torch::jit::Module& m, const Policy& policy) {
           Value* wt = insert(c10::aten::t, {b});
           Value* y = insert(kXLinear, {a, wt, g->insertConstant(c10::IValue()), st});
           if (adds) y = insert(c10::aten::add, {y, n->input(0), g->insertConstant(int64_t(1))});
-          replace(y);
+          replace(y, wt, true);
           continue;
         }
         op.op_class = from_softmax(a) ? OpClass::attn_av : OpClass::attn_qk;
@@ -340,7 +439,7 @@ ConvertReport convert_module(torch::jit::Module& m, const Policy& policy) {
         Value* st = g->insertGetAttr(self, attr);
         Value* y = insert(kXMatmul, {a, b, st});
         if (adds) y = insert(c10::aten::add, {y, n->input(0), g->insertConstant(int64_t(1))});
-        replace(y);
+        replace(y, a, false);
       } else if (kind == "aten::einsum" || kind == "aten::conv3d" || kind == "aten::conv_transpose1d" ||
                  kind == "aten::conv_transpose2d" || kind == "aten::conv_transpose3d" || kind == "aten::dot" ||
                  kind == "aten::mv" || kind == "aten::_native_multi_head_attention" ||
@@ -350,6 +449,7 @@ ConvertReport convert_module(torch::jit::Module& m, const Policy& policy) {
       }
     }
   }
+  if (!example_shape.empty()) measure_flops(m, probes, example_shape, rep);
   // The attribute names, listed for Python (scripted modules hide custom-class attributes from dir()).
   // Sorted by name, class, mode and bits (ties in creation order): the list is saved with the model.
   auto sort_key = [](const State& s) {

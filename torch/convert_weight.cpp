@@ -44,6 +44,30 @@ std::optional<at::Tensor> attr_tensor(const torch::jit::Module& m, const std::st
   return v && v->isTensor() ? std::optional<at::Tensor>(v->toTensor()) : std::nullopt;
 }
 
+// Through an Optional's refinement: `if w is not None` yields w on one branch and raises (an
+// uninitialized value) on the other; the value is w's.
+Value* refined(Value* v) {
+  while (true) {
+    Node* n = v->node();
+    if (n->kind() == c10::prim::unchecked_cast) {
+      v = n->input(0);
+      continue;
+    }
+    if (n->kind() != c10::prim::If) return v;
+    Value* live = nullptr;
+    int n_live = 0;
+    for (auto* b : n->blocks()) {
+      Value* o = b->outputs().at(v->offset());
+      if (o->node()->kind() != c10::prim::Uninitialized) {
+        live = o;
+        ++n_live;
+      }
+    }
+    if (n_live != 1) return v;
+    v = live;
+  }
+}
+
 std::optional<int64_t> const_int(Value* v) {
   auto iv = torch::jit::toIValue(v);
   if (iv && iv->isInt()) return iv->toInt();
@@ -96,7 +120,7 @@ std::string WeightExpr::layer_name() const {
 
 std::optional<WeightExpr> weight_expr(Value* v, Value* self, const torch::jit::Module& m) {
   std::vector<Value*> chain;  // from the parameter outwards, after reversal
-  while (v->node()->kind() != c10::prim::GetAttr) {
+  while ((v = refined(v))->node()->kind() != c10::prim::GetAttr) {
     Node* n = v->node();
     const std::string k = n->kind().toQualString();
     if (layout_kept().count(k) || layout_changed().count(k) || k == "aten::slice") {
@@ -200,7 +224,9 @@ std::optional<WeightExpr> weight_expr(Value* v, Value* self, const torch::jit::M
 }
 
 bool none_attribute(Value* v, Value* self, const torch::jit::Module& m) {
-  while (v->node()->kind() == c10::prim::unchecked_cast) v = v->node()->input(0);
+  v = refined(v);
+  // An attribute typed None makes its refinement raise: the weight is never initialized.
+  if (v->node()->kind() == c10::prim::Uninitialized) return true;
   auto path = attr_path(v, self);
   if (!path) return false;
   auto a = attr_value(m, *path);

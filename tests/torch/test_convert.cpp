@@ -636,3 +636,26 @@ TEST_CASE("lifecycle on a converted model: program_chip, drift_model, reset_mode
   cal();
   CHECK(torch::equal(run(m, x), y0));
 }
+
+TEST_CASE("FLOP measurement: each product's FLOPs are 2 x vectors x in x out, float products listed with their share") {
+  // mixed(): the W @ x product stays float. Closed forms for the example input 2 x 2 x 4 x 6:
+  // gconv (2 groups of 1 input channel, 3x3, 4 outputs, padding 1): 2 * (2*4*4*6 outputs) * 9;
+  // proj: 2 * (2*4*4 rows) * 6 * 5; W @ x (5 x 5 left factor times 2*4 matrices of 5 x 5): 2 * 5*5*8 * 5.
+  auto [ref_m, m] = twins(mixed, 6);
+  const ConvertReport rep = convert_module(m, parse_policy(kIdealPolicy, "flops.toml"), {2, 2, 4, 6});
+  INFO(rep.table());
+  REQUIRE(find_op(rep, "gconv"));
+  CHECK(find_op(rep, "gconv")->flops == 2.0 * (2 * 4 * 4 * 6) * 9);
+  CHECK(find_op(rep, "proj")->flops == 2.0 * (2 * 4 * 4) * 6 * 5);
+  double left = -1;
+  for (const auto& o : rep.ops)
+    if (!o.converted) left = o.flops;
+  CHECK(left == 2.0 * 5 * 5 * 8 * 5);
+  CHECK(rep.table().find("matrix-product FLOPs on arrays: ") != std::string::npos);
+  // The probes are gone from the converted model: its graph has no xbar::flops_probe.
+  std::ostringstream g;
+  g << *m.get_method("forward").graph();
+  CHECK(g.str().find("flops_probe") == std::string::npos);
+  const at::Tensor x = randn({2, 2, 4, 6});
+  CHECK(rel_err(run(m, x), run(ref_m, x)) < kModelTol);
+}
