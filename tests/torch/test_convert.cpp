@@ -640,7 +640,8 @@ TEST_CASE("lifecycle on a converted model: program_chip, drift_model, reset_mode
 TEST_CASE("FLOP measurement: each product's FLOPs are 2 x vectors x in x out, float products listed with their share") {
   // mixed(): the W @ x product stays float. Closed forms for the example input 2 x 2 x 4 x 6:
   // gconv (2 groups of 1 input channel, 3x3, 4 outputs, padding 1): 2 * (2*4*4*6 outputs) * 9;
-  // proj: 2 * (2*4*4 rows) * 6 * 5; W @ x (5 x 5 left factor times 2*4 matrices of 5 x 5): 2 * 5*5*8 * 5.
+  // proj: 2 * (2*4*4 rows) * 6 * 5; W @ x (the 4 x 4 parameter times 2 x 4 matrices of 4 x 5, K = 4):
+  // 2 * (2*4*4*5 outputs) * 4.
   auto [ref_m, m] = twins(mixed, 6);
   const ConvertReport rep = convert_module(m, parse_policy(kIdealPolicy, "flops.toml"), {2, 2, 4, 6});
   INFO(rep.table());
@@ -650,7 +651,7 @@ TEST_CASE("FLOP measurement: each product's FLOPs are 2 x vectors x in x out, fl
   double left = -1;
   for (const auto& o : rep.ops)
     if (!o.converted) left = o.flops;
-  CHECK(left == 2.0 * 5 * 5 * 8 * 5);
+  CHECK(left == 2.0 * (2 * 4 * 4 * 5) * 4);
   CHECK(rep.table().find("matrix-product FLOPs on arrays: ") != std::string::npos);
   // The probes are gone from the converted model: its graph has no xbar::flops_probe.
   std::ostringstream g;
