@@ -11,6 +11,7 @@
 
 #include "common/atomic_file.h"
 #include "common/error.h"
+#include "torch/convert_einsum.h"
 #include "torch/convert_fused.h"
 #include "torch/convert_weight.h"
 #include "torch/flop_count.h"
@@ -440,7 +441,41 @@ ConvertReport convert_module(torch::jit::Module& m, const Policy& policy, const 
         Value* y = insert(kXMatmul, {a, b, st});
         if (adds) y = insert(c10::aten::add, {y, n->input(0), g->insertConstant(int64_t(1))});
         replace(y, a, false);
-      } else if (kind == "aten::einsum" || kind == "aten::conv3d" || kind == "aten::conv_transpose1d" ||
+      } else if (kind == "aten::einsum") {
+        auto e = einsum_product(n);
+        if (!e) {
+          left_float(OpClass::linear, "einsum that is not a matrix product of two operands");
+          continue;
+        }
+        if (weight_expr(e->a, self, m)) {
+          left_float(OpClass::linear, "product with a module attribute on the left (W @ x)");
+          continue;
+        }
+        auto wb = weight_expr(e->b, self, m);
+        if (wb && (wb->dim != 2 || (wb->reshaped && !is_transpose_chain(e->b)))) {
+          left_float(OpClass::linear, "product with a reshaped module attribute");
+          continue;
+        }
+        torch::jit::WithInsertPoint guard(n);
+        if (wb) {
+          op.op_class = OpClass::linear;
+          op.name = wb->layer_name();
+          const std::string attr = state_for(op.name, *op.op_class, phase, r);
+          Value* st = g->insertGetAttr(self, attr);
+          // The weight as out x in: b itself when the product is a @ b^T.
+          Value* w = e->transpose_b ? e->b : insert(c10::aten::t, {e->b});
+          replace(insert(kXLinear, {e->a, w, g->insertConstant(c10::IValue()), st}), w, true);
+          continue;
+        }
+        op.op_class = from_softmax(e->a) ? OpClass::attn_av : OpClass::attn_qk;
+        op.name = attention_name(*op.op_class);
+        const std::string attr = state_for(op.name, *op.op_class, phase, r);
+        Value* st = g->insertGetAttr(self, attr);
+        Value* b = e->transpose_b ? insert(c10::aten::transpose, {e->b, g->insertConstant(int64_t(-1)),
+                                                                  g->insertConstant(int64_t(-2))})
+                                  : e->b;
+        replace(insert(kXMatmul, {e->a, b, st}), e->a, false);
+      } else if (kind == "aten::conv3d" || kind == "aten::conv_transpose1d" ||
                  kind == "aten::conv_transpose2d" || kind == "aten::conv_transpose3d" || kind == "aten::dot" ||
                  kind == "aten::mv" || kind == "aten::_native_multi_head_attention" ||
                  kind == "aten::_transformer_encoder_layer_fwd" ||

@@ -660,3 +660,35 @@ TEST_CASE("FLOP measurement: each product's FLOPs are 2 x vectors x in x out, fl
   const at::Tensor x = randn({2, 2, 4, 6});
   CHECK(rel_err(run(m, x), run(ref_m, x)) < kModelTol);
 }
+
+// einsum as models write it: a linear layer, the two attention products, and a trace (no product).
+torch::jit::Module einsum_model() {
+  torch::jit::Module m("Einsum");
+  m.register_parameter("proj_weight", randn({8, 6}), false);
+  m.register_parameter("w2", randn({8, 8}), false);
+  m.define(R"(
+def forward(self, x):
+    h = torch.einsum("bti,oi->bto", [x, self.proj_weight])
+    h = torch.einsum("bti,io->bto", [h, self.w2])
+    q = h.view(2, 3, 2, 4).transpose(1, 2)
+    s = torch.einsum("bhqd,bhkd->bhqk", [q, q])
+    p = torch.softmax(s, -1)
+    c = torch.einsum("bhqk,bhkd->bhqd", [p, q])
+    return c + torch.einsum("ii->", [self.w2])
+)");
+  return m;
+}
+
+TEST_CASE("einsum: linear and attention forms convert with their classes, other equations stay float") {
+  const ConvertReport rep = convert_and_compare(einsum_model, 8, randn({2, 3, 6}), "einsum");
+  INFO(rep.table());
+  REQUIRE(find_op(rep, "proj"));
+  CHECK(find_op(rep, "proj")->op_class == OpClass::linear);
+  REQUIRE(find_op(rep, "w2"));
+  CHECK(find_op(rep, "w2")->converted);
+  REQUIRE(find_op(rep, "scores"));
+  CHECK(find_op(rep, "scores")->op_class == OpClass::attn_qk);
+  REQUIRE(find_op(rep, "context"));
+  CHECK(find_op(rep, "context")->op_class == OpClass::attn_av);
+  CHECK(rep.table().find("4 analog, 0 digital-emulated, 1 left in float") != std::string::npos);
+}
