@@ -14,9 +14,10 @@ namespace xbar::cli {
 
 int cmd_convert(int argc, char** argv) {
   cxxopts::Options opt("xbar convert",
-                       "Converts a TorchScript model (scripted or traced in PyTorch, no code changes): aten::linear,\n"
-                       "aten::conv2d and attention products (matmul/bmm of two activations) become xbar ops with\n"
-                       "per-layer configs from the policy. Prints which nodes were converted and which stayed float, and why.\n"
+                       "Converts a TorchScript model (scripted or traced in PyTorch, no code changes): linear layers,\n"
+                       "(grouped) conv1d/conv2d, products with a parameter, attention products (also inside PyTorch's\n"
+                       "fused MultiheadAttention/TransformerEncoderLayer kernels) become xbar ops with per-layer\n"
+                       "configs from the policy. Prints which nodes were converted and which stayed float, and why.\n"
                        "The output loads in C++ or in Python after torch.ops.load_library(\"libxbar_torch.so\").");
   opt.add_options()("model", "input TorchScript file (.pt)", cxxopts::value<std::string>())(
       "p,policy", "policy TOML (default config sections + [[override]] rules; see data/policies/)",
