@@ -14,9 +14,10 @@ namespace xbar::cli {
 
 int cmd_convert(int argc, char** argv) {
   cxxopts::Options opt("xbar convert",
-                       "Converts a TorchScript model (scripted or traced in PyTorch, no code changes): aten::linear,\n"
-                       "aten::conv2d and attention products (matmul/bmm of two activations) become xbar ops with\n"
-                       "per-layer configs from the policy. Prints which nodes were converted and which stayed float, and why.\n"
+                       "Converts a TorchScript model (scripted or traced in PyTorch, no code changes): linear layers,\n"
+                       "(grouped) conv1d/conv2d, products with a parameter, attention products (also inside PyTorch's\n"
+                       "fused MultiheadAttention/TransformerEncoderLayer kernels) become xbar ops with per-layer\n"
+                       "configs from the policy. Prints which nodes were converted and which stayed float, and why.\n"
                        "The output loads in C++ or in Python after torch.ops.load_library(\"libxbar_torch.so\").");
   opt.add_options()("model", "input TorchScript file (.pt)", cxxopts::value<std::string>())(
       "p,policy", "policy TOML (default config sections + [[override]] rules; see data/policies/)",
@@ -24,6 +25,9 @@ int cmd_convert(int argc, char** argv) {
       "calibrate", "program chip --chip and calibrate its ADC ranges on this task's training data (fashion_mnist "
       "or text); the saved model carries the ranges and their source", cxxopts::value<std::string>())(
       "chip", "chip to program with --calibrate", cxxopts::value<int64_t>()->default_value("0"))(
+      "example-input", "measure each matrix product's share of the FLOPs on one forward of a random float input "
+      "of this shape (e.g. 1,3,224,224): the report lists every product left in float with its share and ends "
+      "with the fraction on arrays", cxxopts::value<std::vector<int64_t>>())(
       "h,help", "show this help");
   add_calibration_options(opt);
   opt.parse_positional({"model"});
@@ -36,7 +40,11 @@ int cmd_convert(int argc, char** argv) {
   refuse_alias(in, "MODEL.pt", res["out"].as<std::string>(), "--out");
   torch::jit::Module m = load_torchscript(in);
   require_float_model(m, in);
-  const ConvertReport rep = convert_module(m, policy);
+  std::vector<int64_t> shape;
+  if (res.count("example-input")) shape = res["example-input"].as<std::vector<int64_t>>();
+  for (int64_t d : shape)
+    if (d < 1) throw InputError("--example-input: dimensions must be >= 1, got " + std::to_string(d));
+  const ConvertReport rep = convert_module(m, policy, shape);
   std::cout << rep.table();
   if (res.count("calibrate")) {
     const CalibrationSet cal = load_calibration_set(parse_enum<Task>("--calibrate", res["calibrate"].as<std::string>()), calibration_options(res));

@@ -11,6 +11,10 @@
 
 #include "common/atomic_file.h"
 #include "common/error.h"
+#include "torch/convert_einsum.h"
+#include "torch/convert_fused.h"
+#include "torch/convert_weight.h"
+#include "torch/flop_count.h"
 
 namespace xbar {
 
@@ -22,35 +26,24 @@ namespace {
 
 const c10::Symbol kXLinear = c10::Symbol::fromQualString("xbar::linear");
 const c10::Symbol kXConv = c10::Symbol::fromQualString("xbar::conv2d");
+const c10::Symbol kXConv1d = c10::Symbol::fromQualString("xbar::conv1d");
 const c10::Symbol kXMatmul = c10::Symbol::fromQualString("xbar::matmul");
+const c10::Symbol kProbe = c10::Symbol::fromQualString("xbar::flops_probe");
 const char* kLayerList = "xbar_layer_attributes";
 
-// Module path of a value reached from `self` through prim::GetAttr ("blocks.0.fc.weight").
-std::optional<std::string> attr_path(Value* v, Value* self) {
-  std::vector<std::string> parts;
-  while (v->node()->kind() == c10::prim::GetAttr) {
-    parts.insert(parts.begin(), v->node()->s(c10::attr::name));
-    v = v->node()->input(0);
-  }
-  if (v != self || parts.empty()) return std::nullopt;
-  std::string s;
-  for (const auto& p : parts) s += (s.empty() ? "" : ".") + p;
-  return s;
-}
-
-// True when a value is (a view of) a module attribute: then a matmul with it is a weight product.
-bool is_parameter(Value* v, Value* self) {
-  static const std::set<std::string> views = {"aten::t", "aten::transpose", "aten::permute", "aten::contiguous",
-                                              "aten::to", "aten::view", "aten::reshape"};
-  while (views.count(v->node()->kind().toQualString())) v = v->node()->input(0);
-  return attr_path(v, self).has_value();
-}
-
+// True when v is (a dropout, mask or copy of) a softmax output, on every path of an if: the
+// probabilities of an attention, whose product with V is attn_av.
 bool from_softmax(Value* v) {
   static const std::set<std::string> pass = {"aten::dropout", "aten::to", "aten::contiguous", "aten::type_as",
-                                             "aten::masked_fill"};
+                                             "aten::masked_fill", "aten::view", "aten::reshape"};
   while (pass.count(v->node()->kind().toQualString())) v = v->node()->input(0);
-  const std::string k = v->node()->kind().toQualString();
+  Node* n = v->node();
+  if (n->kind() == c10::prim::If) {
+    for (auto* b : n->blocks())
+      if (!from_softmax(b->outputs().at(v->offset()))) return false;
+    return !n->blocks().empty();
+  }
+  const std::string k = n->kind().toQualString();
   return k == "aten::softmax" || k == "aten::_softmax";
 }
 
@@ -76,22 +69,47 @@ std::string frames_key(const std::vector<std::pair<std::string, std::string>>& f
   return k;
 }
 
+// Longest common module-path prefix, component-wise ("a.b.c", "a.b.d" -> "a.b").
+std::string common_path(const std::string& a, const std::string& b) {
+  size_t i = 0, last = 0;
+  while (i < a.size() && i < b.size() && a[i] == b[i]) {
+    ++i;
+    if (a[i - 1] == '.') last = i - 1;
+  }
+  if ((i == a.size() || a[i] == '.') && (i == b.size() || b[i] == '.')) return a.substr(0, i);
+  return a.substr(0, last);
+}
+
 // Full module paths of call frames, learned from weight products whose attribute paths are known:
-// the frame that owns a weight is the module path of the weight minus its attribute name, and
-// each outer frame drops one more component. Instance names alone lose containers such as
-// ModuleList ("blocks"), which is why the paths come from the weights.
-std::map<std::string, std::string> frame_paths(const std::vector<Node*>& nodes, Value* self) {
-  std::map<std::string, std::string> out;
+// the frame that uses a weight directly is the common prefix of the modules owning its weights
+// (nn.MultiheadAttention uses its in_proj_weight and out_proj.weight), and each outer frame drops
+// one more component. Instance names alone lose containers such as ModuleList ("blocks"), which
+// is why the paths come from the weights.
+std::map<std::string, std::string> frame_paths(const std::vector<Node*>& nodes, Value* self,
+                                               const torch::jit::Module& m) {
+  std::map<std::string, std::string> direct;
+  std::map<std::string, std::vector<std::pair<std::string, std::string>>> frames_of;
   for (Node* n : nodes) {
     const std::string kind = n->kind().toQualString();
-    if (kind != "aten::linear" && kind != "aten::conv2d" && kind != "aten::_convolution") continue;
-    auto wp = attr_path(n->input(1), self);
-    if (!wp) continue;
+    if (kind != "aten::linear" && kind != "aten::conv2d" && kind != "aten::_convolution" && kind != "aten::conv1d")
+      continue;
+    auto w = weight_expr(n->input(1), self, m);
+    if (!w) continue;
     const auto f = module_frames(n);
-    std::string path = wp->substr(0, wp->rfind('.') == std::string::npos ? 0 : wp->rfind('.'));
-    for (size_t d = f.size(); d > 0; --d) {
-      out.emplace(frames_key(f, d), path);
+    if (f.empty()) continue;
+    const std::string key = frames_key(f, f.size());
+    auto it = direct.find(key);
+    if (it == direct.end()) direct.emplace(key, w->module());
+    else it->second = common_path(it->second, w->module());
+    frames_of.emplace(key, f);
+  }
+  std::map<std::string, std::string> out = direct;
+  for (const auto& [key, path0] : direct) {
+    const auto& f = frames_of.at(key);
+    std::string path = path0;
+    for (size_t d = f.size() - 1; d > 0; --d) {
       path = path.substr(0, path.rfind('.') == std::string::npos ? 0 : path.rfind('.'));
+      out.emplace(frames_key(f, d), path);
     }
   }
   return out;
@@ -119,27 +137,129 @@ bool is_constant_false(Value* v) {
   return iv && iv->isBool() && !iv->toBool();
 }
 
+bool is_constant_one(Value* v) {
+  auto iv = torch::jit::toIValue(v);
+  return iv && ((iv->isInt() && iv->toInt() == 1) || (iv->isDouble() && iv->toDouble() == 1.0));
+}
+
+// True when the layout changes on the way from the parameter are only 2-D transposes.
+bool is_transpose_chain(Value* v) {
+  while (v->node()->kind() != c10::prim::GetAttr) {
+    const std::string k = v->node()->kind().toQualString();
+    if (k == "aten::view" || k == "aten::reshape" || k == "aten::permute" || k == "aten::numpy_T") return false;
+    v = v->node()->input(0);
+    if (v->node()->kind() == c10::prim::ListUnpack) v = v->node()->input(0)->node()->input(0);
+  }
+  return true;
+}
+
+// Where a matrix product's FLOPs are measured: its output, the operand that gives K, the report
+// row, whether a weight product.
+struct Probe {
+  Value* out;
+  Value* operand;
+  size_t row;
+  bool weight;
+};
+
+// Runs a copy of the converted module (its layers calibrating, so every policy reads) once on a
+// random input with an xbar::flops_probe after every matrix product, and stores each row's FLOPs.
+// The probes leave m's graphs afterwards; m's layers are untouched (the copy has its own).
+void measure_flops(torch::jit::Module& m, const std::vector<Probe>& probes, const std::vector<int64_t>& shape,
+                   ConvertReport& rep) {
+  std::vector<Node*> inserted;
+  for (const Probe& p : probes) {
+    Graph* g = p.out->owningGraph();
+    torch::jit::WithInsertPoint guard(p.out->node());
+    Value* row = g->insertConstant(int64_t(p.row));
+    Value* weight = g->insertConstant(p.weight);
+    Node* pn = g->create(kProbe, {p.out, p.operand, row, weight});
+    pn->insertAfter(p.out->node());
+    pn->output()->setType(p.out->type());
+    p.out->replaceAllUsesWith(pn->output());
+    pn->replaceInput(0, p.out);
+    inserted.push_back(pn);
+  }
+  std::string failed;
+  std::map<int64_t, double> counts;
+  try {
+    std::stringstream ss;
+    m.save(ss);
+    torch::jit::Module copy = torch::jit::load(ss);
+    for (auto& l : xbar_layers(copy)) l->set_calibrating(true);
+    torch::NoGradGuard no_grad;
+    flop_count_reset();
+    copy.forward({at::randn(shape)});
+    counts = flop_count_take();
+  } catch (const c10::Error& e) {
+    failed = e.what_without_backtrace();
+  } catch (const std::exception& e) {
+    failed = e.what();
+  }
+  for (Node* pn : inserted) {
+    pn->output()->replaceAllUsesWith(pn->input(0));
+    pn->destroy();
+  }
+  std::string dims;
+  for (int64_t d : shape) dims += (dims.empty() ? "" : "x") + std::to_string(d);
+  if (!failed.empty()) {
+    rep.warnings.push_back("FLOPs not measured: forward on a random input of shape " + dims + " failed: " + failed);
+    return;
+  }
+  rep.example_shape = shape;
+  for (const Probe& p : probes) rep.ops[p.row].flops = counts.count(int64_t(p.row)) ? counts[int64_t(p.row)] : 0.0;
+}
+
+std::string percent(double part, double total) {
+  std::ostringstream os;
+  os.setf(std::ios::fixed);
+  os.precision(2);
+  os << (total > 0 ? 100.0 * part / total : 0.0) << "%";
+  return os.str();
+}
+
 }  // namespace
 
 std::string ConvertReport::table() const {
   std::ostringstream os;
   size_t n_analog = 0, n_digital = 0, n_left = 0;
+  double measured = 0;
+  for (const auto& o : ops) measured += std::max(o.flops, 0.0);
   for (const auto& o : ops) {
     const bool analog = o.mode == OpMode::analog;
     os << (o.converted ? (analog ? "analog " : "digital") : "float  ") << "  " << o.method << "  " << o.kind << "  "
        << (o.name.empty() ? "-" : o.name) << "  [" << (o.op_class ? enum_string(*o.op_class) : "-") << "]";
     if (!o.reason.empty()) os << "  (" << o.reason << ")";
+    if (!example_shape.empty() && o.flops >= 0) os << "  " << percent(o.flops, measured) << " of FLOPs";
     os << "\n";
     (o.converted ? (analog ? n_analog : n_digital) : n_left)++;
   }
   os << n_analog << " analog, " << n_digital << " digital-emulated, " << n_left << " left in float\n";
+  if (!example_shape.empty()) {
+    double total = 0, analog = 0, digital = 0, left = 0;
+    for (const auto& o : ops) {
+      if (o.flops < 0) continue;
+      total += o.flops;
+      (o.converted ? (o.mode == OpMode::analog ? analog : digital) : left) += o.flops;
+    }
+    std::string dims;
+    for (int64_t d : example_shape) dims += (dims.empty() ? "" : "x") + std::to_string(d);
+    os << "matrix-product FLOPs of one forward on a random " << dims << " input: " << total / 1e6 << " M\n";
+    for (const auto& o : ops)
+      if (!o.converted && o.flops > 0)
+        os << "  float " << percent(o.flops, total) << "  " << o.kind << "  " << (o.name.empty() ? "-" : o.name)
+           << "  (" << o.reason << ")\n";
+    os << "digital-emulated: " << percent(digital, total) << ", left in float: " << percent(left, total) << "\n";
+    os << "matrix-product FLOPs on arrays: " << percent(analog, total) << "\n";
+  }
   for (const auto& w : warnings) os << "warning: " << w << "\n";
   return os.str();
 }
 
-ConvertReport convert_module(torch::jit::Module& m, const Policy& policy) {
+ConvertReport convert_module(torch::jit::Module& m, const Policy& policy, const std::vector<int64_t>& example_shape) {
   require_float_model(m, "model");
   ConvertReport rep;
+  std::vector<Probe> probes;
   // One layer state per (name, op class, mode, bits, config): phases that resolve alike share it.
   struct State {
     std::string name;
@@ -178,44 +298,93 @@ ConvertReport convert_module(torch::jit::Module& m, const Policy& policy) {
     std::vector<Node*> nodes;
     collect(g->block(), nodes);
     std::map<std::string, int> seen;  // activation-product names used in this method
-    const auto paths = frame_paths(nodes, self);
+    const auto decomposed = decompose_fused(*g, self);
+    nodes.clear();
+    collect(g->block(), nodes);
+    const auto paths = frame_paths(nodes, self, m);
     for (Node* n : nodes) {
       const std::string kind = n->kind().toQualString();
       ConvertedOp op;
       op.method = mname;
       op.kind = kind;
-      Node* call = nullptr;
       ResolvedOp r;
-      if (kind == "aten::linear" || kind == "aten::conv2d" || kind == "aten::_convolution") {
+      const bool product = kind == "aten::matmul" || kind == "aten::mm" || kind == "aten::bmm" ||
+                           kind == "aten::addmm" || kind == "aten::baddbmm";
+      const bool weighted = kind == "aten::linear" || kind == "aten::conv2d" || kind == "aten::_convolution" ||
+                            kind == "aten::conv1d";
+      auto left_float = [&](OpClass c, const std::string& why) {
+        op.op_class = c;
+        op.reason = why;
+        if (product || weighted)
+          probes.push_back({n->output(), n->input(product && (kind == "aten::addmm" || kind == "aten::baddbmm") ? 1
+                                                  : product ? 0 : 1),
+                            rep.ops.size(), weighted});
+        rep.ops.push_back(op);
+      };
+      // Replaces n's output by `v` (computed before n) and records the conversion; `operand`
+      // gives the product's K (the weight, or the left activation factor).
+      auto replace = [&](Value* v, Value* operand, bool weight) {
+        v->setType(n->output()->type());
+        n->output()->replaceAllUsesWith(v);
+        n->destroy();
+        op.converted = true;
+        op.mode = r.mode;
+        probes.push_back({v, operand, rep.ops.size(), weight});
+        rep.ops.push_back(op);
+      };
+      auto insert = [&](c10::Symbol k, std::vector<Value*> in) {
+        Node* c = g->create(k, in);
+        c->insertBefore(n);
+        return c->output();
+      };
+      auto attention_name = [&](OpClass c) {
+        auto d = decomposed.find(n);
+        const std::string base = d != decomposed.end() ? d->second : module_path(n, paths);
+        std::string name = base + (base.empty() ? "" : ".") + (c == OpClass::attn_qk ? "scores" : "context");
+        const int k = seen[name]++;
+        return k ? name + "_" + std::to_string(k) : name;
+      };
+      if (kind == "aten::linear" || kind == "aten::conv2d" || kind == "aten::_convolution" || kind == "aten::conv1d") {
         const bool conv = kind != "aten::linear";
-        op.op_class = conv ? OpClass::conv : OpClass::linear;
-        auto wp = attr_path(n->input(1), self);
-        if (!wp) {
-          op.reason = "weight is not a module attribute";
-          rep.ops.push_back(op);
+        const OpClass cls = conv ? OpClass::conv : OpClass::linear;
+        auto w = weight_expr(n->input(1), self, m);
+        if (!w) {
+          left_float(cls, none_attribute(n->input(1), self, m)
+                              ? "branch not taken: the weight attribute is None in this model"
+                              : "weight is not a module attribute (or a view or row slice of one)");
           continue;
         }
-        op.name = wp->substr(0, wp->rfind('.') == std::string::npos ? wp->size() : wp->rfind('.'));
+        op.op_class = cls;
+        op.name = w->layer_name();
         if (!conv) {
           const std::string leaf = op.name.substr(op.name.rfind('.') + 1);
           if (leaf == "lm_head" || leaf == "head") op.op_class = OpClass::lm_head;
         }
         if (kind == "aten::_convolution" && !is_constant_false(n->input(6))) {
-          op.reason = "transposed convolution";
-          rep.ops.push_back(op);
+          left_float(cls, "transposed convolution");
           continue;
         }
         if (conv && n->input(4)->type()->kind() == c10::TypeKind::StringType) {
-          op.reason = "padding given as a string ('same'/'valid'); give it as numbers to map it";
-          rep.ops.push_back(op);
+          left_float(cls, "padding given as a string ('same'/'valid'); give it as numbers to map it");
           continue;
         }
-        const int groups_input = kind == "aten::_convolution" ? 8 : 6;
+        // Spatial dimensions from the stride list: 1 (conv1d) or 2 (conv2d); conv3d stays float.
+        int64_t spatial = kind == "aten::conv1d" ? 1 : 2;
+        if (kind == "aten::_convolution") {
+          Value* sl = n->input(3);
+          auto sv = torch::jit::toIValue(sl);
+          spatial = sv && sv->isIntList() ? int64_t(sv->toIntVector().size())
+                    : sl->node()->kind() == c10::prim::ListConstruct ? int64_t(sl->node()->inputs().size())
+                                                                     : 0;
+          if (spatial != 1 && spatial != 2) {
+            left_float(cls, "convolution with " + std::to_string(spatial) + " spatial dimensions");
+            continue;
+          }
+        }
         if (conv) {
-          auto gv = torch::jit::toIValue(n->input(groups_input));
-          if (!gv || gv->toInt() != 1) {
-            op.reason = "grouped convolution (groups != 1)";
-            rep.ops.push_back(op);
+          auto gv = torch::jit::toIValue(n->input(kind == "aten::_convolution" ? 8 : 6));
+          if (!gv || !gv->isInt()) {
+            left_float(cls, "groups not a constant");
             continue;
           }
         }
@@ -223,48 +392,99 @@ ConvertReport convert_module(torch::jit::Module& m, const Policy& policy) {
         torch::jit::WithInsertPoint guard(n);
         Value* st = g->insertGetAttr(self, attr);
         if (!conv) {
-          call = g->create(kXLinear, {n->input(0), n->input(1), n->input(2), st});
-        } else if (kind == "aten::conv2d") {
-          call = g->create(kXConv, {n->input(0), n->input(1), n->input(2), n->input(3), n->input(4), n->input(5),
-                                    n->input(6), st});
+          replace(insert(kXLinear, {n->input(0), n->input(1), n->input(2), st}), n->input(1), true);
         } else {
-          call = g->create(kXConv, {n->input(0), n->input(1), n->input(2), n->input(3), n->input(4), n->input(5),
-                                    n->input(8), st});
+          const int gi = kind == "aten::_convolution" ? 8 : 6;
+          replace(insert(spatial == 1 ? kXConv1d : kXConv, {n->input(0), n->input(1), n->input(2), n->input(3),
+                                                             n->input(4), n->input(5), n->input(gi), st}),
+                  n->input(1), true);
         }
-      } else if (kind == "aten::matmul" || kind == "aten::bmm") {
-        if (is_parameter(n->input(0), self) || is_parameter(n->input(1), self)) {
-          op.op_class = OpClass::linear;
-          op.reason = "product with a module attribute; write it as torch.nn.functional.linear to map it";
-          rep.ops.push_back(op);
+      } else if (kind == "aten::matmul" || kind == "aten::mm" || kind == "aten::bmm" || kind == "aten::addmm" ||
+                 kind == "aten::baddbmm") {
+        // addmm/baddbmm: input + a @ b, mapped when beta = alpha = 1 (the bias added digitally).
+        const bool adds = kind == "aten::addmm" || kind == "aten::baddbmm";
+        Value* a = n->input(adds ? 1 : 0);
+        Value* b = n->input(adds ? 2 : 1);
+        if (adds && !(is_constant_one(n->input(3)) && is_constant_one(n->input(4)))) {
+          left_float(OpClass::linear, "scaled product (beta or alpha != 1)");
           continue;
         }
-        op.op_class = from_softmax(n->input(0)) ? OpClass::attn_av : OpClass::attn_qk;
-        const std::string base = module_path(n, paths);
-        std::string name = base + (base.empty() ? "" : ".") + (op.op_class == OpClass::attn_qk ? "scores" : "context");
-        const int k = seen[name]++;
-        op.name = k ? name + "_" + std::to_string(k) : name;
+        auto wa = weight_expr(a, self, m), wb = weight_expr(b, self, m);
+        if (wa) {
+          left_float(OpClass::linear, "product with a module attribute on the left (W @ x); write it as x @ W.t()");
+          continue;
+        }
+        if (wb) {
+          // x @ E with E (in x out) a constant 2-D weight expression: linear(x, E^T).
+          if (wb->dim != 2 || (wb->reshaped && !is_transpose_chain(b))) {
+            left_float(OpClass::linear, "product with a reshaped module attribute");
+            continue;
+          }
+          op.op_class = OpClass::linear;
+          op.name = wb->layer_name();
+          const std::string leaf = op.name.substr(op.name.rfind('.') + 1);
+          if (leaf == "lm_head" || leaf == "head") op.op_class = OpClass::lm_head;
+          const std::string attr = state_for(op.name, *op.op_class, phase, r);
+          torch::jit::WithInsertPoint guard(n);
+          Value* st = g->insertGetAttr(self, attr);
+          Value* wt = insert(c10::aten::t, {b});
+          Value* y = insert(kXLinear, {a, wt, g->insertConstant(c10::IValue()), st});
+          if (adds) y = insert(c10::aten::add, {y, n->input(0), g->insertConstant(int64_t(1))});
+          replace(y, wt, true);
+          continue;
+        }
+        op.op_class = from_softmax(a) ? OpClass::attn_av : OpClass::attn_qk;
+        op.name = attention_name(*op.op_class);
         const std::string attr = state_for(op.name, *op.op_class, phase, r);
         torch::jit::WithInsertPoint guard(n);
         Value* st = g->insertGetAttr(self, attr);
-        call = g->create(kXMatmul, {n->input(0), n->input(1), st});
-      } else if (kind == "aten::mm" || kind == "aten::addmm" || kind == "aten::einsum" ||
-                 kind == "aten::_native_multi_head_attention" || kind == "aten::conv1d" || kind == "aten::conv3d" ||
-                 kind == "aten::conv_transpose2d") {
-        op.reason = "no crossbar mapping for this operator";
-        rep.ops.push_back(op);
-        continue;
-      } else {
-        continue;
+        Value* y = insert(kXMatmul, {a, b, st});
+        if (adds) y = insert(c10::aten::add, {y, n->input(0), g->insertConstant(int64_t(1))});
+        replace(y, a, false);
+      } else if (kind == "aten::einsum") {
+        auto e = einsum_product(n);
+        if (!e) {
+          left_float(OpClass::linear, "einsum that is not a matrix product of two operands");
+          continue;
+        }
+        if (weight_expr(e->a, self, m)) {
+          left_float(OpClass::linear, "product with a module attribute on the left (W @ x)");
+          continue;
+        }
+        auto wb = weight_expr(e->b, self, m);
+        if (wb && (wb->dim != 2 || (wb->reshaped && !is_transpose_chain(e->b)))) {
+          left_float(OpClass::linear, "product with a reshaped module attribute");
+          continue;
+        }
+        torch::jit::WithInsertPoint guard(n);
+        if (wb) {
+          op.op_class = OpClass::linear;
+          op.name = wb->layer_name();
+          const std::string attr = state_for(op.name, *op.op_class, phase, r);
+          Value* st = g->insertGetAttr(self, attr);
+          // The weight as out x in: b itself when the product is a @ b^T.
+          Value* w = e->transpose_b ? e->b : insert(c10::aten::t, {e->b});
+          replace(insert(kXLinear, {e->a, w, g->insertConstant(c10::IValue()), st}), w, true);
+          continue;
+        }
+        op.op_class = from_softmax(e->a) ? OpClass::attn_av : OpClass::attn_qk;
+        op.name = attention_name(*op.op_class);
+        const std::string attr = state_for(op.name, *op.op_class, phase, r);
+        Value* st = g->insertGetAttr(self, attr);
+        Value* b = e->transpose_b ? insert(c10::aten::transpose, {e->b, g->insertConstant(int64_t(-1)),
+                                                                  g->insertConstant(int64_t(-2))})
+                                  : e->b;
+        replace(insert(kXMatmul, {e->a, b, st}), e->a, false);
+      } else if (kind == "aten::conv3d" || kind == "aten::conv_transpose1d" ||
+                 kind == "aten::conv_transpose2d" || kind == "aten::conv_transpose3d" || kind == "aten::dot" ||
+                 kind == "aten::mv" || kind == "aten::_native_multi_head_attention" ||
+                 kind == "aten::_transformer_encoder_layer_fwd" ||
+                 kind == "aten::scaled_dot_product_attention") {
+        left_float(OpClass::linear, "no crossbar mapping for this operator");
       }
-      call->insertBefore(n);
-      call->output()->setType(n->output()->type());
-      n->output()->replaceAllUsesWith(call->output());
-      n->destroy();
-      op.converted = true;
-      op.mode = r.mode;
-      rep.ops.push_back(op);
     }
   }
+  if (!example_shape.empty()) measure_flops(m, probes, example_shape, rep);
   // The attribute names, listed for Python (scripted modules hide custom-class attributes from dir()).
   // Sorted by name, class, mode and bits (ties in creation order): the list is saved with the model.
   auto sort_key = [](const State& s) {

@@ -18,12 +18,17 @@ struct ConvertedOp {
   std::optional<OpClass> op_class;         // empty: no crossbar mapping for this operator
   OpMode mode = OpMode::analog;            // of a converted operator
   bool converted = false;
+  double flops = -1;  // measured on the example input (all calls of this node); -1: not measured
 };
 
 struct ConvertReport {
   std::vector<ConvertedOp> ops;
   std::vector<std::string> warnings;  // e.g. policy rules that matched nothing
-  std::string table() const;          // human-readable report
+  std::vector<int64_t> example_shape;  // input of the FLOP measurement (empty: none)
+  // Human-readable report; with a FLOP measurement each matrix product's share of the forward's
+  // matrix-product FLOPs, every operator left in float with its share and reason, and the
+  // fraction on arrays last.
+  std::string table() const;
 };
 
 // torch::jit::load with a FileError naming the file when it is missing or not TorchScript.
@@ -34,8 +39,11 @@ void save_torchscript(const torch::jit::Module& m, const std::string& path);
 // evaluation start from the float model.
 void require_float_model(const torch::jit::Module& m, const std::string& path);
 
-// Rewrites every method of `m` in place. Throws ConfigError for an invalid policy.
-ConvertReport convert_module(torch::jit::Module& m, const Policy& policy);
+// Rewrites every method of `m` in place. Throws ConfigError for an invalid policy. With an
+// example shape, runs forward once on a random float input of that shape (layers calibrating,
+// reset afterwards) to measure each matrix product's FLOPs.
+ConvertReport convert_module(torch::jit::Module& m, const Policy& policy,
+                             const std::vector<int64_t>& example_shape = {});
 
 // Lifecycle of a converted model's layer states.
 std::vector<c10::intrusive_ptr<XbarLayer>> xbar_layers(const torch::jit::Module& m);

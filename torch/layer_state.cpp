@@ -208,6 +208,7 @@ LayerCounters XbarLayer::counter_values() const {
   if (has_weights(op_class_) && layer_ && programmed_) {
     c = layer_->counters();
     c.reads = reads_;  // reads of this chip, across re-programmings and saved models
+    c.occupancy /= double(groups_);  // off-diagonal blocks hold zeros, not weights
   }
   return c;
 }
@@ -253,6 +254,21 @@ at::Tensor XbarLayer::linear(const at::Tensor& x, const at::Tensor& weight, cons
   RowMatrixXf Y = read_named(X);
   reads_ = int64_t(layer_->read_index());
   return to_tensor(std::move(Y), x.scalar_type());
+}
+
+at::Tensor XbarLayer::block_diagonal(const at::Tensor& w2d, int64_t groups) {
+  TORCH_CHECK(w2d.dim() == 2 && groups >= 1 && w2d.size(0) % groups == 0, "xbar layer ", name_,
+              ": a grouped weight must be 2-D with rows divisible by groups = ", groups, ", got ", w2d.sizes());
+  auto build = [&] { return at::block_diag(w2d.split(w2d.size(0) / groups)); };
+  std::lock_guard<std::mutex> g(mu_);
+  groups_ = groups;
+  if (at::GradMode::is_enabled() && w2d.requires_grad()) return build();
+  if (!block_.defined() || block_src_.sizes() != w2d.sizes() || block_src_.scalar_type() != w2d.scalar_type() ||
+      !at::equal(block_src_, w2d.detach())) {
+    block_src_ = w2d.detach().clone();
+    block_ = at::block_diag(block_src_.split(w2d.size(0) / groups));
+  }
+  return block_;
 }
 
 at::Tensor XbarLayer::matmul_batch(const at::Tensor& A, const at::Tensor& B) {

@@ -50,6 +50,12 @@ class XbarLayer : public torch::CustomClassHolder {
 
   // y = x W^T + b for x (N x in); programs lazily (or again if W changed since programming).
   at::Tensor linear(const at::Tensor& x2d, const at::Tensor& weight, const c10::optional<at::Tensor>& bias);
+  // Grouped convolution: the O x (groups K) block-diagonal matrix whose g-th diagonal block is rows
+  // [g O/groups, (g+1) O/groups) of w2d (O x K). The same tensor is returned while w2d's contents
+  // stay (the layer is programmed once); a fresh, differentiable one when w2d requires grad.
+  // The counters' occupancy then counts the blocks' cells only (1/groups of the matrix).
+  at::Tensor block_diagonal(const at::Tensor& w2d, int64_t groups);
+
   // Activation products A[s] (n x k) times B[s] (k x m) for every slice s (batch x heads). B is
   // the stationary operand (K^T for attn_qk, V for attn_av), written to arrays as tokens arrive:
   // when B[s] extends the previous call's B[s] by new tokens (KV-cache decode), the earlier
@@ -128,6 +134,8 @@ class XbarLayer : public torch::CustomClassHolder {
                                       // attention: one LSB for every bank)
   bool calibrating_ = false;
   std::string calibration_source_;    // provenance of adc_lsbs_
+  int64_t groups_ = 1;                // block-diagonal weight of a grouped convolution
+  at::Tensor block_src_, block_;      // its source rows and the cached block-diagonal matrix
   LayerCounters totals_;              // accumulated over activation-product calls
   struct KvSlot {
     at::Tensor b;                       // what this slice's array holds

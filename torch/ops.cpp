@@ -135,9 +135,10 @@ at::Tensor op_conv2d(const at::Tensor& x, const at::Tensor& weight, const c10::o
   check_float(weight, "xbar::conv2d", "weight");
   TORCH_CHECK(x.dim() == 4, "xbar::conv2d: x must be N x C x H x W, got sizes ", x.sizes());
   TORCH_CHECK(weight.dim() == 4, "xbar::conv2d: weight must be O x C x kH x kW, got sizes ", weight.sizes());
-  TORCH_CHECK(groups == 1, "xbar::conv2d: only groups = 1 maps onto one crossbar layer, got groups = ", groups);
-  TORCH_CHECK(x.size(1) == weight.size(1), "xbar::conv2d: x has ", x.size(1), " channels, weight expects ",
-              weight.size(1));
+  TORCH_CHECK(groups >= 1 && weight.size(0) % groups == 0, "xbar::conv2d: groups must be >= 1 and divide the ",
+              weight.size(0), " output channels, got groups = ", groups);
+  TORCH_CHECK(x.size(1) == weight.size(1) * groups, "xbar::conv2d: x has ", x.size(1), " channels, weight expects ",
+              weight.size(1) * groups, " (", weight.size(1), " per group, ", groups, " groups)");
   if (bias && bias->defined())
     TORCH_CHECK(bias->dim() == 1 && bias->size(0) == weight.size(0), "xbar::conv2d: bias has sizes ", bias->sizes(),
                 ", expected [", weight.size(0), "]");
@@ -149,10 +150,26 @@ at::Tensor op_conv2d(const at::Tensor& x, const at::Tensor& weight, const c10::o
   TORCH_CHECK(Ho > 0 && Wo > 0, "xbar::conv2d: output would be empty for input sizes ", x.sizes());
   // im2col: the weights stay stationary on the tiles, each output pixel is one input vector.
   const at::Tensor cols = at::im2col(x, {kh, kw}, dilation, padding, stride);  // N x (C kh kw) x L
-  const int64_t K = weight.size(1) * kh * kw;  // explicit: -1 is ambiguous for an empty batch
+  const int64_t K = x.size(1) * kh * kw;  // explicit: -1 is ambiguous for an empty batch
   const at::Tensor patches = cols.transpose(1, 2).reshape({N * Ho * Wo, K});
-  const at::Tensor y = op_linear(patches, weight.reshape({O, K}), bias, state);
+  // Groups: im2col orders columns channel-major, so group g reads columns [g K/G, (g+1) K/G) and
+  // its weights form the g-th diagonal block of one O x K matrix (zeros elsewhere).
+  const at::Tensor w2d = weight.reshape({O, K / groups});
+  const at::Tensor y = op_linear(patches, groups == 1 ? w2d : state->block_diagonal(w2d, groups), bias, state);
   return y.reshape({N, Ho * Wo, O}).transpose(1, 2).reshape({N, O, Ho, Wo});
+}
+
+at::Tensor op_conv1d(const at::Tensor& x, const at::Tensor& weight, const c10::optional<at::Tensor>& bias,
+                     at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups,
+                     const c10::intrusive_ptr<XbarLayer>& state) {
+  TORCH_CHECK(x.dim() == 3 && weight.dim() == 3, "xbar::conv1d: x must be N x C x L and weight O x C x k, got sizes ",
+              x.sizes(), " and ", weight.sizes());
+  TORCH_CHECK(stride.size() == 1 && padding.size() == 1 && dilation.size() == 1,
+              "xbar::conv1d: stride, padding and dilation must have 1 entry");
+  // A 1-D convolution is a 2-D one over a height-1 image.
+  return op_conv2d(x.unsqueeze(2), weight.unsqueeze(2), bias, {1, stride[0]}, {0, padding[0]}, {1, dilation[0]}, groups,
+                   state)
+      .squeeze(2);
 }
 
 at::Tensor op_matmul(const at::Tensor& a, const at::Tensor& b, const c10::intrusive_ptr<XbarLayer>& state) {

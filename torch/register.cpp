@@ -1,6 +1,7 @@
 // The one registration file: the xbar operator library and its custom class.
 #include <torch/library.h>
 
+#include "torch/flop_count.h"
 #include "torch/ops.h"
 #include "torch/model_cost.h"
 
@@ -34,6 +35,10 @@ TORCH_LIBRARY(xbar, m) {
   m.def(
       "conv2d(Tensor x, Tensor weight, Tensor? bias, int[2] stride, int[2] padding, int[2] dilation, int groups, "
       "__torch__.torch.classes.xbar.Layer state) -> Tensor");
+  m.def(
+      "conv1d(Tensor x, Tensor weight, Tensor? bias, int[1] stride, int[1] padding, int[1] dilation, int groups, "
+      "__torch__.torch.classes.xbar.Layer state) -> Tensor");
+  m.def("flops_probe(Tensor(a) out, Tensor operand, int row, bool weight) -> Tensor(a)");
   m.def("matmul(Tensor a, Tensor b, __torch__.torch.classes.xbar.Layer state) -> Tensor");
 }
 
@@ -42,5 +47,7 @@ TORCH_LIBRARY(xbar, m) {
 TORCH_LIBRARY_IMPL(xbar, CompositeImplicitAutograd, m) {
   m.impl("linear", &xbar::op_linear);
   m.impl("conv2d", &xbar::op_conv2d);
+  m.impl("conv1d", &xbar::op_conv1d);
+  m.impl("flops_probe", &xbar::op_flops_probe);
   m.impl("matmul", &xbar::op_matmul);
 }

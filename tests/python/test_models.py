@@ -157,16 +157,18 @@ class ScriptedDecoder(CausalDecoder):
 
 
 class Grouped(nn.Module):
-    """A grouped conv (no single-crossbar mapping) and a product with a parameter: both stay float."""
+    """A grouped conv and a product with a parameter (both convert), and a product with the
+    parameter on the left (stays float)."""
 
     def __init__(self):
         super().__init__()
         self.gconv = nn.Conv2d(4, 4, 3, padding=1, groups=2)
         self.proj = nn.Parameter(torch.randn(6, 5))
+        self.left = nn.Parameter(torch.randn(5, 5))
         self.fc1 = nn.Linear(5, 3)
 
     def forward(self, x):
-        return self.fc1(torch.matmul(self.gconv(x), self.proj))
+        return self.fc1(torch.matmul(self.left, torch.matmul(self.gconv(x), self.proj)))
 
 
 SCRIPTABLE = {CausalDecoder: ScriptedDecoder}
@@ -386,9 +388,10 @@ class TestConvertedModels(ModelTest):
                 with torch.no_grad():
                     ref = m(x)
                 conv, rep = self.convert(self.save(m, f"grouped_{how}"), IDEAL, f"grouped_{how}_ideal")
-                self.assertRegex(rep, r"(?m)^float\s.*gconv.*grouped convolution", rep)
-                self.assertRegex(rep, r"(?m)^float\s.*aten::matmul.*module attribute", rep)
-                self.assertIn("1 analog, 0 digital-emulated, 2 left in float", rep)
+                self.assertRegex(rep, r"(?m)^analog\s.*gconv\s+\[conv\]", rep)
+                self.assertRegex(rep, r"(?m)^analog\s.*aten::matmul\s+proj\s+\[linear\]", rep)
+                self.assertRegex(rep, r"(?m)^float\s.*aten::matmul.*module attribute on the left", rep)
+                self.assertIn("3 analog, 0 digital-emulated, 1 left in float", rep)
                 with torch.no_grad():
                     self.assertLess(rel_max(conv(x), ref), IDEAL_TOL)
 
