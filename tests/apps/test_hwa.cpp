@@ -98,7 +98,7 @@ TEST_CASE("a short HWA run beats its float-trained twin on chips with sigma = 0.
                            "[dac]\nbits = 8\n[adc]\nbits = 8\nrange = \"calibrated\"\n[mapping]\nweight_bits = 8\n";
   const Policy p = load_policy(policy);
   const EvalData d = load_eval_data(Task::fashion_mnist, 2000, 0);
-  const data::FashionMnist train = data::load_fashion_mnist("train");
+  const data::ImageSet train = data::load_images({}, "train");
 
   torch::jit::Module twin = load_torchscript(src("data/models/cnn7k.pt"));
   models::TrainOptions to;
