@@ -70,6 +70,29 @@ TEST_CASE("--data: train, eval and HWA-retrain a classifier on a small IDX set; 
   CHECK(ev.out.find("data 200 test images of bars") != std::string::npos);
   CHECK(number_after(ev.out, "float accuracy_percent ") == doctest::Approx(train_acc).epsilon(1e-9));
 
+  // sweep: the study's `data` key and --data (which overrides it) choose the images.
+  auto study = [&](const std::string& name, const std::string& data_key) {
+    const std::string p = (tmp() / (name + ".toml")).string();
+    std::ofstream(p) << "[study]\nmodel = \"" << model << "\"\ntask = \"fashion_mnist\"\npolicy = \""
+                     << src("data/policies/ideal.toml") << "\"\noutput = \"" << (tmp() / name).string()
+                     << "\"\nrepeats = 1\n" << data_key << "[grid]\n\"adc.bits\" = [8]\n";
+    return p;
+  };
+  // The metric column of the study's one row (index,repeat,adc.bits,metric,...).
+  auto study_metric = [&](const std::string& name) {
+    std::ifstream f(tmp() / (name + ".csv"));
+    std::string line, last;
+    while (std::getline(f, line)) last = line;
+    size_t a = 0;
+    for (int i = 0; i < 3; ++i) a = last.find(',', a) + 1;
+    return std::stod(last.substr(a));
+  };
+  const std::string key = "data = \"" + shifted.string() + "\"\n";
+  REQUIRE(test::run_xbar("sweep " + study("by_key", key)).code == 0);
+  CHECK(study_metric("by_key") < 10.0);  // the shifted test labels
+  REQUIRE(test::run_xbar("sweep " + study("by_option", key) + " --data " + d.string()).code == 0);
+  CHECK(study_metric("by_option") == doctest::Approx(train_acc).epsilon(1e-9));
+
   // HWA on the shifted set: validation (held-out training images) high, test ~0%.
   HwaOptions o;
   o.model = model;
