@@ -61,10 +61,10 @@ std::string ImageData::name() const {
   return p.filename().string();
 }
 
-std::string idx_file(const std::string& dir, const std::string& split, const std::string& kind) {
+std::string idx_file(const std::string& dir, const std::string& split, IdxKind k) {
   check_split(split);
   const std::string prefix = dir + "/" + (split == "train" ? "train" : "t10k");
-  const std::string dims = kind == "images" ? "idx3" : "idx1";
+  const std::string kind = enum_string(k), dims = k == IdxKind::images ? "idx3" : "idx1";
   std::string tried;
   for (const std::string sep : {"-", "."})
     for (const std::string gz : {".gz", ""}) {
@@ -100,7 +100,7 @@ std::vector<uint8_t> read_gzip(const std::string& path) {
 }
 
 Normalisation normalisation_of(const std::string& dir) {
-  const std::string path = idx_file(dir, "train", "images");
+  const std::string path = idx_file(dir, "train", IdxKind::images);
   const auto b = read_gzip(path);
   const auto s = idx_header(b, 3, path);
   if (s[0] < 1) throw FileError(path + ": no images");
@@ -118,7 +118,7 @@ Normalisation normalisation_of(const std::string& dir) {
 }
 
 ImageSet load_images(const ImageData& d, const std::string& split) {
-  const std::string ipath = idx_file(d.dir, split, "images"), lpath = idx_file(d.dir, split, "labels");
+  const std::string ipath = idx_file(d.dir, split, IdxKind::images), lpath = idx_file(d.dir, split, IdxKind::labels);
   const auto ib = read_gzip(ipath);
   const auto lb = read_gzip(lpath);
   const auto is = idx_header(ib, 3, ipath);

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "common/enum_names.h"
+
 namespace xbar::data {
 
 // Per-pixel normalisation applied by the loader: x = (byte / 255 - mean) / std.
@@ -38,10 +40,13 @@ struct ImageData {
   std::string name() const;
 };
 
-// The file of a split ("train" or "test") and kind ("images" or "labels"): the first that exists of
-// <prefix>-<kind>-idx<D>-ubyte[.gz] and <prefix>-<kind>.idx<D>-ubyte[.gz] with prefix train or t10k.
-// FileError listing the names tried when none does.
-std::string idx_file(const std::string& dir, const std::string& split, const std::string& kind);
+// The two files of a split.
+enum class IdxKind { images, labels };
+
+// The file of a split ("train" or "test") and kind: the first that exists of
+// <prefix>-<kind>-idx<D>-ubyte[.gz] and <prefix>-<kind>.idx<D>-ubyte[.gz] with prefix train or t10k
+// (D = 3 for images, 1 for labels). FileError listing the names tried when none does.
+std::string idx_file(const std::string& dir, const std::string& split, IdxKind kind);
 
 // The mean and std of all training pixels (in byte / 255 units), rounded to 4 decimals so that the
 // value recorded in a model reads back the same.
@@ -55,3 +60,10 @@ ImageSet load_images(const ImageData& d, const std::string& split);
 std::vector<uint8_t> read_gzip(const std::string& path);
 
 }  // namespace xbar::data
+
+namespace xbar {
+template <>
+struct EnumNames<data::IdxKind> {
+  static constexpr EnumName<data::IdxKind> table[] = {{data::IdxKind::images, "images"}, {data::IdxKind::labels, "labels"}};
+};
+}  // namespace xbar

@@ -153,7 +153,7 @@ TEST_CASE("IDX data in another directory: both file-name spellings, own normalis
 
   // The dotted spelling (train-images.idx3-ubyte) is found as well.
   fs::rename(d / "train-labels-idx1-ubyte", d / "train-labels.idx1-ubyte");
-  CHECK(data::idx_file(d.string(), "train", "labels") == (d / "train-labels.idx1-ubyte").string());
+  CHECK(data::idx_file(d.string(), "train", data::IdxKind::labels) == (d / "train-labels.idx1-ubyte").string());
   CHECK(data::load_images(img, "train").labels.equal(tr.labels));
 
   // Count mismatch: both files named with their counts.
