@@ -22,6 +22,7 @@
 #include "ml/train.h"
 #include "ml/evaluate.h"
 #include "torch/calibrate.h"
+#include "apps/hwa_data.h"
 #include "apps/study_spec.h"
 #include "torch/convert.h"
 
@@ -68,8 +69,8 @@ void check_options(const HwaOptions& o) {
   if (o.clip != WeightClip::none && (!(o.clip_value > 0) || !std::isfinite(o.clip_value)))
     throw ConfigError("--clip-value", format_double(o.clip_value), "must be finite and > 0");
   if (o.eval_chips < 1) throw ConfigError("--eval-chips", std::to_string(o.eval_chips), "must be >= 1");
-  if (o.eval_samples < 0 || o.max_examples < 0 || o.stop_after_epochs < 0)
-    throw ConfigError("--eval-samples/--max-examples", "negative", "must be >= 0");
+  if (o.eval_samples < 0 || o.test_samples < 0 || o.max_examples < 0 || o.stop_after_epochs < 0)
+    throw ConfigError("--eval-samples/--test-samples/--max-examples/--stop-after-epochs", "negative", "must be >= 0");
 }
 
 // Layers whose input range is learned and the weight parameter each one reads.
@@ -147,7 +148,8 @@ std::string fingerprint(const HwaOptions& o, const Policies& p) {
   std::ostringstream s;
   s << read_whole_file(o.model, "model") << "\n" << policy_to_toml(p.train) << "\n" << policy_to_toml(p.eval)
     << "\nepochs=" << o.epochs << " batch=" << o.batch << " lr=" << format_double(o.lr)
-    << " range_lr=" << format_double(o.range_lr) << " seed=" << o.seed << " clip=" << enum_name(o.clip) << ":"
+    << " range_lr=" << format_double(o.range_lr) << " schedule=" << enum_name(o.schedule) << " data=" << o.data
+    << " seed=" << o.seed << " clip=" << enum_name(o.clip) << ":"
     << format_double(o.clip_value) << " learn_ranges=" << o.learn_ranges << " eval=" << o.eval_samples << "x"
     << o.eval_chips << " examples=" << o.max_examples;
   return sha256_hex(s.str());
@@ -252,6 +254,27 @@ std::vector<at::Tensor> ranges_of(const Trained& t) {
   return r;
 }
 
+// The exported weights on `d`: read exactly, and on chips 0 .. eval_chips-1 (as xbar eval).
+HwaMetric evaluate_exported(Exported& ex, const EvalData& d, int chips) {
+  HwaMetric r;
+  r.float_value = evaluate(ex.plain, d);
+  Samples v;
+  for (int k = 0; k < chips; ++k) {
+    reset_model(ex.analog);
+    program_chip(ex.analog, k);
+    calibrate(ex.analog, d.calibration);
+    v.add(evaluate(ex.analog, d));
+  }
+  const MeanStd ms = v.stats();
+  r.chip_mean = ms.mean;
+  r.chip_std = ms.sd;
+  return r;
+}
+
+std::string metric_row(const HwaMetric& m) {
+  return fmt17(m.float_value) + "," + fmt17(m.chip_mean) + "," + fmt17(m.chip_std);
+}
+
 }  // namespace
 
 HwaResult train_hwa(const HwaOptions& o) {
@@ -264,26 +287,19 @@ HwaResult train_hwa(const HwaOptions& o) {
   const std::string ckpt = o.out + "/checkpoint.pt", log_path = o.out + "/train_log.csv",
                     ep_path = o.out + "/epochs.csv";
 
-  data::FashionMnist train = data::load_fashion_mnist("train");
-  const EvalData eval = load_eval_data(Task::fashion_mnist, o.eval_samples, 0);
   torch::jit::Module m = load_torchscript(o.model);
-  if (m.hasattr("xbar_task") && m.attr("xbar_task").toStringRef() != model_task_attribute(Task::fashion_mnist))
-    throw Error(o.model + ": HWA training supports Fashion-MNIST classifiers; this model's task is " +
-                m.attr("xbar_task").toStringRef());
+  const HwaData hd = load_hwa_data(m, o.data, o.eval_samples, o.test_samples, o.max_examples);
   convert_module(m, pol.train);
   Trained t = trained_layers(m);
   if (t.layers.empty()) throw Error(o.model + ": no analog linear/conv layer to train under policy " + pol.eval.source);
 
-  int64_t n = train.images.size(0);
-  if (o.max_examples > 0) n = std::min(n, o.max_examples);
+  const int64_t n = hd.examples;
   const int64_t per_epoch = (n + o.batch - 1) / o.batch, total = per_epoch * o.epochs;
-  auto epoch_perm = [&](int e) {
-    at::Generator gen = at::detail::createCPUGenerator(o.seed * 1000003ull + uint64_t(e));
-    return at::randperm(n, gen);
-  };
 
   Checkpoint c;
   HwaResult res;
+  res.metric = hd.valid.metric();
+  res.data = hd.name;
   if (o.learn_ranges)
     for (const auto& l : t.layers) l->learn_input_range(true);
   torch::serialize::InputArchive archive;
@@ -293,7 +309,7 @@ HwaResult train_hwa(const HwaOptions& o) {
     reset_model(m);
     program_chip(m, hwa_train_chip(o.seed, 0));
     CalibrationMode cm(m);  // training data: calibrated ranges from the batch itself
-    m.forward({train.images.index_select(0, epoch_perm(0).slice(0, 0, o.batch))});
+    m.forward({hd.batch(hd.epoch_order(o.seed, 0), 0, o.batch).first});
   }
   std::vector<torch::optim::OptimizerParamGroup> groups;
   std::vector<at::Tensor> weights;
@@ -311,7 +327,9 @@ HwaResult train_hwa(const HwaOptions& o) {
     opt.load(oa);
   }
   truncate_log(log_path, "step,epoch,lr,loss", c.step);
-  truncate_log(ep_path, "epoch,step,train_loss,float_acc,chip_acc,chip_acc_std,seconds", c.epoch + 1);
+  const std::string mt = res.metric;
+  truncate_log(ep_path, "epoch,step,train_loss,valid_float_" + mt + ",valid_chip_" + mt + ",valid_chip_" + mt + "_std,seconds",
+               c.epoch + 1);
   {
     std::ifstream f(ep_path);
     std::string line;
@@ -319,7 +337,7 @@ HwaResult train_hwa(const HwaOptions& o) {
     while (std::getline(f, line)) {
       HwaEpoch e;
       std::sscanf(line.c_str(), "%d,%lld,%lf,%lf,%lf,%lf", &e.epoch, reinterpret_cast<long long*>(&e.step),
-                  &e.train_loss, &e.float_acc, &e.chip_acc, &e.chip_acc_std);
+                  &e.train_loss, &e.valid.float_value, &e.valid.chip_mean, &e.valid.chip_std);
       res.epochs.push_back(e);
     }
   }
@@ -329,21 +347,21 @@ HwaResult train_hwa(const HwaOptions& o) {
   models::Progress bar("hwa", total, o.progress);
   int epochs_now = 0;
   while (c.epoch < o.epochs && (o.stop_after_epochs == 0 || epochs_now < o.stop_after_epochs)) {
-    const at::Tensor perm = epoch_perm(c.epoch);
+    const at::Tensor order = hd.epoch_order(o.seed, c.epoch);
     m.train();
     double loss_sum = 0;
     int64_t steps = 0;
     for (int64_t b = 0; b < per_epoch; ++b, ++c.step, ++steps) {
-      const at::Tensor idx = perm.slice(0, b * o.batch, std::min(n, (b + 1) * o.batch));
+      const auto [x, y] = hd.batch(order, b, o.batch);
       reset_model(m);  // a fresh chip every step: noise is a function of (seed, step) only
       program_chip(m, hwa_train_chip(o.seed, c.step));
       at::Tensor logits;
       {
         CalibrationMode cm(m);  // training batches calibrate the training chip's ranges
-        logits = m.forward({train.images.index_select(0, idx)}).toTensor();
+        logits = m.forward({x}).toTensor();
       }
-      const at::Tensor loss = at::cross_entropy_loss(logits, train.labels.index_select(0, idx));
-      const double lr_factor = models::lr_at(c.step, total, 1.0);
+      const at::Tensor loss = hd.loss(logits, y);
+      const double lr_factor = models::lr_at(c.step, total, 1.0, o.schedule);
       set_lrs(opt, peak, lr_factor);
       opt.zero_grad();
       loss.backward();
@@ -353,7 +371,7 @@ HwaResult train_hwa(const HwaOptions& o) {
         at::NoGradGuard ng;
         for (const auto& r : ranges_of(t)) r.clamp_min_(1e-6);
       }
-      const double lv = loss.item<double>();
+      const double lv = loss.item<double>() / (hd.task == Task::text ? std::log(2.0) : 1.0);  // text: bits/char
       if (!std::isfinite(lv)) throw Error("HWA training diverged at step " + std::to_string(c.step) + " (loss " + fmt17(lv) + "); lower --lr");
       loss_sum += lv;
       log << c.step << "," << c.epoch + 1 << "," << fmt17(o.lr * lr_factor) << "," << fmt17(lv) << "\n";
@@ -364,39 +382,37 @@ HwaResult train_hwa(const HwaOptions& o) {
     }
     ++c.epoch;
     ++epochs_now;
-    // Evaluate the weights as they are now: exactly (float) and on the evaluation chips.
+    // Evaluate the weights as they are now, exactly (float) and on the evaluation chips, on the
+    // held-out validation data.
     HwaEpoch e;
     e.epoch = c.epoch;
     e.step = c.step;
     e.train_loss = loss_sum / double(std::max<int64_t>(1, steps));
     {
       Exported ex = export_models(o, m, pol.eval, t);
-      e.float_acc = evaluate(ex.plain, eval);
-      Samples acc;
-      for (int k = 0; k < o.eval_chips; ++k) {
-        reset_model(ex.analog);
-        program_chip(ex.analog, k);
-        calibrate(ex.analog, eval.calibration);
-        acc.add(evaluate(ex.analog, eval));
-      }
-      const MeanStd ms = acc.stats();
-      e.chip_acc = ms.mean;
-      e.chip_acc_std = ms.sd;
+      e.valid = evaluate_exported(ex, hd.valid, o.eval_chips);
     }
-    eplog << e.epoch << "," << e.step << "," << fmt17(e.train_loss) << "," << fmt17(e.float_acc) << ","
-          << fmt17(e.chip_acc) << "," << fmt17(e.chip_acc_std) << "," << fmt17(bar.seconds()) << "\n";
+    eplog << e.epoch << "," << e.step << "," << fmt17(e.train_loss) << "," << metric_row(e.valid) << ","
+          << fmt17(bar.seconds()) << "\n";
     eplog.flush();
     res.epochs.push_back(e);
     save_checkpoint(ckpt, fp, c, m, t, opt);
-    std::fprintf(stderr, "\nepoch %d: train loss %.4f, float %.2f%%, chip %.2f +- %.2f%% (%d chips)\n", e.epoch,
-                 e.train_loss, e.float_acc, e.chip_acc, e.chip_acc_std, o.eval_chips);
+    std::fprintf(stderr, "\nepoch %d: train loss %.4f, validation %s float %.3f, chip %.3f +- %.3f (%d chips)\n",
+                 e.epoch, e.train_loss, mt.c_str(), e.valid.float_value, e.valid.chip_mean, e.valid.chip_std,
+                 o.eval_chips);
   }
   bar.finish();
   if (c.epoch < o.epochs) return res;
 
   Exported ex = export_models(o, m, pol.eval, t);
+  res.test = evaluate_exported(ex, hd.test, o.eval_chips);  // the test data, once
+  res.test_data = describe(hd.test, hd.task == Task::text ? "validation" : "test");
+  write_file_atomic(o.out + "/test.csv", "data,float_" + mt + ",chip_" + mt + ",chip_" + mt + "_std,chips\n\"" +
+                                            res.test_data + "\"," + metric_row(res.test) + "," +
+                                            std::to_string(o.eval_chips) + "\n");
+  reset_model(ex.analog);
   program_chip(ex.analog, 0);  // model_analog.pt: chip 0 with its calibrated ranges, if any
-  calibrate(ex.analog, eval.calibration);
+  calibrate(ex.analog, hd.test.calibration);
   save_torchscript(ex.plain, o.out + "/model.pt");
   save_torchscript(ex.analog, o.out + "/model_analog.pt");
   write_file_atomic(o.out + "/policy.toml",

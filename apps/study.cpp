@@ -26,6 +26,7 @@
 #include "apps/results.h"
 #include "torch/convert.h"
 #include "torch/model_cost.h"
+#include "ml/model_data.h"
 
 namespace xbar {
 
@@ -171,7 +172,9 @@ int64_t run_study(const StudySpec& s, const StudyOptions& o) {
     for (const auto& p : pts)
       if (p.index % o.shard_n == o.shard_k && !rec->done(p.index)) todo.push_back(p);
   }
-  const EvalData data = load_eval_data(s.task, s.samples, s.context);
+  data::ImageData images;
+  if (!s.data.empty()) images.dir = s.data;
+  const EvalData data = load_eval_data(s.task, s.samples, s.context, {}, image_data_for(load_torchscript(s.model), images.dir));
   const Hardware hw = s.hardware.empty() ? Hardware{} : load_hardware(s.hardware);
   auto eval = [&](int64_t i) {
     const StudyPoint& p = pts.at(size_t(i));

@@ -16,7 +16,7 @@ namespace {
 
 // Far beyond any study that can finish (2,400 points is a large one), small enough to list.
 constexpr uint64_t kMaxStudyPoints = 1000000;
-const std::vector<std::string> kStudyKeys = {"model", "task", "policy", "output", "repeats", "samples", "context", "hardware"};
+const std::vector<std::string> kStudyKeys = {"model", "task", "policy", "output", "repeats", "samples", "context", "hardware", "data"};
 
 std::string node_text(const toml::node& n, const std::string& where) {
   if (auto v = n.as_integer()) return std::to_string(v->get());
@@ -145,8 +145,19 @@ StudySpec parse_study(const std::string& text, const std::string& path) {
   }
   canon += "policy=" + read_whole_file(s.policy, "policy") + "\nmodel=" + read_whole_file(s.model, "model");
   if (!s.hardware.empty()) canon += "\nhardware=" + read_whole_file(s.hardware, "hardware");
-  s.fingerprint = sha256_hex(canon);
+  s.fingerprint = s.fingerprint_without_data = sha256_hex(canon);
+  if (const toml::node* d = st->get("data")) {
+    if (!d->is_string()) throw ConfigError("study.data", "?", path + ": expected a directory of IDX image data");
+    use_image_data(s, d->as_string()->get());
+  }
   return s;
+}
+
+void use_image_data(StudySpec& s, const std::string& dir) {
+  if (s.task != Task::fashion_mnist) throw ConfigError("data", dir, "applies to task fashion_mnist (image classification)");
+  s.data = dir;
+  // Absent for the default data: fingerprints of studies without `data` stay as they were.
+  s.fingerprint = sha256_hex(s.fingerprint_without_data + "\ndata=" + dir);
 }
 
 std::vector<StudyPoint> study_points(const StudySpec& s) {

@@ -21,8 +21,10 @@ struct StudySpec {
   int64_t samples = 0;  // test images / validation tokens (0: all)
   int64_t context = 0;  // text: window length (0: the model's)
   std::string hardware;  // hardware description for the cost columns ("": the built-in default)
+  std::string data;      // task fashion_mnist: directory of IDX image data ("": $XBAR_FASHION_MNIST or Debian's)
   std::vector<std::pair<std::string, std::vector<std::string>>> grid;  // key -> values (as text)
   std::string fingerprint;  // identifies the definition (refuses to resume a different study)
+  std::string fingerprint_without_data;  // the same before `data` is folded in (use_image_data)
 };
 
 struct StudyPoint {
@@ -38,6 +40,9 @@ StudySpec load_study(const std::string& path);
 // still read from disk).
 StudySpec parse_study(const std::string& text, const std::string& source);
 std::vector<StudyPoint> study_points(const StudySpec& s);
+// Evaluates the study on the IDX image data in dir (study key `data`, xbar sweep --data); part of
+// the fingerprint.
+void use_image_data(StudySpec& s, const std::string& dir);
 
 // A point's grid values as assignments (text, parsed per field type).
 Assignments point_assignments(const StudySpec& s, const std::vector<std::string>& values);

@@ -3,7 +3,7 @@
 #include <ATen/ATen.h>
 
 #include "common/error.h"
-#include "ml/fashion_mnist.h"
+#include "ml/image_data.h"
 #include "ml/text_corpus.h"
 #include "torch/calibrate.h"
 
@@ -21,13 +21,17 @@ int64_t context_of(const torch::jit::Module& m) {
 }
 }  // namespace
 
+int64_t held_out_images(int64_t n) { return std::min(kHeldOutImages, int64_t(double(n) * kHeldOutTextFraction)); }
+int64_t held_out_tokens(int64_t n) { return int64_t(double(n) * kHeldOutTextFraction); }
+
 std::string CalibrationSet::source() const {
   std::string s = enum_string(task) + " " + split + " " + std::to_string(samples) + " samples seed " + std::to_string(seed);
+  if (!data.empty() && data != "fashion-mnist") s += " (" + data + ")";
   if (leaks()) s += " (CALIBRATED ON THE EVALUATED DATA: results have seen their test inputs)";
   return s;
 }
 
-CalibrationSet load_calibration_set(Task task, const CalibrationOptions& o) {
+CalibrationSet load_calibration_set(Task task, const CalibrationOptions& o, const data::ImageData& images) {
   if (o.samples < 1) throw ConfigError("--calibration-samples", std::to_string(o.samples), "must be >= 1");
   CalibrationSet c;
   c.task = task;
@@ -35,8 +39,9 @@ CalibrationSet load_calibration_set(Task task, const CalibrationOptions& o) {
   c.samples = o.samples;
   if (task == Task::fashion_mnist) {
     c.split = o.on_test_data ? "test" : "train";
-    data::FashionMnist d = data::load_fashion_mnist(c.split);
-    const int64_t pool = o.on_test_data ? d.images.size(0) : d.images.size(0) - kHeldOutImages;
+    c.data = images.name();
+    data::ImageSet d = data::load_images(images, c.split);
+    const int64_t n = d.images.size(0), pool = o.on_test_data ? n : n - held_out_images(n);
     c.indices = seeded_subset(pool, o.samples, o.seed);
     c.images = d.images.index_select(0, c.indices);
     c.samples = c.indices.numel();
@@ -47,7 +52,7 @@ CalibrationSet load_calibration_set(Task task, const CalibrationOptions& o) {
       c.tokens = corpus.valid_tokens;
     } else {
       const int64_t n = corpus.train_tokens.numel();
-      c.tokens = corpus.train_tokens.slice(0, 0, n - int64_t(double(n) * kHeldOutTextFraction));
+      c.tokens = corpus.train_tokens.slice(0, 0, n - held_out_tokens(n));
     }
   }
   return c;

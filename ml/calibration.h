@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 
+#include "ml/image_data.h"
 #include "ml/task.h"
 
 namespace xbar {
@@ -21,18 +22,20 @@ struct CalibrationOptions {
 struct CalibrationSet {
   Task task = Task::fashion_mnist;
   std::string split;    // train, or test (fashion_mnist) / valid (text) when on_test_data
+  std::string data;     // fashion_mnist: the image data set's name (data::ImageData::name)
   int64_t samples = 0;  // as requested (text: capped by the windows available)
   uint64_t seed = 0;
   at::Tensor images;    // fashion_mnist: the calibration images [samples, 1, 28, 28]
   at::Tensor indices;   // fashion_mnist: their indices in the split
   at::Tensor tokens;    // text: the split's tokens (windows are cut at the model's context)
   bool leaks() const { return split != "train"; }
-  // Provenance stored with the ranges: "fashion_mnist train 256 samples seed 1".
+  // Provenance stored with the ranges: "fashion_mnist train 256 samples seed 1", followed by
+  // " (<data set>)" for image data other than fashion-mnist.
   std::string source() const;
 };
 
-// ConfigError for samples < 1.
-CalibrationSet load_calibration_set(Task task, const CalibrationOptions& o);
+// ConfigError for samples < 1. images: the image data set (task fashion_mnist).
+CalibrationSet load_calibration_set(Task task, const CalibrationOptions& o, const data::ImageData& images = {});
 
 // The forward input of the calibration pass; `indices` (if given) receives which samples (image
 // or window indices of the split) it holds. context: text window length (0: the model's).
@@ -44,9 +47,14 @@ bool calibrate(torch::jit::Module& m, const CalibrationSet& c);
 
 // The training data is split once: a held-out validation part (for choosing calibration
 // settings such as the ADC percentile; never the test set) and the part calibration sets are
-// drawn from. Fashion-MNIST: the last kHeldOutImages training images are held out; text: the last
-// kHeldOutTextFraction of the training tokens.
+// drawn from. Images: the last kHeldOutImages training images are held out (the last
+// kHeldOutTextFraction of them when that is fewer, i.e. below 50,000 training images); text: the
+// last kHeldOutTextFraction of the training tokens. Hardware-aware training trains on the rest and
+// evaluates its epochs on the held-out part.
 constexpr int64_t kHeldOutImages = 5000;
 constexpr double kHeldOutTextFraction = 0.1;
+// Held-out images of a training set of n images / tokens of a training text of n tokens.
+int64_t held_out_images(int64_t n);
+int64_t held_out_tokens(int64_t n);
 
 }  // namespace xbar

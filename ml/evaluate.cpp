@@ -27,13 +27,15 @@ int64_t decode_windows(const torch::jit::Module& m, const EvalData& d, int64_t w
 }
 }  // namespace
 
-EvalData load_eval_data(Task task, int64_t samples, int64_t context, const CalibrationOptions& cal) {
+EvalData load_eval_data(Task task, int64_t samples, int64_t context, const CalibrationOptions& cal,
+                        const data::ImageData& images) {
   check_counts(samples, context);
   EvalData d;
-  d.calibration = load_calibration_set(task, cal);
+  d.calibration = load_calibration_set(task, cal, images);
   d.task = task;
+  d.data = task == Task::text ? "fortunes" : images.name();
   if (task == Task::fashion_mnist) {
-    d.images = data::load_fashion_mnist("test");
+    d.images = data::load_images(images, "test");
     if (samples > 0 && samples < d.images.images.size(0)) {
       d.images.images = d.images.images.slice(0, 0, samples);
       d.images.labels = d.images.labels.slice(0, 0, samples);
@@ -56,25 +58,32 @@ void require_single_input(const torch::jit::Module& m) {
                    "); xbar evaluates models whose forward takes one input tensor");
 }
 
-EvalData load_validation_data(Task task, int64_t samples, int64_t context, const CalibrationOptions& cal) {
+EvalData load_validation_data(Task task, int64_t samples, int64_t context, const CalibrationOptions& cal,
+                              const data::ImageData& images) {
   if (cal.on_test_data) throw Error("validation data is training data: calibration on test data does not apply");
   check_counts(samples, context);
   EvalData d;
   d.task = task;
   d.context = context;
-  d.calibration = load_calibration_set(task, cal);
+  d.calibration = load_calibration_set(task, cal, images);
+  d.data = task == Task::text ? "fortunes" : images.name();
   if (task == Task::fashion_mnist) {
-    d.images = data::load_fashion_mnist("train");
-    int64_t n = d.images.images.size(0), a = n - kHeldOutImages;
+    d.images = data::load_images(images, "train");
+    int64_t n = d.images.images.size(0), a = n - held_out_images(n);
     if (samples > 0) n = std::min(n, a + samples);
     d.images.images = d.images.images.slice(0, a, n);
     d.images.labels = d.images.labels.slice(0, a, n);
   } else {
     const at::Tensor t = data::load_fortunes().train_tokens;
     const int64_t n = t.numel();
-    d.tokens = first_tokens(t.slice(0, n - int64_t(double(n) * kHeldOutTextFraction), n), samples);
+    d.tokens = first_tokens(t.slice(0, n - held_out_tokens(n), n), samples);
   }
   return d;
+}
+
+std::string describe(const EvalData& d, const std::string& split) {
+  if (d.task == Task::text) return std::to_string(d.tokens.numel()) + " " + split + " characters of " + d.data;
+  return std::to_string(d.images.images.size(0)) + " " + split + " images of " + d.data;
 }
 
 double evaluate(torch::jit::Module& m, const EvalData& d) {

@@ -1,4 +1,5 @@
-// Task metrics of a (converted or float) TorchScript model: Fashion-MNIST test accuracy (%) or
+// Task metrics of a (converted or float) TorchScript model: test accuracy (%) on an IDX image data
+// set (Fashion-MNIST by default) or
 // bits per character of the character LM on the fortunes validation split (prefill).
 #pragma once
 #include <torch/script.h>
@@ -6,7 +7,7 @@
 #include <string>
 
 #include "ml/calibration.h"
-#include "ml/fashion_mnist.h"
+#include "ml/image_data.h"
 #include "ml/task.h"
 #include "ml/text_corpus.h"
 
@@ -14,7 +15,8 @@ namespace xbar {
 
 struct EvalData {
   Task task = Task::fashion_mnist;
-  data::FashionMnist images;    // task fashion_mnist: the first `samples` test images
+  data::ImageSet images;        // task fashion_mnist: the first `samples` test images
+  std::string data;             // the data set's name: the image directory's (fashion-mnist) or "fortunes"
   at::Tensor tokens;            // task text: the first `samples` validation tokens
   int64_t context = 0;          // task text: window length (the model's context_len)
   CalibrationSet calibration;   // training samples that set a chip's calibrated ranges (calibrate())
@@ -28,11 +30,15 @@ struct EnumNames<EvalSplit> {
   static constexpr EnumName<EvalSplit> table[] = {{EvalSplit::test, "test"}, {EvalSplit::heldout, "heldout"}};
 };
 
-// samples = 0: the whole test / validation set.
-EvalData load_eval_data(Task task, int64_t samples, int64_t context, const CalibrationOptions& cal = {});
+// samples = 0: the whole test / validation set. images: the image data set (task fashion_mnist).
+EvalData load_eval_data(Task task, int64_t samples, int64_t context, const CalibrationOptions& cal = {},
+                        const data::ImageData& images = {});
 // The held-out part of the training data (ml/calibration.h) as evaluation data, for choosing
-// calibration settings without touching the test set (samples = 0: all of it).
-EvalData load_validation_data(Task task, int64_t samples, int64_t context, const CalibrationOptions& cal = {});
+// calibration settings or training epochs without touching the test set (samples = 0: all of it).
+EvalData load_validation_data(Task task, int64_t samples, int64_t context, const CalibrationOptions& cal = {},
+                              const data::ImageData& images = {});
+// "10000 test images of fashion-mnist" / "249407 validation characters of fortunes".
+std::string describe(const EvalData& d, const std::string& split);
 // InputError unless forward takes exactly one input (images or tokens).
 void require_single_input(const torch::jit::Module& m);
 double evaluate(torch::jit::Module& m, const EvalData& d);

@@ -69,14 +69,15 @@ Hparams default_hparams(const std::string& model) {
   throw Error("unknown model '" + model + "' (expected mlp, cnn, cnn7k, vit or gpt)");
 }
 
-double lr_at(int64_t s, int64_t n, double peak) {
+double lr_at(int64_t s, int64_t n, double peak, LrSchedule schedule) {
+  if (schedule == LrSchedule::constant) return peak;
   const int64_t warm = std::max<int64_t>(1, std::min<int64_t>(200, n / 20));
   if (s < warm) return peak * double(s + 1) / double(warm);
   const double t = double(s - warm) / double(std::max<int64_t>(1, n - warm));
   return peak * (0.1 + 0.9 * 0.5 * (1 + std::cos(M_PI * t)));
 }
 
-TrainResult train_classifier(torch::jit::Module& m, const data::FashionMnist& train, const std::string& model,
+TrainResult train_classifier(torch::jit::Module& m, const data::ImageSet& train, const std::string& model,
                              const TrainOptions& o) {
   const Hparams h = resolve(model, o);
   int64_t n = train.images.size(0);
@@ -95,7 +96,7 @@ TrainResult train_classifier(torch::jit::Module& m, const data::FashionMnist& tr
       const at::Tensor idx = perm.slice(0, b * h.batch, std::min(n, (b + 1) * h.batch));
       const at::Tensor logits = m.forward({train.images.index_select(0, idx)}).toTensor();
       const at::Tensor loss = at::cross_entropy_loss(logits, train.labels.index_select(0, idx));
-      set_lr(opt, lr_at(s, total, h.lr));
+      set_lr(opt, lr_at(s, total, h.lr, o.schedule));
       opt.zero_grad();
       loss.backward();
       opt.step();
@@ -108,7 +109,14 @@ TrainResult train_classifier(torch::jit::Module& m, const data::FashionMnist& tr
   return log.result(bar.seconds());
 }
 
-double classifier_accuracy(torch::jit::Module& m, const data::FashionMnist& test, int64_t batch) {
+void check_labels(const data::ImageSet& d, int64_t classes, const std::string& what) {
+  const int64_t hi = d.labels.max().item<int64_t>();  // labels are bytes: never negative
+  if (hi >= classes)
+    throw InputError(what + ": label " + std::to_string(hi) + " but the model has " + std::to_string(classes) +
+                     " outputs (classes 0.." + std::to_string(classes - 1) + ")");
+}
+
+double classifier_accuracy(torch::jit::Module& m, const data::ImageSet& test, int64_t batch) {
   at::NoGradGuard ng;
   const int64_t n = test.images.size(0);
   int64_t correct = 0;
@@ -140,7 +148,7 @@ TrainResult train_gpt(torch::jit::Module& m, const data::TextCorpus& c, const Tr
     const at::Tensor logits = m.forward({win.slice(1, 0, ctx)}).toTensor();
     const at::Tensor loss =
         at::cross_entropy_loss(logits.reshape({-1, logits.size(2)}), win.slice(1, 1, ctx + 1).reshape({-1}));
-    set_lr(opt, lr_at(s, total, h.lr));
+    set_lr(opt, lr_at(s, total, h.lr, o.schedule));
     opt.zero_grad();
     loss.backward();
     opt.step();

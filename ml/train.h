@@ -7,8 +7,25 @@
 #include <limits>
 #include <string>
 
-#include "ml/fashion_mnist.h"
+#include "common/enum_names.h"
+#include "ml/image_data.h"
 #include "ml/text_corpus.h"
+
+namespace xbar::models {
+
+// Learning rate over the steps: cosine (linear warm-up over the first 5% of steps, at most 200,
+// then cosine decay to 10% of the peak) or constant (the peak at every step).
+enum class LrSchedule { cosine, constant };
+
+}  // namespace xbar::models
+
+namespace xbar {
+template <>
+struct EnumNames<models::LrSchedule> {
+  static constexpr EnumName<models::LrSchedule> table[] = {{models::LrSchedule::cosine, "cosine"},
+                                                           {models::LrSchedule::constant, "constant"}};
+};
+}  // namespace xbar
 
 namespace xbar::models {
 
@@ -16,6 +33,7 @@ struct TrainOptions {
   int epochs = 0;       // 0 = the model's default (default_hparams)
   int64_t batch = 0;    // 0 = default
   double lr = 0;        // peak learning rate; 0 = default
+  LrSchedule schedule = LrSchedule::cosine;
   uint64_t seed = 1;    // shuffling / window sampling (init uses the model's own seed)
   int64_t max_steps = 0;     // stop after this many optimizer steps (0 = no cap)
   int64_t max_examples = 0;  // classifiers: train on the first N examples only (0 = all)
@@ -36,15 +54,16 @@ struct TrainResult {
   double last_loss = 0;   // mean loss over the last 5% of steps
 };
 
-// Learning rate at step s of n: linear warm-up over the first 5% (at most 200 steps), then
-// cosine decay to 10% of the peak.
-double lr_at(int64_t s, int64_t n, double peak);
+// Learning rate at step s of n under the schedule.
+double lr_at(int64_t s, int64_t n, double peak, LrSchedule schedule = LrSchedule::cosine);
 
-// Classifier on [N,1,28,28] images, cross-entropy, reshuffled every epoch (torch::randperm seeded
+// Classifier on [N,1,H,W] images, cross-entropy, reshuffled every epoch (torch::randperm seeded
 // with opt.seed).
-TrainResult train_classifier(torch::jit::Module& m, const data::FashionMnist& train, const std::string& model,
+TrainResult train_classifier(torch::jit::Module& m, const data::ImageSet& train, const std::string& model,
                              const TrainOptions& opt);
-double classifier_accuracy(torch::jit::Module& m, const data::FashionMnist& test, int64_t batch = 1000);
+double classifier_accuracy(torch::jit::Module& m, const data::ImageSet& test, int64_t batch = 1000);
+// Error naming the data set when a label is outside the model's `classes` outputs.
+void check_labels(const data::ImageSet& d, int64_t classes, const std::string& what);
 
 // GPT on random windows of context_len + 1 training tokens (start offsets drawn with opt.seed);
 // one "epoch" is train_tokens / (batch * context_len) steps.

@@ -10,6 +10,7 @@
 
 #include "common/atomic_file.h"
 #include "ml/evaluate.h"
+#include "ml/model_data.h"
 #include "common/stats.h"
 #include "common/time_units.h"
 #include "torch/convert.h"
@@ -35,8 +36,8 @@ std::vector<std::string> split_list(const std::string& s) {
 
 int cmd_eval(int argc, char** argv) {
   cxxopts::Options opt("xbar eval",
-                       "Evaluates a float TorchScript model converted with a policy on N programmed chips: Fashion-MNIST\n"
-                       "test accuracy (%) or bits per character on the fortunes validation split (prefill, and decode\n"
+                       "Evaluates a float TorchScript model converted with a policy on N programmed chips: test accuracy (%)\n"
+                       "on IDX image data (--data; default Fashion-MNIST) or bits per character on the fortunes validation split (prefill, and decode\n"
                        "token by token through the KV cache); prints mean, std and the per-layer counters of the last chip.\n"
                        "With several read times each chip is programmed once and read at every time in order (the same\n"
                        "chip ageing; calibrated ADC ranges are set by a calibration pass on training samples, at the first time); with several\n"
@@ -52,6 +53,9 @@ int cmd_eval(int argc, char** argv) {
       "(default: the policy's)", cxxopts::value<std::string>())(
       "repeats", "programmed chips (count)", cxxopts::value<int>()->default_value("3"))(
       "samples", "test images / validation characters (count; 0 = all)", cxxopts::value<int64_t>()->default_value("0"))(
+      "data", "task fashion_mnist: directory of IDX image data (train/t10k images and labels, as xbar train --data; "
+      "default $XBAR_FASHION_MNIST or /usr/share/datasets/fashion-mnist); inputs are normalised as the model records, "
+      "else with the mean and std of the data's training pixels", cxxopts::value<std::string>())(
       "set", "override a config key of the policy's default, e.g. --set adc.bits=6 (repeatable)",
       cxxopts::value<std::vector<std::string>>())(
       "decode-windows", "task text: also measure bits per character when generating token by token through the "
@@ -62,7 +66,7 @@ int cmd_eval(int argc, char** argv) {
       "cost-csv", "also write the per-layer cost (per inference, prefill) to this CSV (tools/plot_study.py --breakdown)",
       cxxopts::value<std::string>()->default_value(""));
   add_calibration_options(opt);
-  opt.add_options()("split", "evaluate on: test (Fashion-MNIST test set / fortunes validation split) or "
+  opt.add_options()("split", "evaluate on: test (the image test set / fortunes validation split) or "
       "heldout (the held-out part of the training data, for choosing calibration settings)",
       cxxopts::value<std::string>()->default_value("test"))("h,help", "show this help");
   const auto parsed = parse_or_help(opt, argc, argv);
@@ -95,10 +99,13 @@ int cmd_eval(int argc, char** argv) {
   const Task task = parse_enum<Task>("--task", res["task"].as<std::string>());
   const EvalSplit split = parse_enum<EvalSplit>("--split", res["split"].as<std::string>());
   const CalibrationOptions cal = calibration_options(res);
-  const EvalData data = split == EvalSplit::test ? load_eval_data(task, res["samples"].as<int64_t>(), 0, cal)
-                                                 : load_validation_data(task, res["samples"].as<int64_t>(), 0, cal);
   torch::jit::Module fm = load_torchscript(path);
   require_float_model(fm, path);
+  if (task == Task::text && res.count("data")) throw ConfigError("--data", res["data"].as<std::string>(), "applies to task fashion_mnist");
+  const data::ImageData images = image_data_for(fm, res.count("data") ? res["data"].as<std::string>() : data::default_image_dir());
+  const EvalData data = split == EvalSplit::test ? load_eval_data(task, res["samples"].as<int64_t>(), 0, cal, images)
+                                                 : load_validation_data(task, res["samples"].as<int64_t>(), 0, cal, images);
+  std::cout << "data " << describe(data, split == EvalSplit::test ? (task == Task::text ? "validation" : "test") : "held-out") << "\n";
   const int64_t dw = data.task == Task::text ? res["decode-windows"].as<int64_t>() : 0;
   const double float_metric = evaluate(fm, data);
   std::cout << std::fixed << std::setprecision(3) << "float " << data.metric() << " " << float_metric;

@@ -65,6 +65,8 @@ int sweep(int argc, char** argv) {
       "shard", "evaluate only points with index % N == K, into OUTPUT.shardK-of-N (K/N; default: all points)",
       cxxopts::value<std::string>())(
       "stop-after", "stop after this many new points (count; 0 = run to the end)", cxxopts::value<int64_t>()->default_value("0"))(
+      "data", "task fashion_mnist: directory of IDX image data (as xbar train --data; overrides the study's `data` key; "
+      "default $XBAR_FASHION_MNIST or /usr/share/datasets/fashion-mnist)", cxxopts::value<std::string>())(
       "h,help", "show this help");
   opt.parse_positional({"study"});
   auto res = opt.parse(argc, argv);
@@ -73,7 +75,8 @@ int sweep(int argc, char** argv) {
     return 0;
   }
   require_options(res, opt, {"study"}, "a study file");
-  const StudySpec s = load_study(res["study"].as<std::string>());
+  StudySpec s = load_study(res["study"].as<std::string>());
+  if (res.count("data")) use_image_data(s, res["data"].as<std::string>());
   StudyOptions o;
   o.progress = isatty(2) && mpi::rank() == 0;
   o.stop_after = res["stop-after"].as<int64_t>();

@@ -1,4 +1,5 @@
-// xbar train --hwa: hardware-aware retraining of a float classifier through the crossbar emulation.
+// xbar train --hwa: hardware-aware retraining of a float model (image classifier or character GPT)
+// through the crossbar emulation.
 #include <torch/script.h>
 #include <ATen/Parallel.h>
 
@@ -34,25 +35,33 @@ int cmd_train_hwa(int argc, char** argv) {
   HwaOptions d;
   cxxopts::Options opt(
       "xbar train --hwa",
-      "Hardware-aware retraining of a float TorchScript Fashion-MNIST classifier (any model: xbar convert's\n"
-      "graph rewriting puts every linear, conv and attention product on the chip). Each step programs a fresh\n"
-      "chip (programming noise at the weights' own conductances, faults, drift to --t-train, read noise), reads\n"
-      "through DAC and ADC with straight-through gradients, then clips the weights; input (DAC) ranges are\n"
-      "learned per layer. Every epoch evaluates the weights exactly and on --eval-chips chips (chips 0.., as\n"
-      "xbar eval) and writes a checkpoint: running the same command again resumes an interrupted run.\n"
-      "Writes to --out: train_log.csv, epochs.csv, training.png, checkpoint.pt and, when done, model.pt (plain\n"
-      "TorchScript), policy.toml (the policy with the learned ranges) and model_analog.pt (converted with it).");
+      "Hardware-aware retraining of a float TorchScript model: an image classifier (IDX data, --data; default\n"
+      "Fashion-MNIST) or the character GPT (task text: fortunes, bits per character), by its xbar_task\n"
+      "attribute (xbar convert's graph rewriting puts every linear, conv and attention product on the chip).\n"
+      "Each step programs a fresh chip (programming noise at the weights' own conductances, faults, drift to\n"
+      "--t-train, read noise), reads through DAC and ADC with straight-through gradients, then clips the\n"
+      "weights; input (DAC) ranges are learned per layer. Training uses the training data without its\n"
+      "held-out part (the last 5,000 training images, or 10% below 50,000; text: the last 10% of the training\n"
+      "characters); every epoch evaluates the weights exactly and on --eval-chips chips (chips 0.., as xbar\n"
+      "eval) on that held-out validation part and writes a checkpoint: running the same command again resumes\n"
+      "an interrupted run. The test set is evaluated once, at the end, on the exported model. Start from an\n"
+      "untrained network with xbar train --init-only. Writes to --out: train_log.csv, epochs.csv (validation),\n"
+      "training.png, checkpoint.pt and, when done, test.csv, model.pt (plain TorchScript), policy.toml (the\n"
+      "policy with the learned ranges) and model_analog.pt (converted with it).");
   opt.add_options()("hwa", "hardware-aware training (this mode)")(
-      "model", "float TorchScript classifier (.pt)", cxxopts::value<std::string>())(
+      "model", "float TorchScript model (.pt): a zoo classifier or gpt, or any model with one input", cxxopts::value<std::string>())(
+      "data", "image classifiers: directory of IDX image data (as xbar train --data; default $XBAR_FASHION_MNIST "
+      "or /usr/share/datasets/fashion-mnist)", cxxopts::value<std::string>()->default_value(""))(
       "policy", "policy TOML (default: every stage ideal)", cxxopts::value<std::string>()->default_value(""))(
       "device", "HDF5 device file: sets device.model = file for every operator", cxxopts::value<std::string>()->default_value(""))(
       "set", "override a key of the policy's default config, e.g. --set adc.bits=6 (repeatable)",
       cxxopts::value<std::vector<std::string>>())(
       "out", "output directory (path)", cxxopts::value<std::string>())(
-      "epochs", "passes over the training set (count)", cxxopts::value<int>()->default_value(std::to_string(d.epochs)))(
-      "batch", "images per step (count)", cxxopts::value<int64_t>()->default_value(std::to_string(d.batch)))(
-      "lr", "peak Adam learning rate of the weights (1; warm-up, cosine decay to 10%)",
-      cxxopts::value<double>()->default_value("0.0005"))(
+      "epochs", "passes over the training data (count; text: training characters / (batch x context) steps)", cxxopts::value<int>()->default_value(std::to_string(d.epochs)))(
+      "batch", "images (text: windows of context characters) per step (count)", cxxopts::value<int64_t>()->default_value(std::to_string(d.batch)))(
+      "lr", "peak Adam learning rate of the weights (1)", cxxopts::value<double>()->default_value("0.0005"))(
+      "lr-schedule", "cosine (linear warm-up over 5% of the steps, cosine decay to 10% of the peak) or constant",
+      cxxopts::value<std::string>()->default_value("cosine"))(
       "range-lr", "peak Adam learning rate of the input ranges (input units)", cxxopts::value<double>()->default_value("0.01"))(
       "seed", "data order and training-chip noise (integer)", cxxopts::value<uint64_t>()->default_value("1"))(
       "t-train", "drift time of the training chips (s; default: the policy's run.t_inference_s)", cxxopts::value<double>())(
@@ -62,10 +71,12 @@ int cmd_train_hwa(int argc, char** argv) {
       "clip-value", "clipping bound (weight units for fixed, multiples of the std for sigma)",
       cxxopts::value<double>()->default_value("2.5"))(
       "fixed-ranges", "keep the policy's DAC ranges (do not learn input ranges)")(
-      "eval-samples", "test images of the per-epoch evaluation (count; 0 = all)",
+      "eval-samples", "held-out images / characters of the per-epoch validation (count; 0 = all)",
       cxxopts::value<int64_t>()->default_value(std::to_string(d.eval_samples)))(
-      "eval-chips", "chips of the per-epoch evaluation (count)", cxxopts::value<int>()->default_value(std::to_string(d.eval_chips)))(
-      "max-examples", "train on the first N training images only (count; 0 = all)", cxxopts::value<int64_t>()->default_value("0"))(
+      "test-samples", "test images / validation characters of the final test (count; 0 = all)",
+      cxxopts::value<int64_t>()->default_value("0"))(
+      "eval-chips", "chips of the per-epoch validation and the final test (count)", cxxopts::value<int>()->default_value(std::to_string(d.eval_chips)))(
+      "max-examples", "examples per epoch: the first N training images / N windows (count; 0 = all)", cxxopts::value<int64_t>()->default_value("0"))(
       "stop-after-epochs", "end this run after N epochs; the same command resumes (count; 0 = to the end)",
       cxxopts::value<int>()->default_value("0"))(
       "threads", "LibTorch and engine threads (count)", cxxopts::value<int>()->default_value("2"))(
@@ -80,6 +91,9 @@ int cmd_train_hwa(int argc, char** argv) {
   HwaOptions o;
   o.model = res["model"].as<std::string>();
   o.policy = res["policy"].as<std::string>();
+  o.data = res["data"].as<std::string>();
+  o.schedule = parse_enum<models::LrSchedule>("--lr-schedule", res["lr-schedule"].as<std::string>());
+  o.test_samples = res["test-samples"].as<int64_t>();
   o.device = res["device"].as<std::string>();
   if (res.count("set")) o.set = res["set"].as<std::vector<std::string>>();
   o.out = res["out"].as<std::string>();
@@ -99,15 +113,19 @@ int cmd_train_hwa(int argc, char** argv) {
   o.stop_after_epochs = res["stop-after-epochs"].as<int>();
   o.progress = !res.count("no-progress") && isatty(2);
   const HwaResult r = train_hwa(o);
-  std::printf("epoch  step   train_loss  float_acc  chip_acc (mean +- std over %d chips)\n", o.eval_chips);
+  std::printf("data       %s\n", r.data.c_str());
+  std::printf("validation %s on held-out training data (chip: mean +- std over %d chips)\n", r.metric.c_str(), o.eval_chips);
+  std::printf("epoch  step   train_loss      float       chip\n");
   for (const auto& e : r.epochs)
-    std::printf("%5d %6lld %11.4f %9.2f%% %9.2f%% +- %.2f\n", e.epoch, (long long)e.step, e.train_loss, e.float_acc,
-                e.chip_acc, e.chip_acc_std);
+    std::printf("%5d %6lld %11.4f %10.3f %10.3f +- %.3f\n", e.epoch, (long long)e.step, e.train_loss,
+                e.valid.float_value, e.valid.chip_mean, e.valid.chip_std);
   plot(o.out);
   if (!r.finished) {
     std::printf("stopped    after %zu of %d epochs; run the same command to resume\n", r.epochs.size(), o.epochs);
     return 0;
   }
+  std::printf("test       %s %s: float %.3f, chip %.3f +- %.3f (%d chips)\n", r.test_data.c_str(), r.metric.c_str(),
+              r.test.float_value, r.test.chip_mean, r.test.chip_std, o.eval_chips);
   std::printf("saved      %s/model.pt (float), %s/policy.toml, %s/model_analog.pt (converted)\n", o.out.c_str(),
               o.out.c_str(), o.out.c_str());
   return 0;

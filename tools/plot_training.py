@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Training curve of `xbar train --hwa`: loss per step and per-epoch accuracy (float and on the chip).
+"""Training curve of `xbar train --hwa`: loss per step and the per-epoch validation metric (float
+and on the chip).
 
 Usage: /usr/bin/python3 tools/plot_training.py OUT_DIR  -> OUT_DIR/training.png
 """
@@ -31,15 +32,17 @@ def main():
     a.plot(s, loss, color="0.8", lw=0.5, label="step")
     a.plot(s, smooth, color="C0", label=f"mean of {k} steps")
     a.set_xlabel("step")
-    a.set_ylabel("cross-entropy (noisy chip per step)")
+    a.set_ylabel("cross-entropy (noisy chip per step; text: bit/char)")
     a.legend()
     e = [int(r["epoch"]) for r in epochs]
-    b.plot(e, [float(r["float_acc"]) for r in epochs], "o-", label="weights read exactly")
-    ca = [float(r["chip_acc"]) for r in epochs]
-    cs = [float(r["chip_acc_std"]) for r in epochs]
+    # Columns valid_float_<metric>, valid_chip_<metric>, valid_chip_<metric>_std (apps/hwa.cpp).
+    metric = next(k for k in epochs[0] if k.startswith("valid_float_"))[len("valid_float_"):] if epochs else "metric"
+    b.plot(e, [float(r["valid_float_" + metric]) for r in epochs], "o-", label="weights read exactly")
+    ca = [float(r["valid_chip_" + metric]) for r in epochs]
+    cs = [float(r["valid_chip_" + metric + "_std"]) for r in epochs]
     b.errorbar(e, ca, yerr=cs, fmt="s-", capsize=3, label="on the chip (mean +- std)")
     b.set_xlabel("epoch")
-    b.set_ylabel("test accuracy (%)")
+    b.set_ylabel("validation " + metric.replace("_", " ") + " (held-out training data)")
     b.legend()
     fig.suptitle("xbar train --hwa: " + out)
     fig.tight_layout()

@@ -52,8 +52,8 @@ void XbarLayer::require_ranges() const {
   TORCH_CHECK(has_ranges(), "xbar layer ", name_,
               ": adc.range = \"calibrated\" and this chip has no calibrated ranges. Calibrate it on calibration "
               "data first: xbar eval / sweep do it on --calibration-samples training samples, xbar convert "
-              "--calibrate TASK stores ranges in the model, in Python call xbar_model.calibrate(module, batches) "
-              "after xbar_model.program(module, chip)");
+              "--calibrate TASK stores ranges in the model, in Python call xbar.calibrate(module, batches) "
+              "after xbar.program(module, chip)");
 }
 
 void XbarLayer::calibrate_operand(const Eigen::Ref<const RowMatrixXf>& a) {

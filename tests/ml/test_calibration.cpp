@@ -40,7 +40,7 @@ TEST_CASE("the calibration set is a seeded subset of the training split, outside
   CHECK(c.split == "train");
   CHECK_FALSE(c.leaks());
   REQUIRE(c.indices.numel() == 64);
-  const data::FashionMnist train = data::load_fashion_mnist("train");
+  const data::ImageSet train = data::load_images({}, "train");
   // Every index lies in the calibration pool, and the images are exactly those training images.
   CHECK(c.indices.max().item<int64_t>() < train.images.size(0) - kHeldOutImages);
   CHECK(c.indices.min().item<int64_t>() >= 0);
@@ -94,7 +94,7 @@ TEST_CASE("eval calibrates on the calibration set only, bit-identically, and nev
   torch::jit::Module a = converted("data/models/mlp.pt", "data/policies/default.toml", 0);
   REQUIRE(calibrate(a, d.calibration));
   torch::jit::Module b = converted("data/models/mlp.pt", "data/policies/default.toml", 0);
-  const data::FashionMnist train = data::load_fashion_mnist("train");
+  const data::ImageSet train = data::load_images({}, "train");
   calibrate_module(b, train.images.index_select(0, d.calibration.indices), "manual");
   const auto ra = ranges(a);
   REQUIRE(!ra.empty());

@@ -12,8 +12,9 @@
 
 #include "common/error.h"
 #include "common/sha256.h"
-#include "ml/fashion_mnist.h"
+#include "ml/image_data.h"
 #include "ml/text_corpus.h"
+#include "tests/ml/idx_test_data.h"
 
 using namespace xbar;
 namespace fs = std::filesystem;
@@ -46,8 +47,8 @@ std::string error_of(const std::function<void()>& fn) {
 }  // namespace
 
 TEST_CASE("Fashion-MNIST: sizes, label counts and normalisation") {
-  const auto train = data::load_fashion_mnist("train");
-  const auto test = data::load_fashion_mnist("test");
+  const auto train = data::load_images({}, "train");
+  const auto test = data::load_images({}, "test");
   CHECK(train.images.sizes() == at::IntArrayRef({60000, 1, 28, 28}));
   CHECK(test.images.sizes() == at::IntArrayRef({10000, 1, 28, 28}));
   CHECK((train.images.scalar_type() == at::kFloat));
@@ -58,7 +59,7 @@ TEST_CASE("Fashion-MNIST: sizes, label counts and normalisation") {
   // Undo the normalisation: the bytes' sums were computed independently with
   //   /usr/bin/python3 -c 'import gzip; print(sum(gzip.open(F).read()[16:]))'
   const auto bytes = [](const at::Tensor& x) {
-    return (x * data::kFashionStd + data::kFashionMean).mul(255).round().to(at::kLong).sum().item<int64_t>();
+    return (x * data::kFashionMnistNorm.std + data::kFashionMnistNorm.mean).mul(255).round().to(at::kLong).sum().item<int64_t>();
   };
   CHECK(bytes(train.images) == 3431114169LL);
   CHECK(bytes(test.images) == 573469082LL);
@@ -75,19 +76,19 @@ TEST_CASE("Fashion-MNIST: decompressed files match their SHA-256") {
       {"t10k-images-idx3-ubyte.gz", "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b"},
       {"t10k-labels-idx1-ubyte.gz", "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"}};
   for (const auto& [file, sha] : want) {
-    const auto b = data::read_gzip(data::fashion_mnist_dir() + "/" + file);
+    const auto b = data::read_gzip(data::default_image_dir() + "/" + file);
     CHECK_MESSAGE(sha256_hex(std::string(b.begin(), b.end())) == sha, file);
   }
 }
 
 TEST_CASE("Fashion-MNIST: missing, truncated and malformed files are errors naming the file") {
   const fs::path d = temp_dir("fmnist");
-  std::string e = error_of([&] { data::load_fashion_mnist("test", d.string()); });
+  std::string e = error_of([&] { data::load_images({d.string(), data::kFashionMnistNorm}, "test"); });
   CHECK(e.find((d / "t10k-images-idx3-ubyte.gz").string()) != std::string::npos);
-  CHECK(e.find("apt-get install dataset-fashion-mnist") != std::string::npos);
+  CHECK(e.find("t10k-images.idx3-ubyte") != std::string::npos);  // the names tried are listed
 
   // Truncated gzip stream: the first half of the real labels file.
-  std::ifstream in(data::fashion_mnist_dir() + "/t10k-labels-idx1-ubyte.gz", std::ios::binary);
+  std::ifstream in(data::default_image_dir() + "/t10k-labels-idx1-ubyte.gz", std::ios::binary);
   std::string gz((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   const fs::path cut = d / "cut.gz";
   std::ofstream(cut, std::ios::binary).write(gz.data(), std::streamsize(gz.size() / 2));
@@ -101,20 +102,74 @@ TEST_CASE("Fashion-MNIST: missing, truncated and malformed files are errors nami
   images.resize(16 + 2 * 784);
   write_gz(d / "t10k-labels-idx1-ubyte.gz", labels);
   write_gz(d / "t10k-images-idx3-ubyte.gz", images);
-  e = error_of([&] { data::load_fashion_mnist("test", d.string()); });
+  e = error_of([&] { data::load_images({d.string(), data::kFashionMnistNorm}, "test"); });
   CHECK(e.find("t10k-images-idx3-ubyte.gz") != std::string::npos);
   CHECK(e.find("bad idx magic 0x00000801") != std::string::npos);
   images[3] = 3;
   images.resize(16 + 784);
   write_gz(d / "t10k-images-idx3-ubyte.gz", images);
-  e = error_of([&] { data::load_fashion_mnist("test", d.string()); });
+  e = error_of([&] { data::load_images({d.string(), data::kFashionMnistNorm}, "test"); });
   CHECK(e.find("t10k-images-idx3-ubyte.gz: idx payload has 784 bytes, header says 1568") != std::string::npos);
   // A well-formed pair loads: 2 black images normalise to -mean/std.
   images.resize(16 + 2 * 784);
   write_gz(d / "t10k-images-idx3-ubyte.gz", images);
-  const auto tiny = data::load_fashion_mnist("test", d.string());
+  const auto tiny = data::load_images({d.string(), data::kFashionMnistNorm}, "test");
   CHECK(tiny.labels.equal(at::tensor({3, 4}, at::kLong)));
-  CHECK(tiny.images[1][0][5][5].item<float>() == doctest::Approx(-data::kFashionMean / data::kFashionStd));
+  CHECK(tiny.images[1][0][5][5].item<float>() == doctest::Approx(-data::kFashionMnistNorm.mean / data::kFashionMnistNorm.std));
+  fs::remove_all(d);
+}
+
+TEST_CASE("Fashion-MNIST: its recorded normalisation is what normalisation_of computes") {
+  // Exact equality (float bits): the shipped models, which record no normalisation, are evaluated
+  // with normalisation_of's values; independently, the byte sum above gives the mean
+  // 3431114169 / (60000 * 784) / 255 = 0.28604.
+  const data::Normalisation n = data::normalisation_of(data::default_image_dir());
+  CHECK(n.mean == data::kFashionMnistNorm.mean);
+  CHECK(n.std == data::kFashionMnistNorm.std);
+  CHECK(std::abs(3431114169.0 / (60000.0 * 784.0) / 255.0 - double(n.mean)) < 5e-5);
+}
+
+TEST_CASE("IDX data in another directory: both file-name spellings, own normalisation, errors naming the file") {
+  const fs::path d = temp_dir("idx");
+  const test::IdxBytes train = test::write_idx_set(d, 200, 50);
+  // Normalisation: the mean and std of the training bytes / 255, computed here from the bytes
+  // (population std), to the 4 decimals normalisation_of keeps.
+  double s1 = 0, s2 = 0;
+  for (size_t i = 16; i < train.images.size(); ++i) s1 += train.images[i] / 255.0, s2 += std::pow(train.images[i] / 255.0, 2);
+  const double cnt = double(train.images.size() - 16), mean = s1 / cnt, sd = std::sqrt(s2 / cnt - mean * mean);
+  const data::Normalisation n = data::normalisation_of(d.string());
+  CHECK(std::abs(n.mean - mean) <= 5e-5 + 1e-7);
+  CHECK(std::abs(n.std - sd) <= 5e-5 + 1e-7);
+  const data::ImageData img{d.string(), std::nullopt};
+  CHECK(img.name() == d.filename().string());
+  const data::ImageSet tr = data::load_images(img, "train"), te = data::load_images(img, "test");
+  CHECK(tr.images.sizes() == at::IntArrayRef({200, 1, 28, 28}));
+  CHECK(te.labels.numel() == 50);
+  CHECK(tr.labels[13].item<int64_t>() == 3);
+  // A pixel reads back as (byte / 255 - mean) / std (float32 arithmetic: 1e-6).
+  const double byte = train.images[16 + 13 * 784 + 9 * 28 + 5];  // image 13 (class 3), row 9 = its bar
+  CHECK(tr.images[13][0][9][5].item<float>() == doctest::Approx((byte / 255 - n.mean) / n.std).epsilon(1e-6));
+  CHECK(tr.images.mean().item<double>() == doctest::Approx(0).scale(1).epsilon(2e-4));
+
+  // The dotted spelling (train-images.idx3-ubyte) is found as well.
+  fs::rename(d / "train-labels-idx1-ubyte", d / "train-labels.idx1-ubyte");
+  CHECK(data::idx_file(d.string(), "train", data::IdxKind::labels) == (d / "train-labels.idx1-ubyte").string());
+  CHECK(data::load_images(img, "train").labels.equal(tr.labels));
+
+  // Count mismatch: both files named with their counts.
+  test::write_bytes(d / "t10k-labels-idx1-ubyte.gz", test::make_idx_bytes(40, 2).labels, true);
+  std::string e = error_of([&] { data::load_images(img, "test"); });
+  CHECK(e.find("t10k-images-idx3-ubyte.gz has 50 images but") != std::string::npos);
+  CHECK(e.find("t10k-labels-idx1-ubyte.gz has 40 labels") != std::string::npos);
+  // Wrong magic (a labels file where images belong).
+  test::write_bytes(d / "t10k-images-idx3-ubyte.gz", test::make_idx_bytes(40, 2).labels, true);
+  e = error_of([&] { data::load_images(img, "test"); });
+  CHECK(e.find("t10k-images-idx3-ubyte.gz: bad idx magic 0x00000801 (expected 0x00000803)") != std::string::npos);
+  // Missing file: the names tried, and no Fashion-MNIST install hint for a user's directory.
+  fs::remove(d / "t10k-labels-idx1-ubyte.gz");
+  e = error_of([&] { data::load_images(img, "test"); });
+  CHECK(e.find((d / "t10k-labels-idx1-ubyte.gz").string() + ": file not found (tried") != std::string::npos);
+  CHECK(e.find("apt-get") == std::string::npos);
   fs::remove_all(d);
 }
 

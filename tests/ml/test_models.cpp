@@ -182,7 +182,7 @@ TEST_CASE("training: learning-rate schedule and baselines") {
 }
 
 TEST_CASE("training: loss decreases on a small subset (MLP, GPT)") {
-  const auto train = data::load_fashion_mnist("test");  // the smaller file; any labelled images do
+  const auto train = data::load_images({}, "test");  // the smaller file; any labelled images do
   auto m = models::make_mlp(1);
   models::TrainOptions o;
   o.max_examples = 2048;

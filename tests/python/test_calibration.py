@@ -26,8 +26,8 @@ XBAR_BIN = os.environ.get("XBAR_BIN", os.path.join(SOURCE, "build", "xbar"))
 XBAR_TORCH_LIB = os.environ.get("XBAR_TORCH_LIB", os.path.join(SOURCE, "build", "libxbar_torch.so"))
 DEFAULT = os.path.join(SOURCE, "data", "policies", "default.toml")
 FASHION = os.environ.get("XBAR_FASHION_MNIST", "/usr/share/datasets/fashion-mnist")
-sys.path.insert(0, os.path.join(SOURCE, "tools", "python"))
-import xbar_model  # noqa: E402
+sys.path.insert(0, os.path.join(SOURCE, "python"))
+import xbar.lifecycle as xbar_model  # noqa: E402
 
 xbar_model.load_library(XBAR_TORCH_LIB)
 HELD_OUT_IMAGES = 5000  # ml/calibration.h kHeldOutImages

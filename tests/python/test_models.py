@@ -495,7 +495,7 @@ class TestEdgeInputs(ModelTest):
 
     def xbar_model(self):
         import importlib.util
-        spec = importlib.util.spec_from_file_location("xbar_model", os.path.join(SOURCE, "tools", "python", "xbar_model.py"))
+        spec = importlib.util.spec_from_file_location("xbar_lifecycle", os.path.join(SOURCE, "python", "xbar", "lifecycle.py"))
         xm = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(xm)
         return xm
