@@ -24,6 +24,7 @@
 #include "common/error.h"
 #include "config_options.h"
 #include "ml/evaluate.h"
+#include "ml/image_data.h"
 #include "ml/train.h"
 #include "torch/calibrate.h"
 #include "torch/convert.h"
@@ -151,7 +152,7 @@ void bench_resnet18(const Bench& b) {
 void bench_hwa_step(const Bench& b, const std::string& policy_path) {
   const std::string model = b.models_dir + "/cnn.pt";
   const int64_t batch = 64, n = b.hwa_steps;
-  const data::FashionMnist train = data::load_fashion_mnist("train");
+  const data::ImageSet train = data::load_images(data::ImageData{}, "train");
   const std::string dir = (std::filesystem::temp_directory_path() / "xbar_bench_hwa").string();
   int run = 0;
   auto hwa = [&](int64_t steps) {
