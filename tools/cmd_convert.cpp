@@ -31,8 +31,9 @@ int cmd_convert(int argc, char** argv) {
       "records, else with the mean and std of the data's training pixels", cxxopts::value<std::string>())(
       "chip", "chip to program with --calibrate", cxxopts::value<int64_t>()->default_value("0"))(
       "example-input", "measure each matrix product's share of the FLOPs on one forward of a random float input "
-      "of this shape (e.g. 1,3,224,224): the report lists every product left in float with its share and ends "
-      "with the fraction on arrays", cxxopts::value<std::vector<int64_t>>())(
+      "of this shape (e.g. 1,3,224,224): the report lists every product left in float with its share (operators "
+      "it cannot count, e.g. mv, dot, conv3d, transposed convolutions, other einsums, as not measured) and ends "
+      "with the fraction on arrays of the measured FLOPs", cxxopts::value<std::vector<int64_t>>())(
       "h,help", "show this help");
   add_calibration_options(opt);
   opt.parse_positional({"model"});
