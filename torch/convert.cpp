@@ -143,17 +143,6 @@ bool is_constant_one(Value* v) {
   return iv && ((iv->isInt() && iv->toInt() == 1) || (iv->isDouble() && iv->toDouble() == 1.0));
 }
 
-// True when the layout changes on the way from the parameter are only 2-D transposes.
-bool is_transpose_chain(Value* v) {
-  while (v->node()->kind() != c10::prim::GetAttr) {
-    const std::string k = v->node()->kind().toQualString();
-    if (k == "aten::view" || k == "aten::reshape" || k == "aten::permute" || k == "aten::numpy_T") return false;
-    v = v->node()->input(0);
-    if (v->node()->kind() == c10::prim::ListUnpack) v = v->node()->input(0)->node()->input(0);
-  }
-  return true;
-}
-
 // Where a matrix product's FLOPs are measured: its output, the operand that gives K, the report
 // row, whether a weight product.
 struct Probe {
@@ -432,7 +421,7 @@ ConvertReport convert_module(torch::jit::Module& m, const Policy& policy, const 
         }
         if (wb) {
           // x @ E with E (in x out) a constant 2-D weight expression: linear(x, E^T).
-          if (wb->dim != 2 || (wb->reshaped && !is_transpose_chain(b))) {
+          if (wb->dim != 2 || (wb->reshaped && !wb->transposes_only)) {
             left_float(OpClass::linear, "product with a reshaped module attribute");
             continue;
           }
@@ -468,7 +457,7 @@ ConvertReport convert_module(torch::jit::Module& m, const Policy& policy, const 
           continue;
         }
         auto wb = weight_expr(e->b, self, m);
-        if (wb && (wb->dim != 2 || (wb->reshaped && !is_transpose_chain(e->b)))) {
+        if (wb && (wb->dim != 2 || (wb->reshaped && !wb->transposes_only))) {
           left_float(OpClass::linear, "product with a reshaped module attribute");
           continue;
         }
