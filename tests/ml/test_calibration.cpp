@@ -68,7 +68,7 @@ TEST_CASE("text calibration windows come from the training tokens before the hel
   const CalibrationSet c = load_calibration_set(Task::text, o);
   const data::TextCorpus corpus = data::load_fortunes();
   const int64_t n = corpus.train_tokens.numel();
-  REQUIRE(c.tokens.numel() == n - int64_t(double(n) * kHeldOutTextFraction));
+  REQUIRE(c.tokens.numel() == n - int64_t(double(n) * kHeldOutFraction));
   CHECK(torch::equal(c.tokens, corpus.train_tokens.slice(0, 0, c.tokens.numel())));
   torch::jit::Module g = load_torchscript(src("data/models/gpt.pt"));
   at::Tensor idx;
