@@ -69,7 +69,7 @@ struct TuneOptions {
 struct TunedLayer {
   std::string name, op;
   std::vector<int> base, chosen;    // per spec knob
-  std::vector<double> sensitivity;  // per knob: mean loss of this layer alone one bit below base (NaN: not measured)
+  std::vector<std::vector<double>> sensitivity;  // per knob: mean loss of this layer alone 1, 2, ... bits below base
   double objective_base = 0, objective_tuned = 0;
 };
 

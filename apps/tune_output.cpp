@@ -11,6 +11,16 @@ namespace xbar {
 
 namespace {
 
+// Mean single-layer losses of knob k of unit u, 1, 2, ... bits below its base, as measured.
+std::vector<double> ladder(const Sensitivity& sens, size_t u, size_t k) {
+  std::vector<double> v;
+  for (int l = 1;; ++l) {
+    const auto it = sens.find({u, k, l});
+    if (it == sens.end()) return v;
+    v.push_back(it->second.loss_mean);
+  }
+}
+
 const char* unit_of(TuneObjective o) { return o == TuneObjective::latency ? "ns" : "pJ"; }
 
 std::string fmt(double v, int prec = 3) {
@@ -58,10 +68,11 @@ std::string report(const TuneOutputs& o) {
     << "search: " << (s.samples ? std::to_string(s.samples) : std::string("all")) << " held-out training samples, chips 0.."
     << s.chips - 1 << "; re-measurement: " << (s.test_samples ? std::to_string(s.test_samples) : std::string("all"))
     << " test samples, chips " << s.chips << ".." << s.chips + s.final_chips - 1 << " (never used in the search)\n\n";
-  r << "per layer (sensitivity: mean loss with this knob one bit below base, this layer alone; " << on << " in " << ou << ")\n";
+  r << "per layer (sensitivity: mean loss with this knob 1, 2, ... bits below base, this layer alone, until the loss\n"
+       "exceeds the largest budget; " << on << " in " << ou << ")\n";
   r << std::left << std::setw(24) << "layer" << std::setw(9) << "op";
   for (const auto& k : s.knobs) r << std::setw(22) << (k + " base->tuned");
-  for (const auto& k : s.knobs) r << std::setw(14) << ("sens " + k.substr(0, k.find('.')));
+  for (const auto& k : s.knobs) r << std::setw(30) << ("loss " + k.substr(0, k.find('.')) + " -1/-2/.. bits");
   r << std::setw(14) << "before" << std::setw(14) << "after" << "saving\n";
   double before_sum = 0, after_sum = 0;
   for (size_t u = 0; u < o.units.size(); ++u) {
@@ -69,16 +80,17 @@ std::string report(const TuneOutputs& o) {
     for (size_t k = 0; k < s.knobs.size(); ++k)
       r << std::setw(22) << (std::to_string(o.units[u].base[k]) + " -> " + std::to_string(t.schedule[u][k]));
     for (size_t k = 0; k < s.knobs.size(); ++k) {
-      const auto it = o.sens.find({u, k, 1});
-      r << std::setw(14) << (it == o.sens.end() ? std::string("-") : fmt(it->second.loss_mean));
+      std::string t;
+      for (double v : ladder(o.sens, u, k)) t += (t.empty() ? "" : "/") + fmt(v, 2);
+      r << std::setw(30) << (t.empty() ? std::string("-") : t);
     }
     const double b = o.base.layer(u)[size_t(obj)], a = t.m.layer(u)[size_t(obj)];
     before_sum += b, after_sum += a;
     r << std::setw(14) << fmt(b, 1) << std::setw(14) << fmt(a, 1) << saving(b, a) << "\n";
   }
-  r << std::setw(24) << "tuned layers" << std::setw(9) << "" << std::setw(14 * int(s.knobs.size()) + 22 * int(s.knobs.size())) << ""
+  r << std::setw(24) << "tuned layers" << std::setw(9) << "" << std::setw(52 * int(s.knobs.size())) << ""
     << std::setw(14) << fmt(before_sum, 1) << std::setw(14) << fmt(after_sum, 1) << saving(before_sum, after_sum) << "\n";
-  r << std::setw(24) << "model" << std::setw(9) << "" << std::setw(14 * int(s.knobs.size()) + 22 * int(s.knobs.size())) << ""
+  r << std::setw(24) << "model" << std::setw(9) << "" << std::setw(52 * int(s.knobs.size())) << ""
     << std::setw(14) << fmt(o.base.total(obj), 1) << std::setw(14) << fmt(t.m.total(obj), 1)
     << saving(o.base.total(obj), t.m.total(obj)) << "\n"
     << std::right;
@@ -155,10 +167,7 @@ TuneSummary tune_summary(const TuneOutputs& o) {
   r.search_metric = t.m.metric;
   for (size_t u = 0; u < o.units.size(); ++u) {
     TunedLayer l{o.units[u].name, enum_name(o.units[u].op), o.units[u].base, t.schedule[u], {}, 0, 0};
-    for (size_t k = 0; k < o.spec.knobs.size(); ++k) {
-      const auto it = o.sens.find({u, k, 1});
-      l.sensitivity.push_back(it == o.sens.end() ? std::nan("") : it->second.loss_mean);
-    }
+    for (size_t k = 0; k < o.spec.knobs.size(); ++k) l.sensitivity.push_back(ladder(o.sens, u, k));
     l.objective_base = o.base.layer(u)[size_t(o.spec.objective)];
     l.objective_tuned = t.m.layer(u)[size_t(o.spec.objective)];
     r.layers.push_back(l);
