@@ -51,7 +51,11 @@ void validate(const TuneSpec& s) {
   if (s.out.empty()) throw ConfigError("--out", "", "an output directory is required");
   if (s.max_loss.empty()) throw ConfigError("--max-loss", "", "at least one budget is required");
   for (double x : s.max_loss)
-    if (!(x >= 0) || !std::isfinite(x)) throw ConfigError("--max-loss", std::to_string(x), "must be a finite number >= 0");
+    if (!(x >= 0) || !std::isfinite(x)) {
+      std::ostringstream t;
+      t << x;
+      throw ConfigError("--max-loss", t.str(), "must be a finite number >= 0");
+    }
   if (s.knobs.empty()) throw ConfigError("--knobs", "", "at least one knob is required");
   std::set<std::string> seen;
   for (const auto& k : s.knobs) {
