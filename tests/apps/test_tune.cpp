@@ -66,7 +66,7 @@ TuneOptions quiet() {
 
 }  // namespace
 
-TEST_CASE("tune: one-sided t quantiles match published values; the bound is mean + t sd / sqrt(n)") {
+TEST_CASE("tune: one-sided t quantiles match published values, the bound is mean + t sd / sqrt(n)") {
   // Table values (df <= 30) and the expansion above, against Student t tables (4 digits).
   CHECK(student_t_quantile(0.95, 4) == doctest::Approx(2.132).epsilon(1e-4));
   CHECK(student_t_quantile(0.90, 2) == doctest::Approx(1.886).epsilon(1e-4));
@@ -81,7 +81,7 @@ TEST_CASE("tune: one-sided t quantiles match published values; the bound is mean
   CHECK_THROWS_AS(student_t_quantile(0.8, 3), ConfigError);
 }
 
-TEST_CASE("tune: the fragile layer keeps more ADC bits; the policy reloads to the same metric bit for bit") {
+TEST_CASE("tune: the fragile layer keeps more ADC bits, the policy reloads to the same metric bit for bit") {
   const TuneSpec s = small_spec("fragile");
   const TuneSummary r = run_tune(s, quiet());
   REQUIRE(r.finished);
