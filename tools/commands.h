@@ -10,6 +10,7 @@ int cmd_demo(int argc, char** argv);
 int cmd_convert(int argc, char** argv);
 int cmd_eval(int argc, char** argv);
 int cmd_sweep(int argc, char** argv);
+int cmd_tune(int argc, char** argv);
 int cmd_merge(int argc, char** argv);
 int cmd_rerun(int argc, char** argv);
 int cmd_crossbar(int argc, char** argv);

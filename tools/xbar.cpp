@@ -25,6 +25,7 @@ const std::vector<Command>& commands() {
       {"convert", "convert a TorchScript model: linear/conv/attention products onto emulated crossbars", xbar::cli::cmd_convert},
       {"eval", "accuracy / bits-per-char of a model on emulated chips (mean, std over chips)", xbar::cli::cmd_eval},
       {"sweep", "accuracy-versus-precision study over any config keys (resumable; CSV + HDF5)", xbar::cli::cmd_sweep},
+      {"tune", "cheapest per-layer ADC/DAC precision within an accuracy-loss budget (cost model; resumable)", xbar::cli::cmd_tune},
       {"merge", "combine the shard results files of a study (xbar sweep --shard K/N) into one", xbar::cli::cmd_merge},
       {"rerun", "re-run one study point from its results file and check it bit for bit", xbar::cli::cmd_rerun},
       {"mvm", "run a matrix-vector product W x through the emulated crossbar (HDF5 in/out)", xbar::cli::cmd_mvm},
