@@ -62,7 +62,8 @@ for epoch in range(10):
         opt.zero_grad(); loss.backward(); opt.step()
 with torch.no_grad():
     print("float model read exactly: %.2f %%" % (100.0 * (net(x_test).argmax(1) == y_test).float().mean().item()))
-show("float-trained, chip after 1 year", on_chip(xbar.convert(net, policy)[0]))
+before = on_chip(xbar.convert(net, policy)[0])
+show("float-trained, chip after 1 year", before)
 
 # 2. noise-aware retraining: a fresh chip every step, drifted to the time the model will be read
 hw = xbar.hwa.HWA(net, policy, t_train_s=YEAR_S, seed=1)
@@ -75,5 +76,8 @@ for epoch in range(5):
         opt.zero_grad(); loss.backward(); opt.step()
         hw.constrain()  # weight clipping, positive ranges
         step += 1
-show("HWA-retrained, chip after 1 year", on_chip(hw.analog()))  # float weights + policy with learned ranges
+after = on_chip(hw.analog())  # the retrained float weights converted with the policy with learned ranges
+show("HWA-retrained, chip after 1 year", after)
 net.load_state_dict(hw.state_dict())  # the retrained weights back in the user's module
+if statistics.mean(after) <= statistics.mean(before):
+    sys.exit("HWA did not improve the on-chip accuracy")

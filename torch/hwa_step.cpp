@@ -80,6 +80,7 @@ Policy hwa_ranged_policy(const Policy& base, const std::vector<c10::intrusive_pt
     const at::Tensor r = l->input_range();
     if (!r.defined()) continue;
     PolicyRule rule;
+    rule.match.clear();  // (its default is "*", which would make the rule a suffix match)
     for (char c : l->name()) {  // a literal match: escape glob characters
       if (c == '*' || c == '?' || c == '[' || c == '\\') rule.match += '\\';
       rule.match += c;

@@ -134,6 +134,11 @@ class HwaGptTest(unittest.TestCase):
         self.assertEqual(len(re.findall(r"static_range", body(os.path.join(self.py_dir, "policy.toml")))),
                          len(self.ranges))
 
+    def test_python_schedule_is_the_cli_schedule(self):
+        with open(os.path.join(self.cli_dir, "train_log.csv")) as f:
+            lrs = [float(r["lr"]) for r in csv.DictReader(f)]
+        self.assertEqual(lrs, [LR * xbar.hwa.cosine_lr(s, STEPS, 1.0) for s in range(STEPS)])
+
     def test_python_hwa_beats_the_float_model_on_the_same_chips(self):
         float_mean, float_std = xbar_eval(GPT, PCM)
         hwa_mean, hwa_std = xbar_eval(os.path.join(self.py_dir, "model.pt"), os.path.join(self.py_dir, "policy.toml"))
