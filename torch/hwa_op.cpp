@@ -60,6 +60,7 @@ at::Tensor export_float(const at::Tensor& model, const std::vector<std::string>&
 
 TORCH_LIBRARY_FRAGMENT(xbar, m) {
   m.def("hwa_train_chip(int seed, int step) -> int", &xbar::train_chip);
+  m.def("hwa_cosine_lr(int step, int total, float peak) -> float", &xbar::cosine_lr);
   m.def("hwa_training_policy(str policy_toml, str policy_source, float t_train_s, bool read_noise) -> str",
         &xbar::training_policy);
   m.def("hwa_trained(__torch__.torch.classes.xbar.Layer[] layers, str[] param_names) -> (int[], int[])",

@@ -1,6 +1,7 @@
 #include "torch/hwa_step.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 
 #include "common/error.h"
@@ -10,6 +11,13 @@ namespace xbar {
 
 int64_t hwa_train_chip(uint64_t seed, int64_t step) {
   return (int64_t(1) << 40) + int64_t(seed % (uint64_t(1) << 20)) * (int64_t(1) << 20) + step;
+}
+
+double cosine_lr(int64_t s, int64_t n, double peak) {
+  const int64_t warm = std::max<int64_t>(1, std::min<int64_t>(200, n / 20));
+  if (s < warm) return peak * double(s + 1) / double(warm);
+  const double t = double(s - warm) / double(std::max<int64_t>(1, n - warm));
+  return peak * (0.1 + 0.9 * 0.5 * (1 + std::cos(M_PI * t)));
 }
 
 Policy hwa_training_policy(const Policy& eval, double t_train_s, bool read_noise) {

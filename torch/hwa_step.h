@@ -31,6 +31,11 @@ struct EnumNames<WeightClip> {
 // The chip of training step `step` (run seed `seed`): >= 2^40, so never an evaluation chip.
 int64_t hwa_train_chip(uint64_t seed, int64_t step);
 
+// The cosine learning rate at step s of n (xbar train and train --hwa; ml/train.h lr_at): linear
+// warm-up over min(200, n / 20) steps (at least 1), then cosine from `peak` down to 0.1 peak.
+// Here so that Python's loop (torch.ops.xbar.hwa_cosine_lr) gets the CLI's values bit for bit.
+double cosine_lr(int64_t s, int64_t n, double peak);
+
 // The evaluation policy as trained: drift to t_train_s (< 0: the policy's run.t_inference_s) and,
 // unless read_noise, device.read_noise_scale = 0. ConfigError for an invalid result.
 Policy hwa_training_policy(const Policy& eval, double t_train_s, bool read_noise);

@@ -51,14 +51,11 @@ def train_chip(seed: int, step: int) -> int:
 
 
 def cosine_lr(step: int, total: int, peak: float) -> float:
-    """The learning rate of `xbar train`'s cosine schedule at `step` of `total` (ml/train.cpp
-    lr_at): linear warm-up over min(200, total/20) steps (at least 1), then cosine from `peak`
-    down to 0.1 peak."""
-    warm = max(1, min(200, total // 20))
-    if step < warm:
-        return peak * float(step + 1) / float(warm)
-    t = float(step - warm) / float(max(1, total - warm))
-    return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * t)))
+    """The learning rate of `xbar train`'s cosine schedule at `step` of `total` (the C++ function
+    itself, torch/hwa_step.h): linear warm-up over min(200, total/20) steps (at least 1), then
+    cosine from `peak` down to 0.1 peak."""
+    load()
+    return float(torch.ops.xbar.hwa_cosine_lr(int(step), int(total), float(peak)))
 
 
 def _policy(policy: PolicyArg):

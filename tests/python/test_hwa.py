@@ -13,6 +13,7 @@ measured once, by `xbar eval`, for the float-trained model and the Python export
 import csv
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -72,15 +73,16 @@ def train_tokens() -> torch.Tensor:
     return tokens[: tokens.numel() - int(tokens.numel() * 0.1)]
 
 
-def xbar_eval(model: str, policy: str) -> float:
+def xbar_eval(model: str, policy: str) -> list:
+    """bits/char of each of the chips 0 .. CHIPS-1, as `xbar eval` prints them."""
     out = subprocess.run([XBAR_BIN, "eval", "--task", "text", "--model", model, "--policy", policy, "--repeats",
                           str(CHIPS), "--samples", str(SAMPLES), "--decode-windows", "0",
                           "--calibration-samples", str(CALIBRATION)],
                          check=True, capture_output=True, text=True).stdout
-    m = re.search(r"([0-9.]+) \+- ([0-9.]+)", out)
-    if not m:
-        raise AssertionError("no 'mean +- std' in xbar eval's output:\n" + out)
-    return float(m.group(1)), float(m.group(2))
+    chips = [float(v) for v in re.findall(r"^chip \d+ bits_per_char ([0-9.]+)$", out, re.M)]
+    if len(chips) != CHIPS:
+        raise AssertionError("expected %d 'chip k bits_per_char' lines in xbar eval's output:\n%s" % (CHIPS, out))
+    return chips
 
 
 class HwaGptTest(unittest.TestCase):
@@ -137,8 +139,7 @@ class HwaGptTest(unittest.TestCase):
         self.assertGreater(changed, 0)  # training moved the weights
         body = lambda path: open(path).read().split("\n", 1)[1]  # without the comment line
         self.assertEqual(body(os.path.join(self.py_dir, "policy.toml")), body(os.path.join(self.cli_dir, "policy.toml")))
-        self.assertEqual(len(re.findall(r"static_range", body(os.path.join(self.py_dir, "policy.toml")))),
-                         len(self.ranges))
+        self.assertEqual(body(os.path.join(self.py_dir, "policy.toml")).count("[override.dac]"), len(self.ranges))
 
     def test_python_schedule_is_the_cli_schedule(self):
         with open(os.path.join(self.cli_dir, "train_log.csv")) as f:
@@ -146,12 +147,18 @@ class HwaGptTest(unittest.TestCase):
         self.assertEqual(lrs, [LR * xbar.hwa.cosine_lr(s, STEPS, 1.0) for s in range(STEPS)])
 
     def test_python_hwa_beats_the_float_model_on_the_same_chips(self):
-        float_mean, float_std = xbar_eval(GPT, PCM)
-        hwa_mean, hwa_std = xbar_eval(os.path.join(self.py_dir, "model.pt"), os.path.join(self.py_dir, "policy.toml"))
-        print("\nbits/char on chips 0-%d, %d validation characters: float-trained %.4f +- %.4f, "
-              "xbar.hwa (%d steps of %d windows) %.4f +- %.4f" % (CHIPS - 1, SAMPLES, float_mean, float_std, STEPS,
-                                                                   BATCH, hwa_mean, hwa_std))
-        self.assertLess(hwa_mean, float_mean - 2 * max(float_std, hwa_std))
+        before = xbar_eval(GPT, PCM)
+        after = xbar_eval(os.path.join(self.py_dir, "model.pt"), os.path.join(self.py_dir, "policy.toml"))
+        gain = [b - a for b, a in zip(before, after)]
+        print("\nbits/char on chips 0-%d, %d validation characters: float-trained %.4f +- %.4f %s, xbar.hwa "
+              "(%d steps of %d windows) %.4f +- %.4f %s; gain per chip %s" % (
+                  CHIPS - 1, SAMPLES, statistics.mean(before), statistics.stdev(before), before, STEPS, BATCH,
+                  statistics.mean(after), statistics.stdev(after), after, ["%.3f" % g for g in gain]))
+        # Each chip reads the retrained model better than the float-trained one (paired: the same
+        # chip's noise for both), and the mean gain exceeds eval's rounding (3 decimals) tenfold.
+        for g in gain:
+            self.assertGreater(g, 0.0)
+        self.assertGreater(statistics.mean(gain), 0.005)
 
 
 if __name__ == "__main__":
