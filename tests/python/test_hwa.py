@@ -38,7 +38,7 @@ FORTUNE_FILES = [
     "medicine", "men-women", "miscellaneous", "news", "paradoxum", "people", "perl", "pets", "platitudes",
     "politics", "pratchett", "science", "songs-poems", "sports", "startrek", "tao", "translate-me", "wisdom",
     "work", "zippy"]
-SEED, BATCH, STEPS, LR, RANGE_LR = 1, 8, 24, 5e-4, 1e-2
+SEED, BATCH, STEPS, LR, RANGE_LR = 1, 8, 32, 2.5e-4, 1e-2
 CHIPS, SAMPLES, CALIBRATION = 3, 4000, 64  # chips 0-2, the first 4000 validation characters, 64 windows
 # of training text calibrate the ADC ranges of each chip
 
