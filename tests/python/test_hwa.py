@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import unittest
+from pathlib import Path
 
 import torch
 
@@ -137,7 +138,7 @@ class HwaGptTest(unittest.TestCase):
             self.assertTrue(torch.equal(py[name], cli[name]), name)
             changed += int(not torch.equal(py[name], float_params[name]))
         self.assertGreater(changed, 0)  # training moved the weights
-        body = lambda path: open(path).read().split("\n", 1)[1]  # without the comment line
+        body = lambda path: Path(path).read_text().split("\n", 1)[1]  # without the comment line
         self.assertEqual(body(os.path.join(self.py_dir, "policy.toml")), body(os.path.join(self.cli_dir, "policy.toml")))
         self.assertEqual(body(os.path.join(self.py_dir, "policy.toml")).count("[override.dac]"), len(self.ranges))
 
