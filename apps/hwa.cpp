@@ -11,7 +11,6 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <map>
 #include <sstream>
 
 #include "common/atomic_file.h"
@@ -30,10 +29,6 @@ namespace xbar {
 
 namespace fs = std::filesystem;
 
-int64_t hwa_train_chip(uint64_t seed, int64_t step) {
-  return (int64_t(1) << 40) + int64_t(seed % (uint64_t(1) << 20)) * (int64_t(1) << 20) + step;
-}
-
 namespace {
 
 struct Policies {
@@ -51,10 +46,7 @@ Policies make_policies(const HwaOptions& o) {
   }
   for (const auto& kv : o.set) set_assignment(base, kv);
   base.validate();
-  p.train = p.eval;
-  if (o.t_train_s >= 0) p.train.defaults.run.t_inference_s = o.t_train_s;
-  if (!o.read_noise) p.train.defaults.device.read_noise_scale = 0.0;
-  p.train.defaults.validate();
+  p.train = hwa_training_policy(p.eval, o.t_train_s, o.read_noise);
   return p;
 }
 
@@ -73,73 +65,15 @@ void check_options(const HwaOptions& o) {
     throw ConfigError("--eval-samples/--test-samples/--max-examples/--stop-after-epochs", "negative", "must be >= 0");
 }
 
-// Layers whose input range is learned and the weight parameter each one reads.
-struct Trained {
-  std::vector<c10::intrusive_ptr<XbarLayer>> layers;  // analog linear / conv / lm_head
-  std::vector<at::Tensor> weights;                    // "<layer name>.weight"
-};
-
-Trained trained_layers(torch::jit::Module& m) {
-  std::map<std::string, at::Tensor> params;
-  for (const auto& p : m.named_parameters()) params[p.name] = p.value;
-  Trained t;
-  for (const auto& l : xbar_layers(m)) {
-    if (!l->trainable()) continue;
-    auto it = params.find(l->name() + ".weight");
-    if (it == params.end()) continue;  // e.g. a functional weight: nothing to clip
-    t.layers.push_back(l);
-    t.weights.push_back(it->second);
-  }
-  return t;
-}
-
-void clip_weights(const Trained& t, const HwaOptions& o) {
-  if (o.clip == WeightClip::none) return;
-  at::NoGradGuard ng;
-  for (const auto& w : t.weights) {
-    const double c = o.clip == WeightClip::fixed ? o.clip_value : o.clip_value * w.std().item<double>();
-    if (c > 0) w.clamp_(-c, c);
-  }
-}
-
-void copy_params(torch::jit::Module& from, torch::jit::Module& to) {
-  std::map<std::string, at::Tensor> src;
-  for (const auto& p : from.named_parameters()) src[p.name] = p.value;
-  at::NoGradGuard ng;
-  for (const auto& p : to.named_parameters()) {
-    auto it = src.find(p.name);
-    if (it == src.end() || !it->second.sizes().equals(p.value.sizes()))
-      throw Error("parameter " + p.name + " of the float model has no counterpart in the trained model");
-    p.value.copy_(it->second);
-  }
-}
-
-// The evaluation policy with each learned range as a static DAC range of that layer.
-Policy ranged_policy(const Policy& base, const Trained& t) {
-  Policy p = base;
-  for (const auto& l : t.layers) {
-    const at::Tensor r = l->input_range();
-    if (!r.defined()) continue;
-    PolicyRule rule;
-    for (char c : l->name()) {  // a literal match: escape glob characters
-      if (c == '*' || c == '?' || c == '[' || c == '\\') rule.match += '\\';
-      rule.match += c;
-    }
-    rule.assignments = {{"dac.range", std::string("static")}, {"dac.static_range", r.item<double>()}};
-    p.rules.push_back(rule);
-  }
-  return p;
-}
-
 struct Exported {
   torch::jit::Module plain, analog;
   Policy policy;
 };
 
-Exported export_models(const HwaOptions& o, torch::jit::Module& m, const Policy& eval, const Trained& t) {
-  Exported e{load_torchscript(o.model), load_torchscript(o.model), ranged_policy(eval, t)};
-  copy_params(m, e.plain);
-  copy_params(m, e.analog);
+Exported export_models(const HwaOptions& o, torch::jit::Module& m, const Policy& eval, const HwaTrained& t) {
+  Exported e{load_torchscript(o.model), load_torchscript(o.model), hwa_ranged_policy(eval, t.layers)};
+  hwa_copy_params(named_params(m), e.plain);
+  hwa_copy_params(named_params(m), e.analog);
   convert_module(e.analog, e.policy);
   return e;
 }
@@ -186,7 +120,7 @@ struct Checkpoint {
 };
 
 void save_checkpoint(const std::string& path, const std::string& fp, const Checkpoint& c, torch::jit::Module& m,
-                     const Trained& t, torch::optim::Adam& opt) {
+                     const HwaTrained& t, torch::optim::Adam& opt) {
   torch::serialize::OutputArchive a;
   a.write("fingerprint", c10::IValue(fp));
   a.write("epoch", c10::IValue(int64_t(c.epoch)));
@@ -212,7 +146,7 @@ void save_checkpoint(const std::string& path, const std::string& fp, const Check
 // when there is none. The optimizer state is read from `a` later: the optimizer can only be built
 // once the ranges exist.
 bool load_checkpoint(const std::string& path, const std::string& fp, Checkpoint& c, torch::jit::Module& m,
-                     const Trained& t, torch::serialize::InputArchive& a) {
+                     const HwaTrained& t, torch::serialize::InputArchive& a) {
   if (!fs::exists(path)) return false;
   try {
     a.load_from(path);
@@ -245,13 +179,6 @@ bool load_checkpoint(const std::string& path, const std::string& fp, Checkpoint&
 void set_lrs(torch::optim::Adam& opt, const std::vector<double>& peak, double factor) {
   for (size_t g = 0; g < opt.param_groups().size(); ++g)
     static_cast<torch::optim::AdamOptions&>(opt.param_groups()[g].options()).lr(peak[g] * factor);
-}
-
-std::vector<at::Tensor> ranges_of(const Trained& t) {
-  std::vector<at::Tensor> r;
-  for (const auto& l : t.layers)
-    if (l->input_range().defined()) r.push_back(l->input_range());
-  return r;
 }
 
 // The exported weights on `d`: read exactly, and on chips 0 .. eval_chips-1 (as xbar eval).
@@ -290,7 +217,7 @@ HwaResult train_hwa(const HwaOptions& o) {
   torch::jit::Module m = load_torchscript(o.model);
   const HwaData hd = load_hwa_data(m, o.data, o.eval_samples, o.test_samples, o.max_examples);
   convert_module(m, pol.train);
-  Trained t = trained_layers(m);
+  const HwaTrained t = hwa_trained(m);
   if (t.layers.empty()) throw Error(o.model + ": no analog linear/conv layer to train under policy " + pol.eval.source);
 
   const int64_t n = hd.examples;
@@ -317,7 +244,7 @@ HwaResult train_hwa(const HwaOptions& o) {
   groups.emplace_back(weights, std::make_unique<torch::optim::AdamOptions>(o.lr));
   std::vector<double> peak = {o.lr};
   if (o.learn_ranges) {
-    groups.emplace_back(ranges_of(t), std::make_unique<torch::optim::AdamOptions>(o.range_lr));
+    groups.emplace_back(hwa_ranges(t.layers), std::make_unique<torch::optim::AdamOptions>(o.range_lr));
     peak.push_back(o.range_lr);
   }
   torch::optim::Adam opt(groups, torch::optim::AdamOptions(o.lr));
@@ -366,11 +293,7 @@ HwaResult train_hwa(const HwaOptions& o) {
       opt.zero_grad();
       loss.backward();
       opt.step();
-      clip_weights(t, o);
-      {
-        at::NoGradGuard ng;
-        for (const auto& r : ranges_of(t)) r.clamp_min_(1e-6);
-      }
+      hwa_constrain(t.weights, hwa_ranges(t.layers), o.clip, o.clip_value);
       const double lv = loss.item<double>() / (hd.task == Task::text ? std::log(2.0) : 1.0);  // text: bits/char
       if (!std::isfinite(lv)) throw Error("HWA training diverged at step " + std::to_string(c.step) + " (loss " + fmt17(lv) + "); lower --lr");
       loss_sum += lv;

@@ -6,6 +6,7 @@
 // straight-through gradients (torch/ops.cpp). Weights are clipped after every step; input
 // ranges can be learned per layer. Training uses the training data without its held-out part; every
 // epoch is evaluated on that held-out validation part, the test set once at the end (apps/hwa_data.h).
+// The per-step pieces are torch/hwa_step.h, shared with Python's xbar.hwa.
 // Checkpoints every epoch make an interrupted run resume on the same curve; the result is exported as a plain TorchScript model, a policy carrying the learned
 // input ranges, and the converted analog model.
 #pragma once
@@ -13,18 +14,10 @@
 #include <string>
 #include <vector>
 
-#include "common/enum_names.h"
 #include "ml/train.h"
+#include "torch/hwa_step.h"
 
 namespace xbar {
-
-// Weight clipping after each step: none, |w| <= clip_value, or |w| <= clip_value * std per layer.
-enum class WeightClip { none, fixed, sigma };
-template <>
-struct EnumNames<WeightClip> {
-  static constexpr EnumName<WeightClip> table[] = {
-      {WeightClip::none, "none"}, {WeightClip::fixed, "fixed"}, {WeightClip::sigma, "sigma"}};
-};
 
 struct HwaOptions {
   std::string model;              // float TorchScript model: image classifier or character GPT (its xbar_task)
@@ -80,8 +73,5 @@ struct HwaResult {
 // input ranges as per-layer overrides), model_analog.pt (converted with it; chip 0, calibrated on
 // training images when the policy calibrates its ADC).
 HwaResult train_hwa(const HwaOptions& opt);
-
-// Training chips never coincide with the evaluation chips 0, 1, 2, ...
-int64_t hwa_train_chip(uint64_t seed, int64_t step);
 
 }  // namespace xbar

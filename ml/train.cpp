@@ -1,5 +1,7 @@
 #include "ml/train.h"
 
+#include "torch/hwa_step.h"
+
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/optim/adam.h>
@@ -70,11 +72,7 @@ Hparams default_hparams(const std::string& model) {
 }
 
 double lr_at(int64_t s, int64_t n, double peak, LrSchedule schedule) {
-  if (schedule == LrSchedule::constant) return peak;
-  const int64_t warm = std::max<int64_t>(1, std::min<int64_t>(200, n / 20));
-  if (s < warm) return peak * double(s + 1) / double(warm);
-  const double t = double(s - warm) / double(std::max<int64_t>(1, n - warm));
-  return peak * (0.1 + 0.9 * 0.5 * (1 + std::cos(M_PI * t)));
+  return schedule == LrSchedule::constant ? peak : cosine_lr(s, n, peak);  // torch/hwa_step.h
 }
 
 TrainResult train_classifier(torch::jit::Module& m, const data::ImageSet& train, const std::string& model,

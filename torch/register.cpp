@@ -25,6 +25,12 @@ TORCH_LIBRARY(xbar, m) {
            [](const c10::intrusive_ptr<xbar::XbarLayer>& s, std::string hardware_file, double inferences) {
              return xbar::cost_dict(s->cost(xbar::load_hardware(hardware_file), inferences));
            })
+      // Noise-aware training (torch/hwa_step.h): learned input ranges of analog weight products.
+      .def("trainable", &xbar::XbarLayer::trainable)
+      .def("learn_input_range", &xbar::XbarLayer::learn_input_range)
+      .def("learns_input_range", &xbar::XbarLayer::learns_input_range)
+      .def("input_range", [](const c10::intrusive_ptr<xbar::XbarLayer>& s) { return s->input_range(); })
+      .def("set_input_range", &xbar::XbarLayer::set_input_range)
       .def("name", [](const c10::intrusive_ptr<xbar::XbarLayer>& s) { return s->name(); })
       .def("op_class", [](const c10::intrusive_ptr<xbar::XbarLayer>& s) { return xbar::enum_string(s->op_class()); })
       .def("mode", [](const c10::intrusive_ptr<xbar::XbarLayer>& s) { return xbar::enum_string(s->mode()); })

@@ -9,6 +9,8 @@ them, calibrate, and read counters and cost.
     xbar.calibrate(m, calibration_images)     # policies with a calibrated ADC
     y = m(x)
 
+Noise-aware retraining in your own training loop: xbar.hwa (python/xbar/hwa.py).
+
 The operator library (libxbar_torch.so, built by CMake) is found by xbar.load(); every function
 here calls it first.
 """
@@ -132,3 +134,6 @@ def convert(model: Any, policy: Union[str, os.PathLike, Mapping[str, Any]],
     rows = [o.split("\t") for o in ops]
     report = ConversionReport([ConvertedOp(r[0], r[1], r[2], r[3], r[4] == "1", r[5]) for r in rows], table)
     return converted, report
+
+
+from . import hwa  # noqa: E402,F401  (needs convert and load above)
