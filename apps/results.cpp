@@ -53,6 +53,7 @@ ResultsMeta study_meta(const StudySpec& s) {
   m.policy_source = s.policy;
   m.xbar_version = xbar_version();
   for (const auto& g : s.grid) m.grid_keys.push_back(g.first);
+  m.data_dir = s.data;
   m.samples = s.samples;
   m.context = s.context;
   m.points_total = int64_t(study_points(s).size());
@@ -94,7 +95,8 @@ std::map<int64_t, CsvValues> read_csv_rows(const std::string& path, const std::s
   if (!std::getline(f, line) || line != "# xbar study " + fingerprint)
     throw FileError(path + ": results of a different study definition (model, policy, task or grid changed); "
                     "delete it or choose another study.output");
-  std::getline(f, line);  // column names
+  std::getline(f, line);  // `# data ...`, then the column names
+  if (line.rfind("# data ", 0) == 0) std::getline(f, line);
   const size_t ncols = 2 + grid_keys + 2, ncols_cost = ncols + 3;
   while (std::getline(f, line)) {
     if (f.eof()) break;  // no newline: written partly when the run was killed
@@ -114,7 +116,9 @@ std::map<int64_t, CsvValues> read_csv_rows(const std::string& path, const std::s
 }
 
 void write_csv(const Results& r, const std::string& path) {
-  std::string text = "# xbar study " + r.meta.fingerprint + "\n" + csv_header(r.meta.grid_keys) + "\n";
+  std::string text = "# xbar study " + r.meta.fingerprint + "\n";
+  if (!r.meta.data.empty()) text += "# data " + r.meta.data + "\n";
+  text += csv_header(r.meta.grid_keys) + "\n";
   for (const auto& [i, row] : r.rows) text += csv_row(row) + "\n";
   write_file_atomic(path, text);
 }
@@ -159,6 +163,8 @@ void write_h5(const Results& r, const std::string& path) {
                   {"model", m.model},
                   {"model_sha256", m.model_sha256},
                   {"task", m.task},
+                  {"data_dir", m.data_dir},
+                  {"data", m.data},
                   {"samples", m.samples},
                   {"context", m.context},
                   {"metric", m.metric_name},
@@ -202,6 +208,10 @@ Results read_h5(const std::string& path) {
   m.model = f.attr_string("/", "model");
   m.model_sha256 = f.attr_string("/", "model_sha256");
   m.task = f.attr_string("/", "task");
+  if (f.has_attr("/", "data")) {  // files without them evaluated the default data
+    m.data_dir = f.attr_string("/", "data_dir");
+    m.data = f.attr_string("/", "data");
+  }
   m.samples = int64_t(f.attr_double("/", "samples"));
   m.context = int64_t(f.attr_double("/", "context"));
   m.metric_name = f.attr_string("/", "metric");

@@ -33,6 +33,8 @@ struct ResultRow {
 struct ResultsMeta {
   std::string fingerprint, model, model_sha256, task, metric_name, study_toml, policy_toml, policy_source;
   std::string xbar_version;  // project version + git commit at configure time
+  std::string data_dir;   // task fashion_mnist: the IDX directory given (study key `data`, --data); "" = the default
+  std::string data;       // the evaluated data, e.g. "3000 test images of mnist" (filled by the runner)
   std::vector<std::string> grid_keys;
   int64_t samples = 0, context = 0, points_total = 0;
   double float_metric = 0;
@@ -53,7 +55,7 @@ ResultsMeta study_meta(const StudySpec& s);
 // file hash is cached per path for the process lifetime).
 ResultRow make_row(const StudySpec& s, const Policy& base, const StudyPoint& p, double metric, double saturation);
 
-// CSV: `# xbar study <fp>`, column names, rows. read_csv_rows returns index -> values of the
+// CSV: `# xbar study <fp>`, `# data <what was evaluated>` (absent in older files), column names, rows. read_csv_rows returns index -> values of the
 // complete rows (a partial last line is dropped; rows without cost columns read as zero cost); a
 // different fingerprint is a FileError.
 struct CsvValues {

@@ -47,7 +47,7 @@ void print_table(const Results& r) {
     if (g.empty()) order.push_back(row.values);
     g.push_back(row.metric);
   }
-  std::cout << r.meta.metric_name << " (float model: " << std::fixed << std::setprecision(2) << r.meta.float_metric
+  std::cout << r.meta.metric_name << (r.meta.data.empty() ? "" : " on " + r.meta.data) << " (float model: " << std::fixed << std::setprecision(2) << r.meta.float_metric
             << ")\n";
   for (const auto& k : r.meta.grid_keys) std::cout << std::setw(16) << k;
   std::cout << std::setw(12) << "mean" << std::setw(10) << "std" << std::setw(6) << "n" << "\n";
@@ -63,9 +63,11 @@ void print_table(const Results& r) {
 // Rank 0's side of a run: the rows so far, the CSV appended per point, the HDF5 rewritten.
 class Recorder {
  public:
-  Recorder(const StudySpec& s, const Policy& base, const std::vector<StudyPoint>& pts, const StudyOptions& o)
+  Recorder(const StudySpec& s, const Policy& base, const std::vector<StudyPoint>& pts, const StudyOptions& o,
+           const std::string& data)
       : s_(s), base_(base), pts_(pts), path_(results_base(s, o)) {
     res_.meta = study_meta(s);
+    res_.meta.data = data;
     res_.meta.shard_k = o.shard_k;
     res_.meta.shard_n = o.shard_n;
     const auto dir = std::filesystem::path(path_).parent_path();
@@ -157,6 +159,17 @@ PointResult evaluate_point(const std::string& model, const Policy& policy, int c
   return r;
 }
 
+EvalData study_data(const StudySpec& s) {
+  return study_data(s.task, s.model, s.data, s.samples, s.context);
+}
+
+EvalData study_data(Task task, const std::string& model, const std::string& data_dir, int64_t samples, int64_t context) {
+  data::ImageData images;
+  if (!data_dir.empty()) images.dir = data_dir;
+  if (task == Task::fashion_mnist) images = image_data_for(load_torchscript(model), images.dir);
+  return load_eval_data(task, samples, context, {}, images);
+}
+
 int64_t run_study(const StudySpec& s, const StudyOptions& o) {
   if (o.shard_n < 1 || o.shard_k < 0 || o.shard_k >= o.shard_n)
     throw ConfigError("shard", std::to_string(o.shard_k) + "/" + std::to_string(o.shard_n), "needs 0 <= K < N");
@@ -164,17 +177,15 @@ int64_t run_study(const StudySpec& s, const StudyOptions& o) {
   const Policy base = load_policy(s.policy);
   const bool root = mpi::rank() == 0;
   if (!mpi::active()) set_threads(o.threads);
+  const EvalData data = study_data(s);
   std::unique_ptr<Recorder> rec;
   std::vector<StudyPoint> todo;
   if (root) {
     check_point_devices(s, base, pts);
-    rec = std::make_unique<Recorder>(s, base, pts, o);
+    rec = std::make_unique<Recorder>(s, base, pts, o, describe(data, s.task == Task::text ? "validation" : "test"));
     for (const auto& p : pts)
       if (p.index % o.shard_n == o.shard_k && !rec->done(p.index)) todo.push_back(p);
   }
-  data::ImageData images;
-  if (!s.data.empty()) images.dir = s.data;
-  const EvalData data = load_eval_data(s.task, s.samples, s.context, {}, image_data_for(load_torchscript(s.model), images.dir));
   const Hardware hw = s.hardware.empty() ? Hardware{} : load_hardware(s.hardware);
   auto eval = [&](int64_t i) {
     const StudyPoint& p = pts.at(size_t(i));

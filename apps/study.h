@@ -29,6 +29,12 @@ std::string results_base(const StudySpec& s, const StudyOptions& o);
 // evaluated now (on rank 0: by all ranks).
 int64_t run_study(const StudySpec& s, const StudyOptions& o);
 
+// The data a study evaluates: the test images of its data set (study key `data`; "" = the
+// default), normalised as the model records, or the text validation split. The second form serves
+// `xbar rerun`, which has only what the results file records.
+EvalData study_data(const StudySpec& s);
+EvalData study_data(Task task, const std::string& model, const std::string& data_dir, int64_t samples, int64_t context);
+
 struct PointResult {
   double metric = 0, saturation = 0;  // task metric; ADC saturations / conversions over all layers
   double energy_pJ = 0, latency_ns = 0, area_mm2 = 0;  // cost per inference (engine/cost.h)

@@ -21,8 +21,8 @@ int64_t context_of(const torch::jit::Module& m) {
 }
 }  // namespace
 
-int64_t held_out_images(int64_t n) { return std::min(kHeldOutImages, int64_t(double(n) * kHeldOutTextFraction)); }
-int64_t held_out_tokens(int64_t n) { return int64_t(double(n) * kHeldOutTextFraction); }
+int64_t held_out_images(int64_t n) { return std::min(kHeldOutImages, int64_t(double(n) * kHeldOutFraction)); }
+int64_t held_out_tokens(int64_t n) { return int64_t(double(n) * kHeldOutFraction); }
 
 std::string CalibrationSet::source() const {
   std::string s = enum_string(task) + " " + split + " " + std::to_string(samples) + " samples seed " + std::to_string(seed);

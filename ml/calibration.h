@@ -48,11 +48,11 @@ bool calibrate(torch::jit::Module& m, const CalibrationSet& c);
 // The training data is split once: a held-out validation part (for choosing calibration
 // settings such as the ADC percentile; never the test set) and the part calibration sets are
 // drawn from. Images: the last kHeldOutImages training images are held out (the last
-// kHeldOutTextFraction of them when that is fewer, i.e. below 50,000 training images); text: the
-// last kHeldOutTextFraction of the training tokens. Hardware-aware training trains on the rest and
+// kHeldOutFraction of them when that is fewer, i.e. below 50,000 training images); text: the
+// last kHeldOutFraction of the training tokens. Hardware-aware training trains on the rest and
 // evaluates its epochs on the held-out part.
 constexpr int64_t kHeldOutImages = 5000;
-constexpr double kHeldOutTextFraction = 0.1;
+constexpr double kHeldOutFraction = 0.1;
 // Held-out images of a training set of n images / tokens of a training text of n tokens.
 int64_t held_out_images(int64_t n);
 int64_t held_out_tokens(int64_t n);

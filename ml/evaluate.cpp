@@ -70,9 +70,13 @@ EvalData load_validation_data(Task task, int64_t samples, int64_t context, const
   if (task == Task::fashion_mnist) {
     d.images = data::load_images(images, "train");
     int64_t n = d.images.images.size(0), a = n - held_out_images(n);
+    if (a == n)
+      throw FileError(images.dir + ": " + std::to_string(n) + " training images, too few to hold out a validation "
+                      "part (at least 10 are needed)");
     if (samples > 0) n = std::min(n, a + samples);
-    d.images.images = d.images.images.slice(0, a, n);
-    d.images.labels = d.images.labels.slice(0, a, n);
+    // Copies: a view would keep the whole training set alive.
+    d.images.images = d.images.images.slice(0, a, n).clone();
+    d.images.labels = d.images.labels.slice(0, a, n).clone();
   } else {
     const at::Tensor t = data::load_fortunes().train_tokens;
     const int64_t n = t.numel();

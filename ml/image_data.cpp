@@ -7,6 +7,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
+#include <mutex>
 
 #include "common/error.h"
 
@@ -99,8 +101,10 @@ std::vector<uint8_t> read_gzip(const std::string& path) {
   return out;
 }
 
-Normalisation normalisation_of(const std::string& dir) {
-  const std::string path = idx_file(dir, "train", IdxKind::images);
+namespace {
+
+// The exact moments of one training-images file.
+Normalisation compute_normalisation(const std::string& path) {
   const auto b = read_gzip(path);
   const auto s = idx_header(b, 3, path);
   if (s[0] < 1) throw FileError(path + ": no images");
@@ -115,6 +119,30 @@ Normalisation normalisation_of(const std::string& dir) {
   if (!(sd > 0)) throw FileError(path + ": every pixel has the same value; no normalisation can be derived");
   auto round4 = [](double x) { return float(std::round(x * 1e4) / 1e4); };
   return {round4(mean), round4(sd)};
+}
+
+}  // namespace
+
+Normalisation normalisation_of(const std::string& dir) {
+  const std::string path = idx_file(dir, "train", IdxKind::images);
+  // Every load of an image set normalises with it: computed once per file version per process.
+  std::error_code ec_size, ec_time;
+  const auto size = std::filesystem::file_size(path, ec_size);
+  const auto mtime = std::filesystem::last_write_time(path, ec_time).time_since_epoch().count();
+  const bool keyed = !ec_size && !ec_time;
+  const std::string key = path + "\n" + std::to_string(size) + "\n" + std::to_string(mtime);
+  static std::mutex mu;
+  static std::map<std::string, Normalisation> known;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (keyed && known.count(key)) return known.at(key);
+  }
+  const Normalisation n = compute_normalisation(path);
+  if (keyed) {
+    std::lock_guard<std::mutex> lock(mu);
+    known[key] = n;
+  }
+  return n;
 }
 
 ImageSet load_images(const ImageData& d, const std::string& split) {

@@ -11,8 +11,8 @@
 
 namespace xbar {
 
-// The normalisation the model records, if any (models without: data::kFashionMnistNorm applies to
-// Fashion-MNIST, which is also what normalisation_of computes for it).
+// The normalisation the model records, if any (models without are normalised with their data
+// set's own, normalisation_of; for Fashion-MNIST that is data::kFashionMnistNorm).
 std::optional<data::Normalisation> model_normalisation(const torch::jit::Module& m);
 // Records (or overwrites) the data set's name and normalisation in the model.
 void record_image_data(torch::jit::Module& m, const std::string& name, const data::Normalisation& n);

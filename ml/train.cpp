@@ -122,7 +122,9 @@ double classifier_accuracy(torch::jit::Module& m, const data::ImageSet& test, in
   int64_t correct = 0;
   for (int64_t i = 0; i < n; i += batch) {
     const at::Tensor x = test.images.slice(0, i, std::min(n, i + batch));
-    const at::Tensor pred = m.forward({x}).toTensor().argmax(1);
+    const at::Tensor logits = m.forward({x}).toTensor();
+    if (i == 0) check_labels(test, logits.size(1), "evaluated labels");  // else they would count as wrong answers
+    const at::Tensor pred = logits.argmax(1);
     correct += pred.eq(test.labels.slice(0, i, std::min(n, i + batch))).sum().item<int64_t>();
   }
   return double(correct) / double(n);

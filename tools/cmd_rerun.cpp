@@ -28,9 +28,10 @@ int cmd_rerun(int argc, char** argv) {
   cxxopts::Options opt("xbar rerun",
                        "Re-runs one point of a study from its results file alone: the recorded model (its sha256 must\n"
                        "match), the recorded policy text with the point's full config (run.seed) and chip, the device file\n"
-                       "(sha256 must match when device.model = file), task, samples and context. Prints the stored and\n"
-                       "the new metric and saturation fraction (17 digits); exit 0 when both are bit-identical, 1 when\n"
-                       "not. Paths in the file are taken relative to the current directory, as when the study ran.");
+                       "(sha256 must match when device.model = file), task, data set (its IDX directory; the same number\n"
+                       "of images must be there), samples and context. Prints the stored and the new metric and saturation\n"
+                       "fraction (17 digits); exit 0 when both are bit-identical, 1 when not. Paths in the file are taken\n"
+                       "relative to the current directory, as when the study ran.");
   opt.add_options()("results", "study results file (.h5)", cxxopts::value<std::string>())(
       "point", "point index (the `index` column)", cxxopts::value<int64_t>())(
       "threads", "LibTorch and engine threads (count; 0 = all cores)", cxxopts::value<int>()->default_value("0"))(
@@ -58,7 +59,13 @@ int cmd_rerun(int argc, char** argv) {
   if (const int t = res["threads"].as<int>(); t > 0) at::set_num_threads(t);
   Policy policy = parse_policy(r.meta.policy_toml, r.meta.policy_source + " (recorded in " + path + ")");
   policy.defaults = c;  // the point's full config: policy default and grid values
-  const EvalData data = load_eval_data(parse_enum<Task>("results task", r.meta.task), r.meta.samples, r.meta.context);
+  const Task task = parse_enum<Task>("results task", r.meta.task);
+  const EvalData data = study_data(task, r.meta.model, r.meta.data_dir, r.meta.samples, r.meta.context);
+  const std::string evaluated = describe(data, task == Task::text ? "validation" : "test");
+  if (!r.meta.data.empty() && evaluated != r.meta.data)
+    throw FileError(path + ": the study evaluated " + r.meta.data + ", the recorded data directory '" + r.meta.data_dir +
+                    "' now holds " + evaluated);
+  std::printf("data %s\n", evaluated.c_str());
   const PointResult now = evaluate_point(r.meta.model, policy, row.repeat, data);
   const bool same = now.metric == row.metric && now.saturation == row.saturation;
   std::printf("point %lld (chip %d, run.seed %lld)\n", (long long)k, row.repeat, (long long)row.seed);

@@ -1,5 +1,6 @@
 #include "torch/convert.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/csrc/jit/ir/ir.h>
 #include <torch/csrc/jit/passes/inliner.h>
 
@@ -142,17 +143,6 @@ bool is_constant_one(Value* v) {
   return iv && ((iv->isInt() && iv->toInt() == 1) || (iv->isDouble() && iv->toDouble() == 1.0));
 }
 
-// True when the layout changes on the way from the parameter are only 2-D transposes.
-bool is_transpose_chain(Value* v) {
-  while (v->node()->kind() != c10::prim::GetAttr) {
-    const std::string k = v->node()->kind().toQualString();
-    if (k == "aten::view" || k == "aten::reshape" || k == "aten::permute" || k == "aten::numpy_T") return false;
-    v = v->node()->input(0);
-    if (v->node()->kind() == c10::prim::ListUnpack) v = v->node()->input(0)->node()->input(0);
-  }
-  return true;
-}
-
 // Where a matrix product's FLOPs are measured: its output, the operand that gives K, the report
 // row, whether a weight product.
 struct Probe {
@@ -167,7 +157,7 @@ struct Probe {
 // The probes leave m's graphs afterwards; m's layers are untouched (the copy has its own).
 void measure_flops(torch::jit::Module& m, const std::vector<Probe>& probes, const std::vector<int64_t>& shape,
                    ConvertReport& rep) {
-  std::vector<Node*> inserted;
+  std::vector<Node*> inserted, constants;
   for (const Probe& p : probes) {
     Graph* g = p.out->owningGraph();
     torch::jit::WithInsertPoint guard(p.out->node());
@@ -179,6 +169,8 @@ void measure_flops(torch::jit::Module& m, const std::vector<Probe>& probes, cons
     p.out->replaceAllUsesWith(pn->output());
     pn->replaceInput(0, p.out);
     inserted.push_back(pn);
+    constants.push_back(row->node());
+    constants.push_back(weight->node());
   }
   std::string failed;
   std::map<int64_t, double> counts;
@@ -189,7 +181,9 @@ void measure_flops(torch::jit::Module& m, const std::vector<Probe>& probes, cons
     for (auto& l : xbar_layers(copy)) l->set_calibrating(true);
     torch::NoGradGuard no_grad;
     flop_count_reset();
-    copy.forward({at::randn(shape)});
+    // Its own generator: the caller's global random state stays as it was.
+    at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(1);
+    copy.forward({at::randn(shape, gen)});
     counts = flop_count_take();
   } catch (const c10::Error& e) {
     failed = e.what_without_backtrace();
@@ -200,6 +194,7 @@ void measure_flops(torch::jit::Module& m, const std::vector<Probe>& probes, cons
     pn->output()->replaceAllUsesWith(pn->input(0));
     pn->destroy();
   }
+  for (Node* c : constants) c->destroy();
   std::string dims;
   for (int64_t d : shape) dims += (dims.empty() ? "" : "x") + std::to_string(d);
   if (!failed.empty()) {
@@ -207,7 +202,10 @@ void measure_flops(torch::jit::Module& m, const std::vector<Probe>& probes, cons
     return;
   }
   rep.example_shape = shape;
-  for (const Probe& p : probes) rep.ops[p.row].flops = counts.count(int64_t(p.row)) ? counts[int64_t(p.row)] : 0.0;
+  // Only forward runs: products of other methods (decode) stay unmeasured (-1); a forward product
+  // that did not run (a branch not taken) did 0 FLOPs.
+  for (const Probe& p : probes)
+    if (rep.ops[p.row].method == "forward") rep.ops[p.row].flops = counts.count(int64_t(p.row)) ? counts[int64_t(p.row)] : 0.0;
 }
 
 std::string percent(double part, double total) {
@@ -245,12 +243,21 @@ std::string ConvertReport::table() const {
     std::string dims;
     for (int64_t d : example_shape) dims += (dims.empty() ? "" : "x") + std::to_string(d);
     os << "matrix-product FLOPs of one forward on a random " << dims << " input: " << total / 1e6 << " M\n";
-    for (const auto& o : ops)
+    size_t unmeasured = 0;
+    for (const auto& o : ops) {
       if (!o.converted && o.flops > 0)
         os << "  float " << percent(o.flops, total) << "  " << o.kind << "  " << (o.name.empty() ? "-" : o.name)
            << "  (" << o.reason << ")\n";
+      if (!o.converted && o.flops < 0 && o.method == "forward") {
+        os << "  float (FLOPs not measured)  " << o.kind << "  " << (o.name.empty() ? "-" : o.name) << "  (" << o.reason
+           << ")\n";
+        ++unmeasured;
+      }
+    }
     os << "digital-emulated: " << percent(digital, total) << ", left in float: " << percent(left, total) << "\n";
-    os << "matrix-product FLOPs on arrays: " << percent(analog, total) << "\n";
+    os << "matrix-product FLOPs on arrays: " << percent(analog, total);
+    if (unmeasured > 0) os << " of the measured (" << unmeasured << " float operator(s) above not measured)";
+    os << "\n";
   }
   for (const auto& w : warnings) os << "warning: " << w << "\n";
   return os.str();
@@ -295,11 +302,9 @@ ConvertReport convert_module(torch::jit::Module& m, const Policy& policy, const 
     const Phase phase = mname.find("decode") != std::string::npos ? Phase::decode : Phase::prefill;
     std::shared_ptr<Graph> g = method.graph();
     Value* self = g->inputs().at(0);
-    std::vector<Node*> nodes;
-    collect(g->block(), nodes);
     std::map<std::string, int> seen;  // activation-product names used in this method
     const auto decomposed = decompose_fused(*g, self);
-    nodes.clear();
+    std::vector<Node*> nodes;
     collect(g->block(), nodes);
     const auto paths = frame_paths(nodes, self, m);
     for (Node* n : nodes) {
@@ -416,7 +421,7 @@ ConvertReport convert_module(torch::jit::Module& m, const Policy& policy, const 
         }
         if (wb) {
           // x @ E with E (in x out) a constant 2-D weight expression: linear(x, E^T).
-          if (wb->dim != 2 || (wb->reshaped && !is_transpose_chain(b))) {
+          if (wb->dim != 2 || (wb->reshaped && !wb->transposes_only)) {
             left_float(OpClass::linear, "product with a reshaped module attribute");
             continue;
           }
@@ -452,7 +457,7 @@ ConvertReport convert_module(torch::jit::Module& m, const Policy& policy, const 
           continue;
         }
         auto wb = weight_expr(e->b, self, m);
-        if (wb && (wb->dim != 2 || (wb->reshaped && !is_transpose_chain(e->b)))) {
+        if (wb && (wb->dim != 2 || (wb->reshaped && !wb->transposes_only))) {
           left_float(OpClass::linear, "product with a reshaped module attribute");
           continue;
         }

@@ -40,8 +40,9 @@ void save_torchscript(const torch::jit::Module& m, const std::string& path);
 void require_float_model(const torch::jit::Module& m, const std::string& path);
 
 // Rewrites every method of `m` in place. Throws ConfigError for an invalid policy. With an
-// example shape, runs forward once on a random float input of that shape (layers calibrating,
-// reset afterwards) to measure each matrix product's FLOPs.
+// example shape, runs a copy of the converted model once on a seeded random float input of that
+// shape (its layers calibrating, so no ranges are needed; `m` is not run) to measure each matrix
+// product's FLOPs.
 ConvertReport convert_module(torch::jit::Module& m, const Policy& policy,
                              const std::vector<int64_t>& example_shape = {});
 

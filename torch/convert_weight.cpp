@@ -153,6 +153,7 @@ std::optional<WeightExpr> weight_expr(Value* v, Value* self, const torch::jit::M
     if (layout_kept().count(k)) continue;
     if (layout_changed().count(k)) {
       w.reshaped = true;
+      if (k != "aten::t" && k != "aten::transpose") w.transposes_only = false;
       continue;
     }
     if (w.reshaped || w.dim < 1) return std::nullopt;  // a selection after a layout change: not followed

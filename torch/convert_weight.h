@@ -18,6 +18,7 @@ struct WeightExpr {
   std::string part;       // which rows, when a selection ("q", "kv", "rows0_16", "part1"); empty: all
   int64_t dim = -1;       // the parameter's rank (-1: not a tensor attribute)
   bool reshaped = false;  // a view/reshape/permute changed its layout
+  bool transposes_only = true;  // every layout change on the way is a 2-D transpose (t, transpose)
   // Layer name: the owning module's path, then for an attribute `X_weight` its X ("in_proj"), then
   // the part ("encoder.layers.0.self_attn.in_proj.q"); a top-level parameter is named by itself.
   std::string layer_name() const;

@@ -1,6 +1,6 @@
 // A study's results files are its own: byte-identical reruns, a lock against a second process, no
 // overwriting of a file it did not write, a full disk that leaves finished results untouched, and
-// device files of every grid point checked before any point runs.
+// device files of every grid point checked before any point runs, and the data set named in both files.
 #include "tests/ml/torch_doctest.h"
 
 #include <unistd.h>
@@ -12,8 +12,10 @@
 #include "common/error.h"
 #include "common/file_lock.h"
 #include "common/h5io.h"
+#include "apps/results.h"
 #include "apps/study.h"
 #include "tests/apps/study_test_support.h"
+#include "tests/ml/idx_test_data.h"
 #include "tests/tools/cli_run.h"
 
 using namespace xbar;
@@ -103,4 +105,51 @@ TEST_CASE("a grid point naming a missing device file fails before any point runs
   CHECK_THROWS_WITH_AS(run_study(load_study(s), StudyOptions{false, 0}), doctest::Contains("/nonexistent/dev.h5"),
                        FileError);
   CHECK_FALSE(fs::exists(out_of(s) + ".csv"));
+}
+
+TEST_CASE("a study on its own IDX data names it in both results files and reruns on it; convert calibrates on it") {
+  const std::string dir = tmpdir() + "/bars";
+  test::write_idx_set(dir, 200, 60);
+  std::string text = slurp(small_study("own_data", "\"adc.bits\" = [6]\n"));
+  text.replace(text.find("samples = 200"), 13, "samples = 50\ndata = \"" + dir + "\"");
+  const std::string s = tmpdir() + "/own_data.toml", out = out_of(s);
+  std::ofstream(s) << text;
+  const test::Run run = test::run_xbar("sweep " + s);
+  INFO(run.out);
+  REQUIRE(run.code == 0);
+  CHECK(run.out.find("accuracy_percent on 50 test images of bars") != std::string::npos);
+  const std::string csv = slurp(out + ".csv");
+  CHECK(csv.substr(csv.find('\n') + 1, csv.find("index") - csv.find('\n') - 1) == "# data 50 test images of bars\n");
+  const Results r = read_h5(out + ".h5");
+  CHECK(r.meta.data == "50 test images of bars");
+  CHECK(r.meta.data_dir == dir);
+  // The stored metric is the one of the bars images (an independent evaluation on them), which
+  // differs from the one of the default data set's first 50 test images.
+  const StudySpec spec = load_study(s);
+  const Policy base = load_policy(spec.policy);
+  const double bars = evaluate_point(spec.model, point_policy(base, spec, {"6"}), 0, study_data(spec)).metric;
+  StudySpec fashion = spec;
+  fashion.data.clear();
+  const double dflt = evaluate_point(spec.model, point_policy(base, spec, {"6"}), 0, study_data(fashion)).metric;
+  CHECK(r.rows.at(0).metric == bars);
+  CHECK(bars != dflt);
+  const test::Run again = test::run_xbar("rerun " + out + ".h5 --point 0");
+  INFO(again.out);
+  CHECK(again.code == 0);
+  CHECK(again.out.find("data 50 test images of bars") != std::string::npos);
+  // Fewer images in the directory than the study evaluated: refused, naming both.
+  test::write_idx_set(dir, 200, 40);
+  const test::Run shrunk = test::run_xbar("rerun " + out + ".h5 --point 0");
+  CHECK(shrunk.code == 2);
+  CHECK(shrunk.out.find("evaluated 50 test images of bars") != std::string::npos);
+  CHECK(shrunk.out.find("now holds 40 test images of bars") != std::string::npos);
+  // xbar convert --calibrate reads the training images of --data, not the default's.
+  const std::string conv = "convert " + src("data/models/cnn7k.pt") + " -p " + src("data/policies/default.toml") +
+                           " --calibrate fashion_mnist -o " + tmpdir();
+  const test::Run own = test::run_xbar(conv + "/cal_bars.pt --data " + dir), deflt = test::run_xbar(conv + "/cal_default.pt");
+  INFO(own.out);
+  REQUIRE(own.code == 0);
+  REQUIRE(deflt.code == 0);
+  CHECK(own.out.find("calibration: fashion_mnist train 180 samples seed 1 (bars)") != std::string::npos);
+  CHECK(slurp(tmpdir() + "/cal_bars.pt") != slurp(tmpdir() + "/cal_default.pt"));
 }

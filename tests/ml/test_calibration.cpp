@@ -3,7 +3,10 @@
 // with calibrated ADC refuses to read without them; saved models carry ranges and source.
 #include "tests/ml/torch_doctest.h"
 
+#include <unistd.h>
+
 #include <cstdio>
+#include <filesystem>
 #include <string>
 
 #include "engine/policy.h"
@@ -65,7 +68,7 @@ TEST_CASE("text calibration windows come from the training tokens before the hel
   const CalibrationSet c = load_calibration_set(Task::text, o);
   const data::TextCorpus corpus = data::load_fortunes();
   const int64_t n = corpus.train_tokens.numel();
-  REQUIRE(c.tokens.numel() == n - int64_t(double(n) * kHeldOutTextFraction));
+  REQUIRE(c.tokens.numel() == n - int64_t(double(n) * kHeldOutFraction));
   CHECK(torch::equal(c.tokens, corpus.train_tokens.slice(0, 0, c.tokens.numel())));
   torch::jit::Module g = load_torchscript(src("data/models/gpt.pt"));
   at::Tensor idx;
@@ -116,7 +119,7 @@ TEST_CASE("a saved calibrated model reloads with its ranges and source and reads
   const CalibrationSet c = load_calibration_set(Task::fashion_mnist, o);
   torch::jit::Module m = converted("data/models/cnn7k.pt", "data/policies/default.toml", 2);
   REQUIRE(calibrate(m, c));
-  const std::string path = std::string(std::tmpnam(nullptr)) + "_calibrated.pt";
+  const std::string path = (std::filesystem::temp_directory_path() / ("xbar_calibrated_" + std::to_string(::getpid()) + ".pt")).string();
   m.save(path);
   torch::jit::Module l = torch::jit::load(path);
   std::remove(path.c_str());

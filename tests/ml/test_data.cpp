@@ -12,6 +12,7 @@
 
 #include "common/error.h"
 #include "common/sha256.h"
+#include "ml/evaluate.h"
 #include "ml/image_data.h"
 #include "ml/text_corpus.h"
 #include "tests/ml/idx_test_data.h"
@@ -206,5 +207,16 @@ TEST_CASE("fortunes corpus: a missing file names the package") {
   const std::string e = error_of([&] { data::load_fortunes(d.string()); });
   CHECK(e.find((d / "art").string()) != std::string::npos);
   CHECK(e.find("apt-get install fortunes") != std::string::npos);
+  fs::remove_all(d);
+}
+
+TEST_CASE("a training set too small to hold out a validation part is refused, naming the directory") {
+  const fs::path d = temp_dir("tiny");
+  test::write_idx_set(d, 9, 5);
+  const data::ImageData img{d.string(), std::nullopt};
+  const std::string e = error_of([&] { load_validation_data(Task::fashion_mnist, 0, 0, {}, img); });
+  CHECK(e.find(d.string() + ": 9 training images, too few to hold out a validation part") != std::string::npos);
+  test::write_idx_set(d, 10, 5);  // 10 images: one is held out
+  CHECK(load_validation_data(Task::fashion_mnist, 0, 0, {}, img).images.labels.numel() == 1);
   fs::remove_all(d);
 }

@@ -212,3 +212,16 @@ TEST_CASE("training: loss decreases on a small subset (MLP, GPT)") {
   CHECK(rg.last_loss < rg.first_loss - 1.0);  // bits per character
   CHECK(after < before - 1.0);
 }
+
+TEST_CASE("accuracy refuses labels the model has no output for, instead of counting them wrong") {
+  auto m = models::make_mlp(1);  // 10 outputs
+  data::ImageSet s;
+  s.images = at::zeros({4, 1, 28, 28});
+  s.labels = at::tensor({0, 3, 12, 9}, at::kLong);
+  CHECK_THROWS_WITH_AS(models::classifier_accuracy(m, s),
+                       doctest::Contains("evaluated labels: label 12 but the model has 10 outputs"), InputError);
+  s.labels = at::tensor({0, 3, 8, 9}, at::kLong);
+  const double acc = models::classifier_accuracy(m, s);
+  CHECK(acc >= 0.0);
+  CHECK(acc <= 1.0);
+}

@@ -661,6 +661,26 @@ TEST_CASE("FLOP measurement: each product's FLOPs are 2 x vectors x in x out, fl
   CHECK(rel_err(run(m, x), run(ref_m, x)) < kModelTol);
 }
 
+TEST_CASE("FLOP measurement: operators it cannot count are listed as not measured; the caller's random state is kept") {
+  torch::jit::Module m("Mv");
+  m.register_parameter("w", randn({5, 6}), false);
+  m.register_parameter("fc_weight", randn({4, 5}), false);
+  m.define(R"(
+def forward(self, x):
+    return torch.linear(torch.mv(self.w, x), self.fc_weight)
+)");
+  at::manual_seed(21);
+  const at::Tensor before = randn({4});
+  at::manual_seed(21);
+  const ConvertReport rep = convert_module(m, parse_policy(kIdealPolicy, "flops.toml"), {6});
+  CHECK(torch::equal(randn({4}), before));  // the probe's input comes from its own generator
+  const std::string t = rep.table();
+  INFO(t);
+  CHECK(t.find("float (FLOPs not measured)  aten::mv") != std::string::npos);
+  CHECK(t.find("matrix-product FLOPs on arrays: 100.00% of the measured (1 float operator(s) above not measured)") !=
+        std::string::npos);
+}
+
 // einsum as models write it: a linear layer, the two attention products, and a trace (no product).
 torch::jit::Module einsum_model() {
   torch::jit::Module m("Einsum");

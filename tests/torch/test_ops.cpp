@@ -151,6 +151,11 @@ TEST_CASE("grouped conv: one block-diagonal layer whose occupancy counts only th
   const auto c = st->counters();
   CHECK(c.at("tiles") == 2);
   CHECK(c.at("occupancy") == doctest::Approx(32.0 * 9 / (2 * 256.0 * 256)));
+  // In digital mode the multiply-accumulates are the convolution's (32 channels x 36 outputs x 9
+  // taps), not those of the block-diagonal matrix with its zero blocks (32 times as many).
+  auto dig = make_layer(kIdealToml, "conv", "digital", 0);
+  op_conv2d(x, w, c10::nullopt, {1, 1}, {1, 1}, {1, 1}, 32, dig);
+  CHECK(dig->counters().at("digital_macs") == 32 * 36 * 9);
   // Gradients reach the grouped weight: those of at::conv2d's float product (straight-through).
   const at::Tensor wg = w.clone().requires_grad_(true), wr = w.clone().requires_grad_(true);
   auto st2 = make_layer(kIdealToml, "conv");
