@@ -1,8 +1,10 @@
 #include "circuits/dac.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace xbar {
+
 
 const std::vector<Field<DacConfig>>& DacConfig::fields() {
   using D = DacConfig;
@@ -51,33 +53,42 @@ DacOutput dac_convert(const DacConfig& cfg, const Eigen::Ref<const RowMatrixXf>&
   int64_t clipped = 0;
   const double lo = cfg.is_signed ? -1.0 : 0.0;
   const bool absmax = cfg.range == DacRange::absmax;
-  // Rows are independent: parallel and vectorized, same result at any thread count.
+  const int64_t mask = (int64_t(1) << kb) - 1;
+  // Rows are independent: parallel, each a pass over the row in double without temporaries
+  // (convolutions send many short rows).
 #pragma omp parallel for schedule(static) reduction(+ : clipped)
   for (Eigen::Index b = 0; b < B; ++b) {
-    Eigen::ArrayXd v = x.row(b).transpose().cast<double>().array();
+    const float* xr = x.row(b).data();
     double r = cfg.static_range;
     if (absmax) {
-      r = N > 0 ? v.abs().maxCoeff() : 0.0;
+      float m = 0.f;
+      for (Eigen::Index i = 0; i < N; ++i) m = std::max(m, std::abs(xr[i]));
+      r = double(m);
       if (r == 0) r = 1;  // an all-zero vector reads as zero at any scale
     }
     out.scale[b] = float(r);
-    v /= r;
-    clipped += (v > 1.0).count() + (v < lo).count();
-    v = v.min(1.0).max(lo);
+    float* yr = out.stacked.row(b).data();  // slice 0 (the only one unless sliced)
+    int64_t row_clipped = 0;
+    // v = clamp(x / r, lo, 1), counting the clipped inputs.
+    auto clamp = [&](Eigen::Index i) {
+      const double v = double(xr[i]) / r;
+      row_clipped += int64_t(v > 1.0) + int64_t(v < lo);
+      return std::max(std::min(v, 1.0), lo);
+    };
     if (cfg.bits == 0) {
-      out.stacked.row(b) = v.cast<float>().matrix().transpose();
+      for (Eigen::Index i = 0; i < N; ++i) yr[i] = float(clamp(i));
     } else if (!sliced) {
       // rint is symmetric (half to even), so this is sign(v) * round(|v| levels) / levels.
-      out.stacked.row(b) = ((v * levels).rint() / levels).cast<float>().matrix().transpose();
+      for (Eigen::Index i = 0; i < N; ++i) yr[i] = float(std::rint(clamp(i) * levels) / levels);
     } else {
-      const int64_t mask = (int64_t(1) << kb) - 1;
       for (Eigen::Index i = 0; i < N; ++i) {
-        const double sign = v(i) < 0 ? -1.0 : 1.0;
-        const int64_t m = int64_t(std::nearbyint(std::abs(v(i)) * levels));
-        for (int k = 0; k < K; ++k)
-          out.stacked(k * B + b, i) = float(sign * double((m >> (kb * k)) & mask) / step);
+        const double v = clamp(i);
+        const double sign = v < 0 ? -1.0 : 1.0;
+        const int64_t m = int64_t(std::nearbyint(std::abs(v) * levels));
+        for (int k = 0; k < K; ++k) out.stacked(k * B + b, i) = float(sign * double((m >> (kb * k)) & mask) / step);
       }
     }
+    clipped += row_clipped;
   }
   out.clipped = clipped;
   return out;

@@ -126,12 +126,18 @@ inline uint64_t make_key(uint64_t a, uint64_t b = 0, uint64_t c = 0, uint64_t d 
 class CounterRng {
  public:
   CounterRng(uint64_t key, uint64_t sub = 0) : key_(key), sub_(sub) {}
+  // A block word as a uniform in (0, 1).
+  static inline double unit(uint32_t w) { return (double(w) + 0.5) * (1.0 / 4294967296.0); }
+  // normal(i) from the words w0, w1 of block i (for callers that draw blocks in bulk).
+  static inline double normal_of(uint32_t w0, uint32_t w1) {
+    return std::sqrt(-2.0 * std::log(unit(w0))) * std::cos(6.283185307179586 * unit(w1));
+  }
   // Two independent standard normals for element i (Box-Muller).
   inline void normal2(uint64_t i, double& z0, double& z1) const {
     uint32_t w[4];
     Philox::block(key_, sub_, i, w);
-    const double u1 = (double(w[0]) + 0.5) * (1.0 / 4294967296.0);
-    const double u2 = (double(w[1]) + 0.5) * (1.0 / 4294967296.0);
+    const double u1 = unit(w[0]);
+    const double u2 = unit(w[1]);
     const double r = std::sqrt(-2.0 * std::log(u1));
     z0 = r * std::cos(6.283185307179586 * u2);
     z1 = r * std::sin(6.283185307179586 * u2);
@@ -150,13 +156,13 @@ class CounterRng {
   inline double uniform(uint64_t i) const {
     uint32_t w[4];
     Philox::block(key_, sub_, i, w);
-    return (double(w[2]) + 0.5) * (1.0 / 4294967296.0);
+    return unit(w[2]);
   }
   // A second independent uniform for element i.
   inline double uniform_b(uint64_t i) const {
     uint32_t w[4];
     Philox::block(key_, sub_, i, w);
-    return (double(w[3]) + 0.5) * (1.0 / 4294967296.0);
+    return unit(w[3]);
   }
 
  private:

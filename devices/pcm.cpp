@@ -25,6 +25,13 @@ double PcmDevice::nu_std(double g) const {
   return std::clamp(p_.nu_std_slope * std::log(rel(g, g_max_)) + p_.nu_std_intercept, p_.nu_std_min, p_.nu_std_max);
 }
 
+double PcmDevice::sample_nu(double g, double z) const {
+  const double lg = std::log(rel(g, g_max_));
+  const double mean = std::clamp(p_.nu_mean_slope * lg + p_.nu_mean_intercept, p_.nu_mean_min, p_.nu_mean_max);
+  const double std = std::clamp(p_.nu_std_slope * lg + p_.nu_std_intercept, p_.nu_std_min, p_.nu_std_max);
+  return drift_scale * std::abs(mean + std * z);
+}
+
 double PcmDevice::read_sigma_uS(double g_prog, double g_now, double t) const {
   const double qs =
       std::min(p_.read_q_coef / std::max(std::pow(rel(g_prog, g_max_), p_.read_q_exponent), p_.read_q_floor), p_.read_q_max);

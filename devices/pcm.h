@@ -14,6 +14,8 @@ class PcmDevice : public ParametricDevice {
   double prog_sigma_uS(double g_target_uS) const override;
   double nu_mean(double g_uS) const override;
   double nu_std(double g_uS) const override;
+  // The default's value with the logarithm of g shared by the mean and the std.
+  double sample_nu(double g_uS, double z) const override;
   double t0_s() const override { return p_.t0_s; }
   double read_sigma_uS(double g_prog_uS, double g_now_uS, double t_s) const override;
 

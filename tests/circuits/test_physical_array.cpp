@@ -6,6 +6,8 @@
 #include <cmath>
 
 #include "circuits/physical_array.h"
+#include "circuits/rng_streams.h"
+#include "common/rng.h"
 
 using namespace xbar;
 
@@ -95,4 +97,40 @@ TEST_CASE("physical array: wire resistance attenuates the read matrix and its no
   const Eigen::ArrayXXf ratio = wired.M_uS.array() / ideal.M_uS.array();
   const Eigen::ArrayXXf expect = ideal.noise_var.array() * ratio.square();
   CHECK(((wired.noise_var.array() - expect).abs() <= 1e-6f * expect).all());
+}
+
+TEST_CASE("physical array: each cell's programming, fault and drift draws are element j rows + i of its streams") {
+  // A second implementation of the draws, cell by cell through CounterRng's scalar calls (the array
+  // draws 16 cells at a time): PCM with programming noise, drift and stuck cells; 7 x 5 = 35 cells,
+  // not a multiple of 16. Tolerance: float storage of the conductances (relative 1e-6).
+  DeviceConfig c;
+  c.model = DeviceKind::pcm;
+  c.stuck_at_gmin_rate = 0.1;
+  c.stuck_at_gmax_rate = 0.1;
+  const auto dev = make_device(c);
+  const Eigen::MatrixXf cells = ramp_cells(7, 5);
+  const uint64_t id = 12, chip = 4321;
+  const PhysicalArray a(id, cells, *dev, chip);
+  const CounterRng prog(make_key(chip, stream_id(Stream::program)), id), fault(make_key(chip, stream_id(Stream::fault)), id),
+      nu(make_key(chip, stream_id(Stream::drift_exponent)), id);
+  const double gmin = dev->g_min_uS(), dg = dev->g_max_uS() - dev->g_min_uS(), t = 3600.0;
+  const ArrayReadState st = a.drift_to(t, {}, WireConfig{});
+  int stuck = 0, drifted = 0;
+  for (int j = 0; j < 5; ++j)
+    for (int i = 0; i < 7; ++i) {
+      const uint64_t k = uint64_t(j) * 7 + uint64_t(i);
+      const double u = fault.uniform(k);
+      double g = dev->program(dev->snap_to_level(gmin + cells(i, j) * dg), prog.normal(k), prog.uniform(k));
+      if (u < 0.1) g = gmin;
+      else if (u < 0.2) g = gmin + dg;
+      INFO("cell " << i << "," << j);
+      CHECK(a.programmed_uS()(i, j) == doctest::Approx(g).epsilon(1e-6));
+      const double gp = a.programmed_uS()(i, j);
+      const double gt = u < 0.2 ? gp : gp * std::pow((t + dev->t0_s()) / dev->t0_s(), -dev->sample_nu(gp, nu.normal(k)));
+      CHECK(st.M_uS(i, j) == doctest::Approx(gt).epsilon(1e-6));
+      stuck += u < 0.2;
+      drifted += gt != gp;
+    }
+  CHECK(stuck > 0);  // both branches are exercised
+  CHECK(drifted > 0);
 }

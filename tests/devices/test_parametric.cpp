@@ -114,3 +114,17 @@ TEST_CASE("invalid device configs name the field and value") {
   c.model = DeviceKind::file;
   CHECK_THROWS_WITH_AS(make_device(c), doctest::Contains("device.file"), ConfigError);
 }
+
+TEST_CASE("pcm drift exponent is |mean + std z| of its mean and std laws, times drift_scale") {
+  // The PCM device computes the logarithm of g once for both laws; the value must be the one the
+  // two laws give separately (the same operations; 1e-14 relative allows a different FMA fusion,
+  // bit-identity is pinned by tests/engine/test_pinned_reads.cpp).
+  DeviceConfig c = cfg_of("pcm");
+  c.drift_scale = 0.7;
+  auto d = make_device(c);
+  for (double g : {0.0, 1e-3, 0.5, 3.0, 12.5, 25.0, 30.0})
+    for (double z : {-3.0, -0.4, 0.0, 0.9, 2.5}) {
+      INFO("g " << g << " z " << z);
+      CHECK(d->sample_nu(g, z) == doctest::Approx(0.7 * std::abs(d->nu_mean(g) + d->nu_std(g) * z)).epsilon(1e-14));
+    }
+}
