@@ -62,7 +62,13 @@ std::pair<at::Tensor, at::Tensor> HwaData::batch(const at::Tensor& order, int64_
 }
 
 at::Tensor HwaData::loss(const at::Tensor& logits, const at::Tensor& target) const {
-  if (task == Task::fashion_mnist) return at::cross_entropy_loss(logits, target);
+  if (task == Task::fashion_mnist) {
+    const int64_t hi = target.numel() > 0 ? target.max().item<int64_t>() : 0;
+    if (hi >= logits.size(1))
+      throw InputError(name + " training labels: label " + std::to_string(hi) + " but the model has " +
+                       std::to_string(logits.size(1)) + " outputs (classes 0.." + std::to_string(logits.size(1) - 1) + ")");
+    return at::cross_entropy_loss(logits, target);
+  }
   return at::cross_entropy_loss(logits.reshape({-1, logits.size(-1)}), target.reshape({-1}));
 }
 

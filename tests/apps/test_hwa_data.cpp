@@ -5,11 +5,14 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <regex>
 
 #include "apps/hwa.h"
+#include "apps/hwa_data.h"
+#include "common/error.h"
 #include "ml/image_data.h"
 #include "ml/model_data.h"
 #include "tests/ml/idx_test_data.h"
@@ -127,4 +130,15 @@ TEST_CASE("--data errors name the file") {
   CHECK(r.code != 0);
   CHECK(r.out.find((d / "train-images-idx3-ubyte.gz").string() + ": file not found") != std::string::npos);
   fs::remove_all(tmp());
+}
+
+TEST_CASE("HWA's loss refuses a training label the model has no output for, naming the data set") {
+  HwaData h;
+  h.task = Task::fashion_mnist;
+  h.name = "bars";
+  const at::Tensor logits = at::zeros({2, 10});
+  CHECK_THROWS_WITH_AS(h.loss(logits, at::tensor({1, 11}, at::kLong)),
+                       doctest::Contains("bars training labels: label 11 but the model has 10 outputs"), InputError);
+  // Within range: the cross-entropy of uniform logits, log(10).
+  CHECK(h.loss(logits, at::tensor({1, 9}, at::kLong)).item<double>() == doctest::Approx(std::log(10.0)).epsilon(1e-6));
 }
