@@ -5,77 +5,118 @@
 
 #include "circuits/crossbar.h"
 #include "circuits/rng_streams.h"
+#include "common/fast_math.h"
+#include "common/normal_fill.h"
 #include "common/rng.h"
 
 namespace xbar {
 
 namespace {
-// Cell (i, j) of a column-major rows x cols array draws index j * rows + i of each stream: the
-// position of the cell in the array's storage, so the draws of 16 consecutive cells are one
-// vectorized batch of Philox blocks (CounterRng::lanes16), each block drawn once.
+// Cell (i, j) of a rows x cols array draws index j * rows + i (CellOrder::column_major) or i * cols + j
+// (row_major) of each stream, so the draws of 16 consecutive stream indices are one vectorized
+// batch of Philox blocks (CounterRng::lanes16), each block drawn once, and the device laws run on
+// the 16 cells in float (DeviceModel::program_n, sample_nu_n, read_sigma_n).
 constexpr int kLanes = 16;
+
+// Visits the cells in stream order: row, column and storage (column-major) index of each.
+struct CellWalk {
+  Eigen::Index rows, cols;
+  bool row_major;
+  Eigen::Index i = 0, j = 0;
+  Eigen::Index storage() const { return j * rows + i; }
+  void next() {
+    if (row_major) {
+      if (++j == cols) j = 0, ++i;
+    } else if (++i == rows) {
+      i = 0, ++j;
+    }
+  }
+};
 }  // namespace
 
-PhysicalArray::PhysicalArray(uint64_t id, const Eigen::MatrixXf& cells, const DeviceModel& dev, uint64_t chip_key)
-    : id_(id), device_(&dev), chip_key_(chip_key), g_prog_(cells.rows(), cells.cols()) {
-  const double gmin = dev.g_min_uS(), dg = dev.g_max_uS() - dev.g_min_uS();
+PhysicalArray::PhysicalArray(uint64_t id, const Eigen::MatrixXf& cells, const DeviceModel& dev, uint64_t chip_key,
+                             CellOrder order)
+    : id_(id), device_(&dev), chip_key_(chip_key), order_(order), g_prog_(cells.rows(), cells.cols()) {
+  const float gmin = float(dev.g_min_uS()), dg = float(dev.g_max_uS() - dev.g_min_uS());
   const double rate_min = dev.stuck_at_gmin_rate(), rate_max = dev.stuck_at_gmax_rate();
+  const bool levels = !dev.levels_uS().empty();
   const CounterRng prog(make_key(chip_key, stream_id(Stream::program)), id),
       fault(make_key(chip_key, stream_id(Stream::fault)), id);
   const float* c = cells.data();
   float* g_out = g_prog_.data();
   const uint64_t n = uint64_t(cells.size());
   uint32_t pw[4][kLanes], fw[4][kLanes];
+  float target[kLanes], z[kLanes], u[kLanes], g[kLanes];
+  Eigen::Index at[kLanes];
+  CellWalk walk{cells.rows(), cells.cols(), order == CellOrder::row_major};
   for (uint64_t k0 = 0; k0 < n; k0 += kLanes) {
     prog.lanes16(k0, pw);
     fault.lanes16(k0, fw);
     const int m = int(std::min<uint64_t>(kLanes, n - k0));
+    for (int l = 0; l < m; ++l, walk.next()) at[l] = walk.storage();
+    for (int l = m; l < kLanes; ++l) at[l] = at[0];  // lanes past the end repeat lane 0
+    normal_cos16(pw[0], pw[1], z);
+    for (int l = 0; l < kLanes; ++l) {
+      const float t = gmin + c[at[l]] * dg;
+      target[l] = levels ? float(dev.snap_to_level(t)) : t;
+      u[l] = fastm::unit_f(pw[2][l]);
+    }
+    dev.program_n(kLanes, target, z, u, g);
     for (int l = 0; l < m; ++l) {
-      const uint64_t idx = k0 + uint64_t(l);
-      const double u = CounterRng::unit(fw[2][l]);
-      double g;
-      if (u < rate_min) g = gmin;
-      else if (u < rate_min + rate_max) g = gmin + dg;
-      else
-        g = dev.program(dev.snap_to_level(gmin + c[idx] * dg), CounterRng::normal_of(pw[0][l], pw[1][l]),
-                        CounterRng::unit(pw[2][l]));
-      g_out[idx] = float(g);
+      const double uf = CounterRng::unit(fw[2][l]);
+      g_out[at[l]] = uf < rate_min ? gmin : (uf < rate_min + rate_max ? gmin + dg : g[l]);
     }
   }
 }
 
 ArrayReadState PhysicalArray::drift_to(double t_s, const CellAges& ages, const WireConfig& wires) const {
   const DeviceModel& dev = *device_;
-  const double dg = dev.g_max_uS() - dev.g_min_uS();
-  const double t0 = dev.t0_s();
+  const float dg = float(dev.g_max_uS() - dev.g_min_uS());
+  const float inv_t0 = float(1.0 / dev.t0_s());
   const double rate_stuck = dev.stuck_at_gmin_rate() + dev.stuck_at_gmax_rate();
   const bool read_noise = dev.read_scale > 0;
-  const CounterRng nu(make_key(chip_key_, stream_id(Stream::drift_exponent)), id_),
+  const float read_scale = float(dev.read_scale);
+  const CounterRng nu_rng(make_key(chip_key_, stream_id(Stream::drift_exponent)), id_),
       fault(make_key(chip_key_, stream_id(Stream::fault)), id_);
   const Eigen::Index rows = g_prog_.rows(), cols = g_prog_.cols();
   Eigen::MatrixXf g(rows, cols);
   ArrayReadState st;
   st.noise_var.resize(rows, cols);
+  const float* gp_all = g_prog_.data();
+  float* g_all = g.data();
+  float* var_all = st.noise_var.data();
   uint32_t nw[4][kLanes], fw[4][kLanes];
+  float gp[kLanes], tc[kLanes], z[kLanes], nu[kLanes], gt[kLanes], sr[kLanes];
   const uint64_t n_cells = uint64_t(rows) * uint64_t(cols);
-  Eigen::Index i = 0, j = 0;  // cell of storage index k (column-major)
+  Eigen::Index at[kLanes];
+  CellWalk walk{rows, cols, order_ == CellOrder::row_major};
   for (uint64_t k0 = 0; k0 < n_cells; k0 += kLanes) {
-    nu.lanes16(k0, nw);
+    nu_rng.lanes16(k0, nw);
     fault.lanes16(k0, fw);
     const int m = int(std::min<uint64_t>(kLanes, n_cells - k0));
+    for (int l = 0; l < m; ++l, walk.next()) {
+      at[l] = walk.storage();
+      gp[l] = gp_all[at[l]];
+      tc[l] = float(t_s + (ages.row_s.empty() ? 0.0 : ages.row_s[size_t(walk.i)]) +
+                    (ages.col_s.empty() ? 0.0 : ages.col_s[size_t(walk.j)]));
+    }
+    for (int l = m; l < kLanes; ++l) {  // lanes past the end repeat lane 0
+      gp[l] = gp[0];
+      tc[l] = tc[0];
+    }
+    normal_cos16(nw[0], nw[1], z);
+    dev.sample_nu_n(kLanes, gp, z, nu);
+    for (int l = 0; l < kLanes; ++l) {
+      // G(t) = G_prog ((t + t0) / t0)^-nu; stuck cells and cells not yet aged do not drift.
+      const bool drifts = tc[l] > 0 && CounterRng::unit(fw[2][l]) >= rate_stuck;
+      const float e = drifts ? -nu[l] * fastm::log_pos(tc[l] * inv_t0 + 1.0f) : 0.0f;
+      gt[l] = gp[l] * fastm::exp_f(e);
+    }
+    if (read_noise) dev.read_sigma_n(kLanes, gp, gt, tc, sr);
     for (int l = 0; l < m; ++l) {
-      const double gp = g_prog_(i, j);
-      double gt = gp;
-      const double tc = t_s + (ages.row_s.empty() ? 0.0 : ages.row_s[size_t(i)]) +
-                        (ages.col_s.empty() ? 0.0 : ages.col_s[size_t(j)]);
-      if (tc > 0 && CounterRng::unit(fw[2][l]) >= rate_stuck) {
-        const double n = dev.sample_nu(gp, CounterRng::normal_of(nw[0][l], nw[1][l]));
-        if (n != 0) gt = gp * std::pow((tc + t0) / t0, -n);
-      }
-      g(i, j) = float(gt);
-      const double sr = read_noise ? dev.read_scale * dev.read_sigma_uS(gp, gt, tc) / dg : 0.0;
-      st.noise_var(i, j) = float(sr * sr);
-      if (++i == rows) i = 0, ++j;
+      g_all[at[l]] = gt[l];
+      const float sd = read_noise ? read_scale * sr[l] / dg : 0.0f;
+      var_all[at[l]] = sd * sd;
     }
   }
   SolveStats solve;

@@ -28,11 +28,18 @@ struct CellAges {
   std::vector<float> row_s, col_s;
 };
 
+// Which random-stream index each cell (i, j) of a rows x cols array draws: j rows + i
+// (column_major) or i cols + j (row_major). An array that grows by columns (K of a KV cache, one
+// column per token) keeps its cells' draws in column-major order, one that grows by rows (V, one
+// row per token) in row-major order.
+enum class CellOrder { column_major, row_major };
+
 class PhysicalArray {
  public:
   // cells: normalized targets c in [0, 1] (G = g_min + c (g_max - g_min)), rows x columns.
   // The device must outlive the array.
-  PhysicalArray(uint64_t id, const Eigen::MatrixXf& cells, const DeviceModel& device, uint64_t chip_key);
+  PhysicalArray(uint64_t id, const Eigen::MatrixXf& cells, const DeviceModel& device, uint64_t chip_key,
+                CellOrder order = CellOrder::column_major);
 
   uint64_t id() const { return id_; }
   const Eigen::MatrixXf& programmed_uS() const { return g_prog_; }
@@ -43,6 +50,7 @@ class PhysicalArray {
   uint64_t id_;
   const DeviceModel* device_;
   uint64_t chip_key_;
+  CellOrder order_;
   Eigen::MatrixXf g_prog_;  // programmed conductances (uS)
 };
 

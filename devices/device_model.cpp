@@ -18,6 +18,18 @@ double DeviceModel::sample_nu(double g, double z) const {
   return drift_scale * std::abs(nu_mean(g) + nu_std(g) * z);
 }
 
+void DeviceModel::program_n(int n, const float* g, const float* z, const float* u, float* out) const {
+  for (int k = 0; k < n; ++k) out[k] = float(program(g[k], z[k], u[k]));
+}
+
+void DeviceModel::sample_nu_n(int n, const float* g, const float* z, float* nu) const {
+  for (int k = 0; k < n; ++k) nu[k] = float(sample_nu(g[k], z[k]));
+}
+
+void DeviceModel::read_sigma_n(int n, const float* gp, const float* gn, const float* t, float* out) const {
+  for (int k = 0; k < n; ++k) out[k] = float(read_sigma_uS(gp[k], gn[k], t[k]));
+}
+
 double DeviceModel::snap_to_level(double g) const {
   const auto& lv = levels_uS();
   if (lv.empty()) return g;

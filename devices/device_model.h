@@ -36,6 +36,13 @@ class DeviceModel {
   // for a device programmed to g_prog that has drifted to g_now.
   virtual double read_sigma_uS(double g_prog_uS, double g_now_uS, double t_s) const = 0;
 
+  // Batched float forms over n cells, what the arrays call: out[k] = program(g_target[k], z[k], u[k]),
+  // sample_nu(g[k], z[k]) and read_sigma_uS(g_prog[k], g_now[k], t_s[k]). A model may vectorize
+  // them in float; each agrees with its scalar form to float precision. Defaults: the scalar forms.
+  virtual void program_n(int n, const float* g_target_uS, const float* z, const float* u, float* g_out_uS) const;
+  virtual void sample_nu_n(int n, const float* g_uS, const float* z, float* nu) const;
+  virtual void read_sigma_n(int n, const float* g_prog_uS, const float* g_now_uS, const float* t_s, float* sigma_uS) const;
+
   virtual double stuck_at_gmin_rate() const = 0;
   virtual double stuck_at_gmax_rate() const = 0;
 

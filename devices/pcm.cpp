@@ -1,42 +1,103 @@
 #include "devices/pcm.h"
 
+#include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
 
+#include "common/fast_math.h"
 #include "devices/read_noise_law.h"
 
 namespace xbar {
 
 namespace {
+// The model's laws, written once for the scalar form (double, libm) and the batched form (float,
+// common/fast_math.h, vectorized over cells).
+struct Libm {
+  static double log(double x) { return std::log(x); }
+  static double exp(double x) { return std::exp(x); }
+};
+struct Fast {
+  static float log(float x) { return fastm::log_pos(x); }
+  static float exp(float x) { return fastm::exp_f(x); }
+};
+
 // Conductance relative to g_max, floored as aihwkit does to keep logs finite.
-double rel(double g_uS, double g_max_uS) { return std::max(std::abs(g_uS) / g_max_uS, 1e-9); }
+template <class T>
+T rel(T g, T g_max) {
+  return std::max(std::abs(g) / g_max, T(1e-9));
+}
+
+template <class T>
+T prog_sigma_law(const PcmDeviceConfig& p, T g, T g_max) {
+  const T x = std::min(rel(g, g_max), T(1));
+  return (T(p.prog_c0_uS) + T(p.prog_c1_uS) * x + T(p.prog_c2_uS) * x * x) * (g_max / T(p.prog_g_ref_uS));
+}
+
+// std::clamp by value (its references keep loops over cells from vectorizing); lo <= hi.
+template <class T>
+T clampv(T v, T lo, T hi) {
+  return std::min(std::max(v, lo), hi);
+}
+
+// Mean and std of nu from ln(rel(g)).
+template <class T>
+T nu_mean_law(const PcmDeviceConfig& p, T lg) {
+  return clampv(T(p.nu_mean_slope) * lg + T(p.nu_mean_intercept), T(p.nu_mean_min), T(p.nu_mean_max));
+}
+template <class T>
+T nu_std_law(const PcmDeviceConfig& p, T lg) {
+  return clampv(T(p.nu_std_slope) * lg + T(p.nu_std_intercept), T(p.nu_std_min), T(p.nu_std_max));
+}
+
+// Read-noise amplitude factor q_s(g_prog) = min(coef / max(rel^exponent, floor), max), from ln(rel).
+template <class M, class T>
+T read_q_law(const PcmDeviceConfig& p, T lg) {
+  return std::min(T(p.read_q_coef) / std::max(M::exp(T(p.read_q_exponent) * lg), T(p.read_q_floor)), T(p.read_q_max));
+}
 }  // namespace
 
-double PcmDevice::prog_sigma_uS(double g) const {
-  const double x = std::min(rel(g, g_max_), 1.0);
-  return (p_.prog_c0_uS + p_.prog_c1_uS * x + p_.prog_c2_uS * x * x) * (g_max_ / p_.prog_g_ref_uS);
-}
+double PcmDevice::prog_sigma_uS(double g) const { return prog_sigma_law(p_, g, g_max_); }
 
-double PcmDevice::nu_mean(double g) const {
-  return std::clamp(p_.nu_mean_slope * std::log(rel(g, g_max_)) + p_.nu_mean_intercept, p_.nu_mean_min, p_.nu_mean_max);
-}
+double PcmDevice::nu_mean(double g) const { return nu_mean_law(p_, std::log(rel(g, g_max_))); }
 
-double PcmDevice::nu_std(double g) const {
-  return std::clamp(p_.nu_std_slope * std::log(rel(g, g_max_)) + p_.nu_std_intercept, p_.nu_std_min, p_.nu_std_max);
-}
+double PcmDevice::nu_std(double g) const { return nu_std_law(p_, std::log(rel(g, g_max_))); }
 
 double PcmDevice::sample_nu(double g, double z) const {
   const double lg = std::log(rel(g, g_max_));
-  const double mean = std::clamp(p_.nu_mean_slope * lg + p_.nu_mean_intercept, p_.nu_mean_min, p_.nu_mean_max);
-  const double std = std::clamp(p_.nu_std_slope * lg + p_.nu_std_intercept, p_.nu_std_min, p_.nu_std_max);
-  return drift_scale * std::abs(mean + std * z);
+  return drift_scale * std::abs(nu_mean_law(p_, lg) + nu_std_law(p_, lg) * z);
 }
 
 double PcmDevice::read_sigma_uS(double g_prog, double g_now, double t) const {
-  const double qs =
-      std::min(p_.read_q_coef / std::max(std::pow(rel(g_prog, g_max_), p_.read_q_exponent), p_.read_q_floor), p_.read_q_max);
   const double l = pcm_1f_log(t);
-  return l > 0 ? std::abs(g_now) * qs * std::sqrt(l) : 0.0;
+  return l > 0 ? std::abs(g_now) * read_q_law<Libm>(p_, std::log(rel(g_prog, g_max_))) * std::sqrt(l) : 0.0;
+}
+
+void PcmDevice::program_n(int n, const float* g, const float* z, const float* /*u*/, float* out) const {
+  const float gm = float(g_max_), ps = float(prog_scale);
+  for (int k = 0; k < n; ++k) out[k] = std::max(0.0f, g[k] + ps * prog_sigma_law(p_, g[k], gm) * z[k]);
+}
+
+void PcmDevice::sample_nu_n(int n, const float* g, const float* z, float* nu) const {
+  const float gm = float(g_max_), ds = float(drift_scale);
+  for (int k = 0; k < n; ++k) {
+    const float lg = Fast::log(rel(g[k], gm));
+    nu[k] = ds * std::abs(nu_mean_law(p_, lg) + nu_std_law(p_, lg) * z[k]);
+  }
+}
+
+void PcmDevice::read_sigma_n(int n, const float* gp, const float* gn, const float* t, float* out) const {
+  const float gm = float(g_max_), tr = float(kReadPulse_s);
+  for (int k0 = 0; k0 < n; k0 += 16) {
+    const int m = std::min(16, n - k0);
+    Eigen::Array<float, 16, 1> l, a;
+    for (int k = 0; k < m; ++k) {
+      // ln((t + t_read) / (2 t_read)) as in pcm_1f_log; the floor keeps the log's argument normal.
+      const int c = k0 + k;
+      l[k] = std::max(Fast::log(std::max((t[c] + tr) / (2 * tr), 1e-30f)), 0.0f);
+      a[k] = std::abs(gn[c]) * read_q_law<Fast>(p_, Fast::log(rel(gp[c], gm)));
+    }
+    Eigen::Map<Eigen::ArrayXf>(out + k0, m) = a.head(m) * l.head(m).sqrt();
+  }
 }
 
 }  // namespace xbar

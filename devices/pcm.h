@@ -18,6 +18,10 @@ class PcmDevice : public ParametricDevice {
   double sample_nu(double g_uS, double z) const override;
   double t0_s() const override { return p_.t0_s; }
   double read_sigma_uS(double g_prog_uS, double g_now_uS, double t_s) const override;
+  // Vectorized float forms of program, sample_nu and read_sigma_uS.
+  void program_n(int n, const float* g_target_uS, const float* z, const float* u, float* g_out_uS) const override;
+  void sample_nu_n(int n, const float* g_uS, const float* z, float* nu) const override;
+  void read_sigma_n(int n, const float* g_prog_uS, const float* g_now_uS, const float* t_s, float* sigma_uS) const override;
 
  private:
   PcmDeviceConfig p_;

@@ -73,7 +73,7 @@ void AnalogLayer::program(const Eigen::Ref<const RowMatrixXf>& W, const float* b
       bias_[j] = bias[j];
     }
   chip_key_ = make_key(uint64_t(cfg_.run.seed), chip);
-  tiles_ = program_tiles(outliers_.split_weights(cfg_.outliers, W), cfg_.mapping, *device_, chip_key_);
+  tiles_ = program_tiles(outliers_.split_weights(cfg_.outliers, W), cfg_.mapping, *device_, chip_key_, cell_order_);
   state_ = ReadState{};
   read_index_ = 0;
   const MappingConfig& mc = cfg_.mapping;

@@ -54,6 +54,9 @@ class AnalogLayer {
     in_age_ = std::move(in_age_s);
     out_age_ = std::move(out_age_s);
   }
+  // Stream order of the cells (circuits/physical_array.h) from the next program(): row_major for a
+  // matrix that grows by input rows (V of a KV cache), so earlier rows keep their draws.
+  void set_cell_order(CellOrder order) { cell_order_ = order; }
   // ADC LSBs of every array bank (tiles x slices, in order); set_adc_lsbs restores calibrated
   // ranges on a re-programmed identical chip (saved models).
   std::vector<double> adc_lsbs() const;
@@ -86,6 +89,7 @@ class AnalogLayer {
   std::vector<float> bias_;
   OutlierPath outliers_;
   std::vector<float> in_age_, out_age_;
+  CellOrder cell_order_ = CellOrder::column_major;
   DriftCompensator compensation_;
   ReadKernel kernel_;
   uint64_t read_index_ = 0;

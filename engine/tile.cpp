@@ -16,7 +16,7 @@ bool ReadState::adc_calibrated() const {
 }
 
 std::vector<Tile> program_tiles(const Eigen::Ref<const RowMatrixXf>& Wa, const MappingConfig& mc,
-                                const DeviceModel& device, uint64_t chip_key) {
+                                const DeviceModel& device, uint64_t chip_key, CellOrder order) {
   const SliceLayout lay = slice_layout(mc);
   const int out = int(Wa.rows()), in = int(Wa.cols());
   std::vector<Tile> tiles;
@@ -39,7 +39,7 @@ std::vector<Tile> program_tiles(const Eigen::Ref<const RowMatrixXf>& Wa, const M
       for (size_t s = 0; s < cells.size(); ++s)
         for (const auto& c : cells[s]) {
           const ArrayId id{r0 / mc.tile_rows, c0 / mc.tile_cols, int64_t(s), int64_t(t.arrays[s].size())};
-          t.arrays[s].emplace_back(id.packed(), c, device, chip_key);
+          t.arrays[s].emplace_back(id.packed(), c, device, chip_key, order);
         }
       tiles.push_back(std::move(t));
     }

@@ -41,9 +41,11 @@ struct ReadState {
   bool adc_calibrated() const;  // every LSB is set
 };
 
-// Maps Wa (out x in, after the outlier split) onto tiles and programs their arrays.
+// Maps Wa (out x in, after the outlier split) onto tiles and programs their arrays; `order` picks
+// which stream index each cell draws (circuits/physical_array.h).
 std::vector<Tile> program_tiles(const Eigen::Ref<const RowMatrixXf>& Wa, const MappingConfig& mc,
-                                const DeviceModel& device, uint64_t chip_key);
+                                const DeviceModel& device, uint64_t chip_key,
+                                CellOrder order = CellOrder::column_major);
 
 // Read state at t_s: drifted arrays through the wires, ADC ranges and banks. Calibrated ADC
 // ranges are taken from `previous` (empty: not calibrated yet). in_age / out_age: extra age (s)

@@ -301,8 +301,10 @@ at::Tensor XbarLayer::matmul_batch(const at::Tensor& A, const at::Tensor& B) {
     std::vector<float> age(static_cast<size_t>(T), 0.f);
     for (int64_t k = 0; k < T; ++k) age[size_t(k)] = float(double(step - slot.written_step[size_t(k)]) * cfg_.run.token_interval_s);
     // W = b^T: for attn_qk its outputs are the tokens, for attn_av its inputs.
+    // Stream order along the token dimension, so the tokens already written keep their draws.
     if (tokens_in_cols) layer_->set_age_offsets({}, std::move(age));
     else layer_->set_age_offsets(std::move(age), {});
+    layer_->set_cell_order(tokens_in_cols ? CellOrder::column_major : CellOrder::row_major);
     const at::Tensor bt = float_contiguous(b.t(), "xbar layer " + name_ + ": stationary operand");
     layer_->program(eigen_view(bt), nullptr, uint64_t(chip_) * 1000003ull + uint64_t(slot.seq));
     if (t_s_ != cfg_.run.t_inference_s) layer_->drift_to(t_s_);

@@ -99,10 +99,23 @@ TEST_CASE("physical array: wire resistance attenuates the read matrix and its no
   CHECK(((wired.noise_var.array() - expect).abs() <= 1e-6f * expect).all());
 }
 
+namespace {
+// Standard normal of block k of a stream as the arrays draw it, in double with libm: Box-Muller
+// cosine branch on the block's first two words (23-bit radius and 24-bit angle uniforms).
+double block_normal(const CounterRng& r, uint64_t k) {
+  uint32_t w[4];
+  r.block(k, w);
+  const double u = (double(w[0] >> 9) + 0.5) / 8388608.0, a = double(w[1] >> 8) * (6.283185307179586 / 16777216.0);
+  return std::sqrt(-2.0 * std::log(u)) * std::cos(a);
+}
+}  // namespace
+
 TEST_CASE("physical array: each cell's programming, fault and drift draws are element j rows + i of its streams") {
-  // A second implementation of the draws, cell by cell through CounterRng's scalar calls (the array
-  // draws 16 cells at a time): PCM with programming noise, drift and stuck cells; 7 x 5 = 35 cells,
-  // not a multiple of 16. Tolerance: float storage of the conductances (relative 1e-6).
+  // A second implementation of the draws, cell by cell in double through the device's scalar laws
+  // and libm (the array draws 16 cells at a time and evaluates the laws in float): PCM with
+  // programming noise, drift, read noise and stuck cells; 7 x 5 = 35 cells, not a multiple of 16.
+  // Tolerance 1e-5 relative (doctest's Approx, floor 1e-5 uS): float storage (6e-8), float normals
+  // (abs 2e-6 times a sigma of ~1 uS) and the float drift factor (nu error ~1e-6 times ln(t / t0) ~ 5).
   DeviceConfig c;
   c.model = DeviceKind::pcm;
   c.stuck_at_gmin_rate = 0.1;
@@ -120,17 +133,49 @@ TEST_CASE("physical array: each cell's programming, fault and drift draws are el
     for (int i = 0; i < 7; ++i) {
       const uint64_t k = uint64_t(j) * 7 + uint64_t(i);
       const double u = fault.uniform(k);
-      double g = dev->program(dev->snap_to_level(gmin + cells(i, j) * dg), prog.normal(k), prog.uniform(k));
+      double g = dev->program(dev->snap_to_level(gmin + cells(i, j) * dg), block_normal(prog, k), prog.uniform(k));
       if (u < 0.1) g = gmin;
       else if (u < 0.2) g = gmin + dg;
       INFO("cell " << i << "," << j);
-      CHECK(a.programmed_uS()(i, j) == doctest::Approx(g).epsilon(1e-6));
+      CHECK(a.programmed_uS()(i, j) == doctest::Approx(g).epsilon(1e-5));
       const double gp = a.programmed_uS()(i, j);
-      const double gt = u < 0.2 ? gp : gp * std::pow((t + dev->t0_s()) / dev->t0_s(), -dev->sample_nu(gp, nu.normal(k)));
-      CHECK(st.M_uS(i, j) == doctest::Approx(gt).epsilon(1e-6));
+      const double gt = u < 0.2 ? gp : gp * std::pow((t + dev->t0_s()) / dev->t0_s(), -dev->sample_nu(gp, block_normal(nu, k)));
+      CHECK(st.M_uS(i, j) == doctest::Approx(gt).epsilon(1e-5));
+      const double sr = dev->read_sigma_uS(gp, st.M_uS(i, j), t) / dg;
+      CHECK(st.noise_var(i, j) == doctest::Approx(sr * sr).epsilon(3e-5).scale(0));  // variance: twice sigma's error
+      CHECK(sr > 0);
       stuck += u < 0.2;
       drifted += gt != gp;
     }
   CHECK(stuck > 0);  // both branches are exercised
   CHECK(drifted > 0);
+}
+
+TEST_CASE("physical array: a grown array keeps the draws of its cells in its stream order") {
+  // Column-major order keeps the cells of existing columns when columns are added (K of a KV
+  // cache), row-major those of existing rows when rows are added (V). The same cells, targets and
+  // keys must give bit-identical programmed and drifted conductances and noise variances.
+  DeviceConfig c;
+  c.model = DeviceKind::pcm;
+  c.stuck_at_gmin_rate = 0.05;
+  const auto dev = make_device(c);
+  const Eigen::MatrixXf big = ramp_cells(9, 7);
+  for (CellOrder order : {CellOrder::column_major, CellOrder::row_major}) {
+    const bool rows_grow = order == CellOrder::row_major;
+    const Eigen::MatrixXf small = rows_grow ? Eigen::MatrixXf(big.topRows(5)) : Eigen::MatrixXf(big.leftCols(4));
+    const PhysicalArray a(3, small, *dev, 77, order), b(3, big, *dev, 77, order);
+    const ArrayReadState sa = a.drift_to(1e5, {}, WireConfig{}), sb = b.drift_to(1e5, {}, WireConfig{});
+    const Eigen::Index r = small.rows(), k = small.cols();
+    INFO("row_major " << rows_grow);
+    CHECK((a.programmed_uS().array() == b.programmed_uS().topLeftCorner(r, k).array()).all());
+    CHECK((sa.M_uS.array() == sb.M_uS.topLeftCorner(r, k).array()).all());
+    CHECK((sa.noise_var.array() == sb.noise_var.topLeftCorner(r, k).array()).all());
+    // The other order does not keep them: the test can fail.
+    const PhysicalArray other(3, big, *dev, 77, rows_grow ? CellOrder::column_major : CellOrder::row_major);
+    CHECK_FALSE((a.programmed_uS().array() == other.programmed_uS().topLeftCorner(r, k).array()).all());
+  }
+  // Row-major cell (i, j) draws index i cols + j: what column-major cell (j, i) of the transpose draws.
+  const PhysicalArray rm(5, big, *dev, 8, CellOrder::row_major), cmt(5, big.transpose(), *dev, 8);
+  CHECK((rm.programmed_uS().array() == cmt.programmed_uS().transpose().array()).all());
+  CHECK((rm.drift_to(3600, {}, WireConfig{}).M_uS.array() == cmt.drift_to(3600, {}, WireConfig{}).M_uS.transpose().array()).all());
 }

@@ -128,3 +128,49 @@ TEST_CASE("pcm drift exponent is |mean + std z| of its mean and std laws, times 
       CHECK(d->sample_nu(g, z) == doctest::Approx(0.7 * std::abs(d->nu_mean(g) + d->nu_std(g) * z)).epsilon(1e-14));
     }
 }
+
+TEST_CASE("batched float device laws agree with the scalar double ones") {
+  // program_n, sample_nu_n and read_sigma_n against program, sample_nu and read_sigma_uS on a grid
+  // of conductances, normals and times. PCM evaluates them in float with fast log/exp: tolerance
+  // 1e-5 relative (with a floor of 1e-5 of g_max for conductances, 1e-6 for nu): a few float
+  // roundings of terms up to ~25 uS and the logs' ~2e-7. The other models call the scalar laws and
+  // round once to float (tolerance 1e-6).
+  for (const char* model : {"pcm", "rram", "normal"}) {
+    DeviceConfig c = cfg_of(model);
+    c.drift_scale = 0.8;
+    c.prog_noise_scale = 1.3;
+    if (c.model == DeviceKind::normal) {
+      c.normal.prog_sigma_uS = 0.4;
+      c.normal.read_sigma_rel = 0.03;
+      c.normal.drift_nu = 0.05;
+      c.normal.drift_nu_std = 0.02;
+    }
+    auto d = make_device(c);
+    const double tol = c.model == DeviceKind::pcm ? 1e-5 : 1e-6, gmax = d->g_max_uS();
+    std::vector<float> g, z, u, t;
+    for (double x : {0.0, 1e-4, 0.02, 0.3, 0.5, 0.77, 1.0, 1.05})
+      for (double zz : {-4.0, -1.1, 0.0, 0.6, 3.2})
+        for (double tt : {0.0, 2e-7, 1e-3, 25.0, 86400.0, 3.15e7}) {
+          g.push_back(float(x * gmax));
+          z.push_back(float(zz));
+          u.push_back(0.37f);
+          t.push_back(float(tt));
+        }
+    const int n = int(g.size());
+    std::vector<float> prog(n), nu(n), sig(n), g_now(n);
+    for (int k = 0; k < n; ++k) g_now[k] = 0.9f * g[k];
+    d->program_n(n, g.data(), z.data(), u.data(), prog.data());
+    d->sample_nu_n(n, g.data(), z.data(), nu.data());
+    d->read_sigma_n(n, g.data(), g_now.data(), t.data(), sig.data());
+    int positive_sigma = 0;
+    for (int k = 0; k < n; ++k) {
+      INFO(model << " g " << g[k] << " z " << z[k] << " t " << t[k]);
+      CHECK(prog[k] == doctest::Approx(d->program(g[k], z[k], u[k])).epsilon(tol).scale(gmax));
+      CHECK(nu[k] == doctest::Approx(d->sample_nu(g[k], z[k])).epsilon(tol).scale(0.1));
+      const double s = d->read_sigma_uS(g[k], g_now[k], t[k]);
+      CHECK(sig[k] == doctest::Approx(s).epsilon(tol).scale(1e-3 * gmax));
+      positive_sigma += s > 0;
+    }
+    CHECK(positive_sigma > n / 2);  // the read-noise law is exercised, not only its zero branch
+  }
+}

@@ -32,6 +32,24 @@ TEST_CASE("decode keeps earlier tokens' programmed cells: their scores repeat ex
   CHECK_FALSE(at::allclose(s2.narrow(-1, 0, 5), s0, 0, 1e-6));
 }
 
+TEST_CASE("decode keeps earlier V tokens' programmed cells: rows are appended, not redrawn") {
+  // V is the stationary operand of attn_av with one array row per token. The new token is half of
+  // token 0, so no column's scale changes; with zero weight on it, the output differs from the
+  // prefill output only by float summation order (tolerance 1e-5 relative) if the earlier rows kept
+  // their cells, and by the programming noise (~1e-2) if they were redrawn.
+  torch::manual_seed(4);
+  const at::Tensor p = at::rand({1, 2, 1, 5}), V = at::randn({1, 2, 5, 8});
+  auto L = test::make_layer(kProgNoise, "attn_av");
+  const at::Tensor y0 = op_matmul(p, V, L);
+  const at::Tensor V1 = at::cat({V, 0.5 * V.narrow(2, 0, 1)}, 2);
+  const at::Tensor p1 = at::cat({p, at::zeros({1, 2, 1, 1})}, 3);
+  const at::Tensor y1 = op_matmul(p1, V1, L);
+  CHECK(test::rel_err(y1, y0) < 1e-5);
+  // Control: the same product as a fresh write (not an extension) has other noise.
+  const at::Tensor y2 = op_matmul(p1, V1 * 1.0001, L);
+  CHECK(test::rel_err(y2, y0) > 1e-3);
+}
+
 TEST_CASE("decode: earlier tokens drift with their age") {
   // nu = 0.1 for every device, no noise; K and q positive so each score scales by the drift
   // factor of its token's cells: ((t + age + t0)/t0)^-nu, age = (steps since written) * interval.
