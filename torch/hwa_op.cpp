@@ -39,9 +39,11 @@ std::string ranged_policy(const std::string& toml, const std::string& source, co
 
 at::Tensor export_float(const at::Tensor& model, const std::vector<std::string>& names,
                         const std::vector<at::Tensor>& values) {
+  TORCH_CHECK(names.size() == values.size(), "xbar hwa_export_float: ", names.size(), " parameter names but ",
+              values.size(), " values");
   torch::jit::Module m = module_from_bytes(model);
   std::vector<std::pair<std::string, at::Tensor>> from;
-  for (size_t i = 0; i < names.size() && i < values.size(); ++i) from.emplace_back(names[i], values[i]);
+  for (size_t i = 0; i < names.size(); ++i) from.emplace_back(names[i], values[i]);
   hwa_copy_params(from, m);
   return module_to_bytes(m);
 }
