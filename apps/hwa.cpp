@@ -20,6 +20,7 @@
 #include "common/stats.h"
 #include "ml/train.h"
 #include "ml/evaluate.h"
+#include "ml/model_data.h"
 #include "torch/calibrate.h"
 #include "apps/hwa_data.h"
 #include "apps/study_spec.h"
@@ -70,10 +71,16 @@ struct Exported {
   Policy policy;
 };
 
-Exported export_models(const HwaOptions& o, torch::jit::Module& m, const Policy& eval, const HwaTrained& t) {
+// The trained weights in the float model and its converted twin. A classifier records the data it
+// was retrained on (--data may differ from what the input model records) and the normalisation its
+// inputs were given in training.
+Exported export_models(const HwaOptions& o, torch::jit::Module& m, const Policy& eval, const HwaTrained& t,
+                       const HwaData& hd) {
   Exported e{load_torchscript(o.model), load_torchscript(o.model), hwa_ranged_policy(eval, t.layers)};
-  hwa_copy_params(named_params(m), e.plain);
-  hwa_copy_params(named_params(m), e.analog);
+  for (torch::jit::Module* x : {&e.plain, &e.analog}) {
+    hwa_copy_params(named_params(m), *x);
+    if (hd.task == Task::fashion_mnist) record_image_data(*x, hd.name, hd.norm);
+  }
   convert_module(e.analog, e.policy);
   return e;
 }
@@ -312,7 +319,7 @@ HwaResult train_hwa(const HwaOptions& o) {
     e.step = c.step;
     e.train_loss = loss_sum / double(std::max<int64_t>(1, steps));
     {
-      Exported ex = export_models(o, m, pol.eval, t);
+      Exported ex = export_models(o, m, pol.eval, t, hd);
       e.valid = evaluate_exported(ex, hd.valid, o.eval_chips);
     }
     eplog << e.epoch << "," << e.step << "," << fmt17(e.train_loss) << "," << metric_row(e.valid) << ","
@@ -327,7 +334,7 @@ HwaResult train_hwa(const HwaOptions& o) {
   bar.finish();
   if (c.epoch < o.epochs) return res;
 
-  Exported ex = export_models(o, m, pol.eval, t);
+  Exported ex = export_models(o, m, pol.eval, t, hd);
   res.test = evaluate_exported(ex, hd.test, o.eval_chips);  // the test data, once
   res.test_data = describe(hd.test, hd.task == Task::text ? "validation" : "test");
   write_file_atomic(o.out + "/test.csv", "data,float_" + mt + ",chip_" + mt + ",chip_" + mt + "_std,chips\n\"" +

@@ -41,6 +41,7 @@ HwaData load_hwa_data(const torch::jit::Module& m, const std::string& image_dir,
     h.train.labels = h.train.labels.slice(0, 0, n);
     h.examples = n;
     h.name = images.name();
+    h.norm = images.norm ? *images.norm : data::normalisation_of(images.dir);
   }
   if (max_examples > 0) h.examples = std::min(h.examples, max_examples);
   h.valid = load_validation_data(h.task, valid_samples, 0, {}, images);

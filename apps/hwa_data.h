@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "ml/evaluate.h"
+#include "ml/image_data.h"
 #include "ml/task.h"
 
 namespace xbar {
@@ -16,6 +17,7 @@ namespace xbar {
 struct HwaData {
   Task task = Task::fashion_mnist;
   std::string name;       // the data set ("fashion-mnist", "fortunes")
+  data::Normalisation norm;  // images: the normalisation the training images were given
   data::ImageSet train;   // images: the training images before the held-out part
   at::Tensor tokens;      // text: the training tokens before the held-out part
   int64_t context = 0;    // text: window length (the model's context_len)

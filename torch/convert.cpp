@@ -16,6 +16,7 @@
 #include "torch/convert_fused.h"
 #include "torch/convert_weight.h"
 #include "torch/flop_count.h"
+#include "torch/graph_nodes.h"
 
 namespace xbar {
 
@@ -124,13 +125,6 @@ std::string module_path(Node* n, const std::map<std::string, std::string>& known
   std::string s;
   for (const auto& e : f) s += (s.empty() ? "" : ".") + e.second;
   return s;
-}
-
-void collect(torch::jit::Block* b, std::vector<Node*>& out) {
-  for (Node* n : b->nodes()) {
-    out.push_back(n);
-    for (auto* sub : n->blocks()) collect(sub, out);
-  }
 }
 
 bool is_constant_false(Value* v) {
@@ -304,8 +298,7 @@ ConvertReport convert_module(torch::jit::Module& m, const Policy& policy, const 
     Value* self = g->inputs().at(0);
     std::map<std::string, int> seen;  // activation-product names used in this method
     const auto decomposed = decompose_fused(*g, self);
-    std::vector<Node*> nodes;
-    collect(g->block(), nodes);
+    const std::vector<Node*> nodes = all_nodes(g->block());
     const auto paths = frame_paths(nodes, self, m);
     for (Node* n : nodes) {
       const std::string kind = n->kind().toQualString();

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "torch/convert_weight.h"
+#include "torch/graph_nodes.h"
 
 namespace xbar {
 
@@ -114,19 +115,11 @@ struct Decompositions {
   }
 };
 
-void collect(torch::jit::Block* b, std::vector<Node*>& out) {
-  for (Node* n : b->nodes()) {
-    out.push_back(n);
-    for (auto* sub : n->blocks()) collect(sub, out);
-  }
-}
-
 }  // namespace
 
 std::map<Node*, std::string> decompose_fused(Graph& g, Value* self) {
   std::map<Node*, std::string> products;
-  std::vector<Node*> nodes;
-  collect(g.block(), nodes);
+  const std::vector<Node*> nodes = all_nodes(g.block());
   std::vector<Node*> fused;
   for (Node* n : nodes) {
     const std::string k = n->kind().toQualString();
@@ -143,13 +136,10 @@ std::map<Node*, std::string> decompose_fused(Graph& g, Value* self) {
     auto w = attr_path(qkv_weight, self);
     std::string module;
     if (w) module = w->rfind('.') == std::string::npos ? "" : w->substr(0, w->rfind('.'));
-    std::vector<Node*> before;
-    collect(g.block(), before);
+    const std::vector<Node*> before = all_nodes(g.block());
     const std::set<Node*> old(before.begin(), before.end());
     torch::jit::inlineCallTo(n, &d.fn(name), callee.get());
-    std::vector<Node*> after;
-    collect(g.block(), after);
-    for (Node* m : after)
+    for (Node* m : all_nodes(g.block()))
       if (!old.count(m) && m->kind() == c10::aten::matmul) products[m] = module;
   }
   return products;

@@ -1,14 +1,12 @@
 // The HWA steps of torch/hwa_step.h as registered ops, for Python's xbar.hwa (python/xbar/hwa.py):
 // the same functions `xbar train --hwa` calls. Policies travel as TOML text, models as their
-// TorchScript archive bytes (as in torch/convert_op.cpp).
+// TorchScript archive bytes (torch/module_bytes.h).
 #include <torch/library.h>
 #include <torch/script.h>
 
-#include <cstring>
-#include <sstream>
-
 #include "torch/convert.h"
 #include "torch/hwa_step.h"
+#include "torch/module_bytes.h"
 
 namespace xbar {
 namespace {
@@ -41,18 +39,13 @@ std::string ranged_policy(const std::string& toml, const std::string& source, co
 
 at::Tensor export_float(const at::Tensor& model, const std::vector<std::string>& names,
                         const std::vector<at::Tensor>& values) {
-  const at::Tensor bytes = model.contiguous().to(at::kByte);
-  std::istringstream in(std::string(reinterpret_cast<const char*>(bytes.data_ptr<uint8_t>()), size_t(bytes.numel())));
-  torch::jit::Module m = torch::jit::load(in);
+  TORCH_CHECK(names.size() == values.size(), "xbar hwa_export_float: ", names.size(), " parameter names but ",
+              values.size(), " values");
+  torch::jit::Module m = module_from_bytes(model);
   std::vector<std::pair<std::string, at::Tensor>> from;
-  for (size_t i = 0; i < names.size() && i < values.size(); ++i) from.emplace_back(names[i], values[i]);
+  for (size_t i = 0; i < names.size(); ++i) from.emplace_back(names[i], values[i]);
   hwa_copy_params(from, m);
-  std::ostringstream out;
-  m.save(out);
-  const std::string s = out.str();
-  at::Tensor result = at::empty({int64_t(s.size())}, at::kByte);
-  std::memcpy(result.data_ptr<uint8_t>(), s.data(), s.size());
-  return result;
+  return module_to_bytes(m);
 }
 
 }  // namespace

@@ -100,13 +100,23 @@ Policy hwa_ranged_policy(const Policy& base, const std::vector<c10::intrusive_pt
 }
 
 void hwa_copy_params(const std::vector<std::pair<std::string, at::Tensor>>& from, torch::jit::Module& to) {
-  std::map<std::string, at::Tensor> src(from.begin(), from.end());
+  std::map<std::string, at::Tensor> src;
+  for (const auto& [name, value] : from)
+    if (!src.emplace(name, value).second) throw Error("trained parameter " + name + " is given twice");
+  std::map<std::string, at::Tensor> dst;
+  for (const auto& p : to.named_parameters()) dst.emplace(p.name, p.value);
+  for (const auto& [name, value] : src) {
+    auto it = dst.find(name);
+    if (it == dst.end()) throw Error("trained parameter " + name + " is not a parameter of the float model");
+    if (!value.sizes().equals(it->second.sizes()))
+      throw Error("trained parameter " + name + " has shape " + c10::str(value.sizes()) + ", the float model's " +
+                  c10::str(it->second.sizes()));
+  }
   at::NoGradGuard ng;
-  for (const auto& p : to.named_parameters()) {
-    auto it = src.find(p.name);
-    if (it == src.end() || !it->second.sizes().equals(p.value.sizes()))
-      throw Error("parameter " + p.name + " of the float model has no counterpart in the trained model");
-    p.value.copy_(it->second);
+  for (const auto& [name, p] : dst) {
+    auto it = src.find(name);
+    if (it == src.end()) throw Error("parameter " + name + " of the float model has no counterpart in the trained model");
+    p.copy_(it->second);
   }
 }
 

@@ -63,7 +63,8 @@ void hwa_constrain(const std::vector<at::Tensor>& weights, const std::vector<at:
 Policy hwa_ranged_policy(const Policy& base, const std::vector<c10::intrusive_ptr<XbarLayer>>& layers);
 
 // Every parameter of `to` (the float model) set to the same-named one of `from` (the trained,
-// converted model); Error naming a parameter without a same-shaped counterpart.
+// converted model); nothing is copied unless the two name the same parameters with the same shapes:
+// Error naming a parameter given twice, missing on either side, or with both shapes.
 void hwa_copy_params(const std::vector<std::pair<std::string, at::Tensor>>& from, torch::jit::Module& to);
 std::vector<std::pair<std::string, at::Tensor>> named_params(const torch::jit::Module& m);
 

@@ -52,6 +52,12 @@ at::Tensor quantize_sym(const at::Tensor& x, int64_t bits) {
   if (m == 0) return x;
   return at::round(x * (levels / m)) * (m / levels);
 }
+// `t` holds the values `kept` (a detached copy of what was programmed): same dtype, shape and
+// elements, whichever tensor object carries them.
+bool same_values(const at::Tensor& kept, const at::Tensor& t) {
+  return kept.defined() && kept.scalar_type() == t.scalar_type() && kept.sizes() == t.sizes() &&
+         at::equal(kept, t.detach());
+}
 std::string join_doubles(const std::vector<double>& v) {
   std::string s;
   for (double x : v) s += (s.empty() ? "" : ",") + format_double(x);
@@ -135,9 +141,8 @@ void XbarLayer::program(const at::Tensor& weight, const c10::optional<at::Tensor
     const at::Tensor bc = bias->detach().to(at::kFloat).contiguous();
     b.assign(bc.data_ptr<float>(), bc.data_ptr<float>() + bc.numel());
   }
-  const bool same_weights = prog_w_.defined() && prog_w_.sizes() == weight.sizes() && at::equal(prog_w_, weight.detach()) &&
-                            ((bias && bias->defined()) ? (prog_b_.defined() && at::equal(prog_b_, bias->detach()))
-                                                       : !prog_b_.defined());
+  const bool same_weights = same_values(prog_w_, weight) &&
+                            ((bias && bias->defined()) ? same_values(prog_b_, *bias) : !prog_b_.defined());
   if (prog_w_.defined() && !same_weights) {  // new weights: calibrate again
     adc_lsbs_.clear();
     calibration_source_.clear();
@@ -150,8 +155,6 @@ void XbarLayer::program(const at::Tensor& weight, const c10::optional<at::Tensor
   layer_->set_read_index(uint64_t(reads_));
   if (t_s_ != cfg_.run.t_inference_s) layer_->drift_to(t_s_);  // program() drifted to the config's time
   programmed_ = true;
-  weight_ptr_ = weight.data_ptr();
-  weight_version_ = int64_t(weight._version());
 }
 
 void XbarLayer::drift_to(double t_s) {
@@ -232,12 +235,13 @@ at::Tensor XbarLayer::linear(const at::Tensor& x, const at::Tensor& weight, cons
   bool stale;
   {
     std::lock_guard<std::mutex> g(mu_);
-    // Re-program when the weights changed: another tensor, a new version, or new contents
-    // (writes through .data keep the version; the comparison costs less than one read).
+    // Re-program when the weight values changed, compared by value (costs less than one read):
+    // in-place and .data writes are changes whatever the version counter says, and a weight that
+    // arrives as a new tensor every call (a grouped conv's block-diagonal matrix under autograd, a
+    // module's weight.clone()) with the same values keeps its chip.
     const bool has_bias = bias && bias->defined();
-    stale = !programmed_ || weight.data_ptr() != weight_ptr_ || int64_t(weight._version()) != weight_version_ ||
-            !at::equal(prog_w_, weight.detach()) || has_bias != prog_b_.defined() ||
-            (has_bias && !at::equal(prog_b_, bias->detach()));
+    stale = !programmed_ || !same_values(prog_w_, weight) || has_bias != prog_b_.defined() ||
+            (has_bias && !same_values(prog_b_, *bias));
   }
   if (stale) program(weight, bias, chip_);
   std::lock_guard<std::mutex> g(mu_);

@@ -48,7 +48,8 @@ class XbarLayer : public torch::CustomClassHolder {
     return per_inference(layer_cost(hw, cfg_, counter_values(), writes_per_inference()), inferences);
   }
 
-  // y = x W^T + b for x (N x in); programs lazily (or again if W changed since programming).
+  // y = x W^T + b for x (N x in); programs lazily, and again when the values of W or b differ from
+  // what was programmed (not when the same values come in another tensor).
   at::Tensor linear(const at::Tensor& x2d, const at::Tensor& weight, const c10::optional<at::Tensor>& bias);
   // Grouped convolution: the O x (groups K) block-diagonal matrix whose g-th diagonal block is rows
   // [g O/groups, (g+1) O/groups) of w2d (O x K). The same tensor is returned while w2d's contents
@@ -124,9 +125,7 @@ class XbarLayer : public torch::CustomClassHolder {
   int64_t calls_ = 0;          // activation-product calls so far (decode steps)
   std::unique_ptr<AnalogLayer> layer_;
   bool programmed_ = false;
-  const void* weight_ptr_ = nullptr;  // what was programmed: data pointer and version
-  int64_t weight_version_ = -1;
-  at::Tensor prog_w_, prog_b_;        // and contents (in-place edits through .data keep the version)
+  at::Tensor prog_w_, prog_b_;        // copies of what was programmed (the cache key: values)
   bool count_events_ = true;
   bool learn_range_ = false;
   at::Tensor range_;                  // learned input range (training)

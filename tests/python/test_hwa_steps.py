@@ -109,6 +109,26 @@ class HwaStepsTest(unittest.TestCase):
         for k, v in net.state_dict().items():
             self.assertTrue(torch.equal(v, before[k]))
 
+    def test_export_float_refuses_mismatched_names_and_values(self):
+        # the op pairs names[i] with values[i]: lists of unequal length or a value whose shape is not
+        # its parameter's are errors naming the lengths or the parameter and both shapes
+        hw = xbar.hwa.HWA(Net(), PCM)
+        data = torch.frombuffer(bytearray(hw._float_bytes), dtype=torch.uint8)
+        names = [n for n, _ in hw.module.named_parameters()]
+        values = [p.detach() for _, p in hw.module.named_parameters()]
+        self.assertEqual(len(names), 4)
+        with self.assertRaisesRegex(RuntimeError, "4 parameter names but 3 values"):
+            torch.ops.xbar.hwa_export_float(data, names, values[:3])
+        with self.assertRaisesRegex(RuntimeError, "3 parameter names but 4 values"):
+            torch.ops.xbar.hwa_export_float(data, names[:3], values)
+        swapped = [values[0], values[1], values[0], values[3]]  # fc2.weight given fc1.weight's [32, 16]
+        with self.assertRaisesRegex(RuntimeError, r"fc2\.weight.*\[32, 16\].*\[4, 32\]"):
+            torch.ops.xbar.hwa_export_float(data, names, swapped)
+        with self.assertRaisesRegex(RuntimeError, "fc3.weight"):
+            torch.ops.xbar.hwa_export_float(data, names[:3] + ["fc3.weight"], values)
+        with self.assertRaisesRegex(RuntimeError, "fc2.bias"):  # one parameter left without a value
+            torch.ops.xbar.hwa_export_float(data, names[:3], values[:3])
+
     def test_bad_use_raises(self):
         with self.assertRaisesRegex(ValueError, "clip"):
             xbar.hwa.HWA(Net(), PCM, clip="hard")

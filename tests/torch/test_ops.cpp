@@ -525,8 +525,8 @@ TEST_CASE("reset and set_chip: reset replays the same chip and read stream, anot
 }
 
 TEST_CASE("weights and bias changed in place are re-programmed before the next read") {
-  // The layer programs lazily and re-programs when the weight tensor changed (data pointer or
-  // version counter). Ideal config: outputs equal at::linear of the current tensors (kIdealTol).
+  // The layer programs lazily and re-programs when the weight or bias values changed. Ideal
+  // config: outputs equal at::linear of the current tensors (kIdealTol).
   at::manual_seed(12);
   const at::Tensor x = randn({5, 12});
   at::Tensor w = randn({7, 12}), b = randn({7});
@@ -559,6 +559,48 @@ TEST_CASE("weights changed through .data (storage changes, version does not) are
   const at::Tensor y = op_linear(x, w, c10::nullopt, st);
   INFO("rel error after clipping through .data " << rel_err(y, at::linear(x, w)));
   CHECK(rel_err(y, at::linear(x, w)) < kIdealTol);
+}
+
+TEST_CASE("an unchanged weight in a new tensor is not re-programmed; changed values are") {
+  // Programming resets the engine's counters (engine/analog_layer.cpp), so `vectors` counts the
+  // input vectors read since the last programming: 2 reads' worth when the chip was programmed once.
+  // Re-programming the same weights would give the same chip (a function of seed, chip and weights),
+  // so outputs equal a layer that sees the very same tensor every call.
+  at::manual_seed(19);
+  SUBCASE("a grouped conv whose weight requires grad: a new block-diagonal tensor every forward") {
+    const at::Tensor x = randn({2, 8, 5, 5}), w = randn({8, 1, 3, 3});
+    const at::Tensor wg = w.clone().requires_grad_(true);
+    auto st = make_layer(kPcmToml, "conv"), ref = make_layer(kPcmToml, "conv");
+    const int64_t rows = 2 * 5 * 5;  // N Ho Wo patches
+    for (int call = 1; call <= 2; ++call) {
+      const at::Tensor y = op_conv2d(x, wg, c10::nullopt, {1, 1}, {1, 1}, {1, 1}, 8, st);
+      const at::Tensor yr = op_conv2d(x, w, c10::nullopt, {1, 1}, {1, 1}, {1, 1}, 8, ref);  // one cached tensor
+      CHECK(at::equal(y.detach(), yr));
+      CHECK(st->counter_values().vectors == call * rows);
+    }
+    {
+      at::NoGradGuard ng;
+      wg.mul_(-0.5);  // an optimizer step
+    }
+    const at::Tensor y3 = op_conv2d(x, wg, c10::nullopt, {1, 1}, {1, 1}, {1, 1}, 8, st);
+    CHECK(st->counter_values().vectors == rows);  // programmed again
+    CHECK(st->counter_values().reads == 3);        // the read-noise stream continues
+    auto ideal = make_layer(kIdealToml, "conv");
+    CHECK(rel_err(op_conv2d(x, wg, c10::nullopt, {1, 1}, {1, 1}, {1, 1}, 8, ideal), at::conv2d(x, wg.detach(), {}, 1, 1, 1, 8)) <
+          kIdealTol);
+  }
+  SUBCASE("a module passing weight.clone() and bias.clone()") {
+    const at::Tensor x = randn({4, 20}), w = randn({6, 20}), b = randn({6});
+    auto st = make_layer(kPcmToml), ref = make_layer(kPcmToml);
+    for (int call = 1; call <= 3; ++call) {
+      CHECK(at::equal(op_linear(x, w.clone(), b.clone(), st), op_linear(x, w, b, ref)));
+      CHECK(st->counter_values().vectors == call * 4);
+    }
+    op_linear(x, w.clone(), (b + 1.0).clone(), st);  // a changed bias alone
+    CHECK(st->counter_values().vectors == 4);
+    op_linear(x, w.to(at::kDouble), (b + 1.0).to(at::kDouble), st);  // another dtype is compared as a change
+    CHECK(st->counter_values().vectors == 4);
+  }
 }
 
 TEST_CASE("counters: tiles, arrays, occupancy, reads and ADC conversions of a 300 x 40 layer") {
