@@ -25,8 +25,9 @@ class CalibrationMode {
 };
 
 // One forward of `inputs` (a whole calibration set, one batch; module in eval mode) in calibration mode on the chip m
-// holds now; every layer then carries `source` (data set, split, count, seed). Throws Error when a
-// layer that needs ranges was not reached.
+// holds now; layers only a `decode` method reaches (token inputs) then calibrate on the same inputs
+// through decode from empty caches. Every layer then carries `source` (data set, split, count,
+// seed). Throws Error when a layer that needs ranges was not reached.
 void calibrate_module(torch::jit::Module& m, const at::Tensor& inputs, const std::string& source);
 
 }  // namespace xbar

@@ -225,7 +225,7 @@ TEST_CASE("tune: a model with a decode method is tuned per phase; overrides carr
   const std::string rep = slurp(s.out + "/report");
   const size_t at = rep.find("xbar eval", rep.find("re-measurement on fresh chips"));
   REQUIRE(at != std::string::npos);
-  std::string cmd = rep.substr(at + 10, rep.find('\n', at) - at - 10);
+  std::string cmd = rep.substr(at + 5, rep.find('\n', at) - at - 5);  // "eval ..."
   const std::string repeats = "--repeats " + std::to_string(s.final_chips);
   REQUIRE(cmd.find(repeats) != std::string::npos);
   cmd.replace(cmd.find(repeats), repeats.size(), "--repeats 1");
