@@ -255,12 +255,13 @@ TEST_CASE("tune: slice widths (dac.slice_bits, mapping.cell_bits) widen along th
     TuneSpec s = small_spec("slices_" + knob);
     s.policy = s.out + ".toml";
     std::ofstream(s.policy) << policy_to_toml(base);
-    s.model = src("data/models/mlp.pt");
+    s.model = src("data/models/cnn7k.pt");  // 7k weights: one tile per layer
     s.knobs = {knob};
     s.max_loss = {20.0};
     s.chips = 2;
     s.samples = 100;
     s.test_samples = 100;
+    s.calibration.samples = 32;
     const TuneSummary r = run_tune(s, quiet());
     REQUIRE(r.finished);
     for (const auto& l : r.layers) {
