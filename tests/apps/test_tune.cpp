@@ -198,6 +198,7 @@ TEST_CASE("tune: a model with a decode method is tuned per phase; overrides carr
   for (const auto& l : r.layers) {
     ++per_phase[l.phase];
     CHECK_MESSAGE(l.chosen[0] < l.base[0], l.name << " " << l.phase);
+    CHECK_MESSAGE(l.objective_tuned < l.objective_base, l.name << " " << l.phase);  // priced per phase
   }
   CHECK(per_phase.size() == 2);
   CHECK(per_phase["prefill"] == per_phase["decode"]);
