@@ -64,7 +64,7 @@ int cmd_tune(int argc, char** argv) {
       "xbar tune",
       "Finds the cheapest per-layer converter precision that keeps the task metric within --max-loss of the base\n"
       "policy's, priced by the cost model. The loss X per chip is read per task: fashion_mnist, accuracy points\n"
-      "(base minus tuned test accuracy, default 0.5); text, percent of the base's bits per character (tuned minus\n"
+      "(base minus tuned accuracy on the same chip, default 0.5); text, percent of the base's bits per character (tuned minus\n"
       "base, divided by base, x 100; default 1).\n"
       "Every analog operator of the converted model is one tunable layer. A text model with a KV-cache decode\n"
       "method has two phases, tuned separately: prefill (the forward method: every character of each context\n"
