@@ -37,8 +37,15 @@ struct EnumNames<TuneObjective> {
                                                       {TuneObjective::converter_energy, "converter_energy"}};
 };
 
-// Config keys the tuner can lower, one bit per step from each layer's base value down to min_bits.
+// Config keys the tuner can change per layer. Bit widths (adc.bits, dac.bits, mapping.weight_bits)
+// go one bit per step from the layer's base value down to min_bits (an ideal converter or float
+// weights, value 0, stay). Slice widths (dac.slice_bits: input bits per array read,
+// mapping.cell_bits: weight bits per cell) go up from a sliced base, through each width that needs
+// fewer reads / cells, to 0 (one read / one cell per weight): fewer conversions, coarser levels.
 const std::vector<std::string>& tune_knobs();
+inline bool tune_knob_bits(const std::string& key) { return key != "dac.slice_bits" && key != "mapping.cell_bits"; }
+// The values knob `key` takes for an operator whose base config is c, base value first.
+std::vector<int> tune_knob_ladder(const std::string& key, const XbarConfig& c, int min_bits);
 
 struct TuneSpec {
   std::string model, policy;  // float TorchScript model; base policy TOML ("" = every stage ideal)
@@ -65,9 +72,9 @@ struct TuneOptions {
   int threads = 0;         // LibTorch + engine threads (0: leave the default)
 };
 
-// One tuned operator: layer name and class, and per knob its base and chosen value.
+// One tuned operator: layer name, class and phase, and per knob its base and chosen value.
 struct TunedLayer {
-  std::string name, op;
+  std::string name, op, phase;  // phase: "prefill" / "decode" for a model with phases, else ""
   std::vector<int> base, chosen;    // per spec knob
   std::vector<std::vector<double>> sensitivity;  // per knob: mean loss of this layer alone 1, 2, ... bits below base
   double objective_base = 0, objective_tuned = 0;
@@ -78,6 +85,8 @@ struct TuneSummary {
   std::vector<TunedLayer> layers;   // for the first budget
   std::string schedule;             // the tuned candidate's text ("base" when nothing was lowered)
   std::vector<double> search_metric;  // the tuned schedule per search chip (validation split)
+  std::vector<double> search_decode;  // the same, decode phase (a model with phases; else empty)
+  std::vector<double> final_metric, final_decode;  // the tuned schedule per fresh chip (test split)
 };
 
 // Validates the spec (ConfigError naming the option), runs or resumes the search, writes

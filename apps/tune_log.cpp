@@ -12,7 +12,7 @@ namespace xbar {
 
 namespace {
 
-const char* kHeader = "split,chip,metric,costs,candidate";
+const char* kHeader = "split,chip,metrics,costs,candidate";
 
 // %.17g: a logged double reads back to the same bits, so a resumed search decides as the first.
 std::string exact(double v) {
@@ -21,10 +21,21 @@ std::string exact(double v) {
   return b;
 }
 
+std::string joined(const std::vector<double>& v) {
+  std::string t;
+  for (size_t i = 0; i < v.size(); ++i) t += (i ? " " : "") + exact(v[i]);
+  return t;
+}
+
+bool numbers(const std::string& text, std::vector<double>& v) {
+  std::istringstream s(text);
+  v.clear();
+  for (double x; s >> x;) v.push_back(x);
+  return s.eof();
+}
+
 std::string line(const std::string& split, const std::string& candidate, int chip, const TuneLogEntry& e) {
-  std::string costs;
-  for (size_t i = 0; i < e.costs.size(); ++i) costs += (i ? " " : "") + exact(e.costs[i]);
-  return split + "," + std::to_string(chip) + "," + exact(e.metric) + "," + costs + "," + candidate + "\n";
+  return split + "," + std::to_string(chip) + "," + joined(e.metrics) + "," + joined(e.costs) + "," + candidate + "\n";
 }
 
 // Fields split at the first four commas (the candidate, last, has none but is kept whole).
@@ -43,12 +54,7 @@ bool parse(const std::string& l, std::string& split, int& chip, std::string& can
     split = f[0];
     chip = std::stoi(f[1], &used);
     if (used != f[1].size()) return false;
-    e.metric = std::stod(f[2], &used);
-    if (used != f[2].size()) return false;
-    std::istringstream cs(f[3]);
-    e.costs.clear();
-    for (double v; cs >> v;) e.costs.push_back(v);
-    if (!cs.eof()) return false;
+    if (!numbers(f[2], e.metrics) || e.metrics.empty() || !numbers(f[3], e.costs)) return false;
   } catch (const std::logic_error&) {
     return false;
   }

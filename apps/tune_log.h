@@ -12,7 +12,7 @@
 namespace xbar {
 
 struct TuneLogEntry {
-  double metric = 0;
+  std::vector<double> metrics;  // the task metric, then (a model with phases) the decode phase's
   std::vector<double> costs;  // per tuned layer 4 numbers (energy, latency, ADC, converter), then the model's 4
 };
 

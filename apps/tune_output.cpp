@@ -34,6 +34,11 @@ std::string mean_sd(const std::vector<double>& v) {
   return fmt(ms.mean) + " +- " + fmt(ms.sd);
 }
 
+// The metric per phase: "3.412 +- 0.004", or with phases "prefill 3.412 +- 0.004, decode 3.415 +- 0.003".
+std::string metric_text(const Measurement& m) {
+  return m.decode.empty() ? mean_sd(m.metric) : "prefill " + mean_sd(m.metric) + ", decode " + mean_sd(m.decode);
+}
+
 std::string per_chip(const std::vector<double>& v) {
   std::string t;
   for (double x : v) t += (t.empty() ? "" : " ") + fmt(x, 4);
@@ -70,13 +75,13 @@ std::string report(const TuneOutputs& o) {
     << " test samples, chips " << s.chips << ".." << s.chips + s.final_chips - 1 << " (never used in the search)\n\n";
   r << "per layer (sensitivity: mean loss with this knob 1, 2, ... bits below base, this layer alone, until the loss\n"
        "exceeds the largest budget; " << on << " in " << ou << ")\n";
-  r << std::left << std::setw(24) << "layer" << std::setw(9) << "op";
+  r << std::left << std::setw(32) << "layer" << std::setw(9) << "op";
   for (const auto& k : s.knobs) r << std::setw(22) << (k + " base->tuned");
   for (const auto& k : s.knobs) r << std::setw(30) << ("loss " + k.substr(0, k.find('.')) + " -1/-2/.. bits");
   r << std::setw(14) << "before" << std::setw(14) << "after" << "saving\n";
   double before_sum = 0, after_sum = 0;
   for (size_t u = 0; u < o.units.size(); ++u) {
-    r << std::setw(24) << o.units[u].name << std::setw(9) << enum_name(o.units[u].op);
+    r << std::setw(32) << o.units[u].label() << std::setw(9) << enum_name(o.units[u].op);
     for (size_t k = 0; k < s.knobs.size(); ++k)
       r << std::setw(22) << (std::to_string(o.units[u].base[k]) + " -> " + std::to_string(t.schedule[u][k]));
     for (size_t k = 0; k < s.knobs.size(); ++k) {
@@ -88,40 +93,50 @@ std::string report(const TuneOutputs& o) {
     before_sum += b, after_sum += a;
     r << std::setw(14) << fmt(b, 1) << std::setw(14) << fmt(a, 1) << saving(b, a) << "\n";
   }
-  r << std::setw(24) << "tuned layers" << std::setw(9) << "" << std::setw(52 * int(s.knobs.size())) << ""
+  r << std::setw(32) << "tuned layers" << std::setw(9) << "" << std::setw(52 * int(s.knobs.size())) << ""
     << std::setw(14) << fmt(before_sum, 1) << std::setw(14) << fmt(after_sum, 1) << saving(before_sum, after_sum) << "\n";
-  r << std::setw(24) << "model" << std::setw(9) << "" << std::setw(52 * int(s.knobs.size())) << ""
+  r << std::setw(32) << "model" << std::setw(9) << "" << std::setw(52 * int(s.knobs.size())) << ""
     << std::setw(14) << fmt(o.base.total(obj), 1) << std::setw(14) << fmt(t.m.total(obj), 1)
     << saving(o.base.total(obj), t.m.total(obj)) << "\n"
     << std::right;
-  r << "\nsearch (held-out split, search chips)\n  base   " << mean_sd(o.base.metric) << "  " << on << " "
+  r << "\nsearch (held-out split, search chips)\n  base   " << metric_text(o.base) << "  " << on << " "
     << fmt(o.base.total(obj), 1) << " " << ou << "\n";
   for (const auto& p : o.tuned)
-    r << "  tuned X=" << p.x << ": " << mean_sd(p.m.metric) << "  " << loss_text(p.loss, s.confidence) << "  " << on << " "
+    r << "  tuned X=" << p.x << ": " << metric_text(p.m) << "  " << loss_text(p.loss, s.confidence) << "  " << on << " "
       << fmt(p.m.total(obj), 1) << " " << ou << " (" << saving(o.base.total(obj), p.m.total(obj)) << " below base); greedy steps: "
       << p.accepted << " kept, " << p.refused << " undone by verification; started from "
       << (p.warm_start.empty() ? std::string("the base") : "uniform " + values_text(s, p.warm_start)) << "\n";
   if (const UniformPoint* cheapest = cheapest_uniform(o.uniform, t.x, obj))
-    r << "  cheapest uniform within X=" << t.x << ": " << values_text(s, cheapest->values) << "  " << mean_sd(cheapest->m.metric)
+    r << "  cheapest uniform within X=" << t.x << ": " << values_text(s, cheapest->values) << "  " << metric_text(cheapest->m)
       << "  " << loss_text(cheapest->loss, s.confidence) << "  " << on << " " << fmt(cheapest->m.total(obj), 1) << " " << ou << "\n";
   else if (s.compare_uniform)
     r << "  no uniform setting below the base stays within X=" << t.x << "\n";
   const FinalCheck& f = o.fin;
   r << "\nre-measurement (test split, fresh chips)\n"
-    << "  base   " << mean_sd(f.base.metric) << "  " << on << " " << fmt(f.base.total(obj), 1) << " " << ou << "  chips: " << per_chip(f.base.metric) << "\n"
-    << "  tuned  " << mean_sd(f.tuned.metric) << "  " << loss_text(f.tuned_loss, s.confidence) << "  " << on << " "
+    << "  base   " << metric_text(f.base) << "  " << on << " " << fmt(f.base.total(obj), 1) << " " << ou << "  chips: " << per_chip(f.base.metric) << "\n"
+    << "  tuned  " << metric_text(f.tuned) << "  " << loss_text(f.tuned_loss, s.confidence) << "  " << on << " "
     << fmt(f.tuned.total(obj), 1) << " " << ou << " (" << saving(f.base.total(obj), f.tuned.total(obj)) << " below base)  chips: "
     << per_chip(f.tuned.metric) << "\n";
   if (f.has_uniform)
-    r << "  uniform " << values_text(s, f.uniform_values) << "  " << mean_sd(f.uniform.metric) << "  "
+    r << "  uniform " << values_text(s, f.uniform_values) << "  " << metric_text(f.uniform) << "  "
       << loss_text(f.uniform_loss, s.confidence) << "  " << on << " " << fmt(f.uniform.total(obj), 1) << " " << ou << "\n"
       << "  tuned vs cheapest uniform within X: " << on << " " << saving(f.uniform.total(obj), f.tuned.total(obj)) << " lower\n";
   r << "  converter energy (ADC + DAC, pJ): base " << fmt(f.base.total(3), 1) << ", tuned " << fmt(f.tuned.total(3), 1);
   if (f.has_uniform) r << ", uniform " << fmt(f.uniform.total(3), 1);
-  r << "\n\nreproduce the tuned search metric per chip (" << per_chip(t.m.metric) << "):\n  xbar eval --model " << s.model
-    << " --policy " << s.out << "/policy.toml --task " << enum_name(s.task) << " --split heldout --samples " << s.samples
-    << " --repeats " << s.chips << " --calibration-samples " << s.calibration.samples << " --calibration-seed "
-    << s.calibration.seed << "\n";
+  // xbar eval evaluates chips offset..offset+repeats-1 like the search (program, calibrate, evaluate;
+  // task text: then decode over every whole window of the samples).
+  auto eval_cmd = [&](const std::string& split, int64_t samples, int offset, int chips, int64_t windows) {
+    std::ostringstream e;
+    e << "xbar eval --model " << s.model << " --policy " << s.out << "/policy.toml --task " << enum_name(s.task)
+      << " --split " << split << " --samples " << samples << " --chip-offset " << offset << " --repeats " << chips
+      << " --calibration-samples " << s.calibration.samples << " --calibration-seed " << s.calibration.seed;
+    if (!s.hardware.empty()) e << " --hardware " << s.hardware;
+    if (windows > 0) e << " --decode-windows " << windows;
+    return e.str();
+  };
+  r << "\n\nreproduce the tuned search metric per chip (" << per_chip(t.m.metric) << "):\n  "
+    << eval_cmd("heldout", s.samples, 0, s.chips, f.search_windows) << "\nand its re-measurement on fresh chips (" << per_chip(f.tuned.metric)
+    << "):\n  " << eval_cmd("test", s.test_samples, s.chips, s.final_chips, f.test_windows) << "\n";
   return r.str();
 }
 
@@ -141,6 +156,8 @@ std::string pareto_csv(const TuneOutputs& o) {
 }
 
 }  // namespace
+
+std::string TuneUnit::label() const { return phase ? name + " (" + enum_name(*phase) + ")" : name; }
 
 const UniformPoint* cheapest_uniform(const std::vector<UniformPoint>& uniform, double x, int objective) {
   const UniformPoint* best = nullptr;
@@ -165,8 +182,12 @@ TuneSummary tune_summary(const TuneOutputs& o) {
   const TunedPoint& t = o.tuned.front();
   r.schedule = t.m.candidate;
   r.search_metric = t.m.metric;
+  r.search_decode = t.m.decode;
+  r.final_metric = o.fin.tuned.metric;
+  r.final_decode = o.fin.tuned.decode;
   for (size_t u = 0; u < o.units.size(); ++u) {
-    TunedLayer l{o.units[u].name, enum_name(o.units[u].op), o.units[u].base, t.schedule[u], {}, 0, 0};
+    TunedLayer l{o.units[u].name, enum_name(o.units[u].op), o.units[u].phase ? enum_name(*o.units[u].phase) : "",
+                 o.units[u].base, t.schedule[u], {}, 0, 0};
     for (size_t k = 0; k < o.spec.knobs.size(); ++k) l.sensitivity.push_back(ladder(o.sens, u, k));
     l.objective_base = o.base.layer(u)[size_t(o.spec.objective)];
     l.objective_tuned = t.m.layer(u)[size_t(o.spec.objective)];

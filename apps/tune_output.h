@@ -3,6 +3,7 @@
 #pragma once
 #include <array>
 #include <map>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -16,16 +17,21 @@ namespace xbar {
 // converter energy (ADC + DAC, pJ); TuneObjective's order.
 constexpr int kCostFields = 4;
 
-struct TuneUnit {  // one tuned operator
+struct TuneUnit {  // one tuned operator (and phase, for a model with a decode method)
   std::string name;
   OpClass op = OpClass::linear;
-  std::vector<int> base;  // per knob, the base policy's value for this operator
+  std::optional<Phase> phase;  // empty: the model has one phase; the override then has no phase
+  std::vector<int> base;       // per knob, the base policy's value for this operator
+  // Per knob, the values tried, from the base (first) toward cheaper settings (tune_knob_ladder).
+  std::vector<std::vector<int>> ladder;
+  std::string label() const;   // "name", or "name (decode)"
 };
 using Schedule = std::vector<std::vector<int>>;  // [unit][knob] values
 
 struct Measurement {
   std::string candidate;
-  std::vector<double> metric;  // per chip
+  std::vector<double> metric;  // per chip (a model with phases: prefill)
+  std::vector<double> decode;  // per chip, a model with phases: the decode phase's metric; else empty
   std::vector<double> costs;   // mean over chips: per unit kCostFields, then the model's
   double total(int f) const { return costs[costs.size() - kCostFields + size_t(f)]; }
   std::array<double, kCostFields> layer(size_t u) const {
@@ -60,6 +66,7 @@ struct FinalCheck {  // test split, chips never used in the search
   PairedLoss tuned_loss, uniform_loss;
   bool has_uniform = false;
   std::vector<int> uniform_values;
+  int64_t search_windows = 0, test_windows = 0;  // decode windows per chip (a model with phases; else 0)
 };
 
 struct TuneOutputs {

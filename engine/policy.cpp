@@ -114,6 +114,15 @@ Policy load_policy(const std::string& path) {
   return parse_policy(ss.str(), path);
 }
 
+std::string glob_literal(const std::string& name) {
+  std::string g;
+  for (char c : name) {
+    if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') g += '\\';
+    g += c;
+  }
+  return g;
+}
+
 ResolvedOp resolve(const Policy& p, const std::string& name, OpClass op, Phase phase) {
   ResolvedOp r;
   r.cfg = p.defaults;

@@ -47,5 +47,8 @@ Policy load_policy(const std::string& path);  // FileError / ConfigError naming 
 // the full default config, [policy], and each rule with its assignments grouped by section.
 std::string policy_to_toml(const Policy& p);
 ResolvedOp resolve(const Policy& p, const std::string& name, OpClass op, Phase phase);
+// A rule `match` that selects exactly the layer `name`: the glob metacharacters * ? [ ] and the
+// escape character \ are escaped.
+std::string glob_literal(const std::string& name);
 
 }  // namespace xbar

@@ -6,6 +6,7 @@
 #include "ml/image_data.h"
 #include "ml/text_corpus.h"
 #include "torch/calibrate.h"
+#include "torch/convert.h"
 
 namespace xbar {
 
@@ -79,6 +80,18 @@ bool calibrate(torch::jit::Module& m, const CalibrationSet& c) {
   used.samples = idx.numel();
   calibrate_module(m, x, used.source());
   return true;
+}
+
+bool calibrate_decode(torch::jit::Module& m, const CalibrationSet& c) {
+  for (const auto& l : xbar_layers(m))
+    if (!l->calibrated()) {
+      at::Tensor idx;
+      const at::Tensor x = calibration_inputs(c, m, &idx);
+      CalibrationSet used = c;
+      used.samples = idx.numel();
+      return calibrate_decode_module(m, x, used.source());
+    }
+  return false;
 }
 
 }  // namespace xbar

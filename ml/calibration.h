@@ -44,6 +44,9 @@ at::Tensor calibration_inputs(const CalibrationSet& c, const torch::jit::Module&
 // Calibrates the chip m holds now (after program_chip / drift) when some layer needs ranges;
 // false (nothing read) otherwise.
 bool calibrate(torch::jit::Module& m, const CalibrationSet& c);
+// The same for the layers only a decode method reaches (torch/calibrate.h calibrate_decode_module);
+// evaluate_decode calls it. False when no layer lacked ranges.
+bool calibrate_decode(torch::jit::Module& m, const CalibrationSet& c);
 
 // The training data is split once: a held-out validation part (for choosing calibration
 // settings such as the ADC percentile; never the test set) and the part calibration sets are

@@ -111,6 +111,7 @@ double evaluate_decode(torch::jit::Module& m, const EvalData& d, int64_t windows
   if (d.task != Task::text)
     throw Error(std::string("decode evaluation needs task text, got '") + enum_name(d.task) + "'");
   if (!m.find_method("decode")) throw Error("the model has no decode method (KV-cache generation)");
+  calibrate_decode(m, d.calibration);  // layers only decode reaches (per-phase policies)
   m.eval();
   at::NoGradGuard ng;
   const int64_t ctx = context_of(m, d);

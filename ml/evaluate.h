@@ -44,6 +44,7 @@ void require_single_input(const torch::jit::Module& m);
 double evaluate(torch::jit::Module& m, const EvalData& d);
 // Task text: bits per character when generating through the model's KV-cache `decode` method one
 // token at a time (the decode phase), over the first `windows` windows of the context length.
+// Layers only decode reaches (per-phase policies) first calibrate on d.calibration (calibrate_decode).
 double evaluate_decode(torch::jit::Module& m, const EvalData& d, int64_t windows);
 // Inferences one evaluate() makes: images, or predicted tokens (task text); and one
 // evaluate_decode(): generated tokens.

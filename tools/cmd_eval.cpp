@@ -52,6 +52,9 @@ int cmd_eval(int argc, char** argv) {
       "drift-compensation", "drift_compensation.mode(s) to compare, comma-separated: none, global, column "
       "(default: the policy's)", cxxopts::value<std::string>())(
       "repeats", "programmed chips (count)", cxxopts::value<int>()->default_value("3"))(
+      "chip-offset", "index of the first chip: chips chip-offset .. chip-offset+repeats-1 (each index draws its own "
+      "devices; xbar tune's report gives the offset of its fresh re-measurement chips)",
+      cxxopts::value<int>()->default_value("0"))(
       "samples", "test images / validation characters (count; 0 = all)", cxxopts::value<int64_t>()->default_value("0"))(
       "data", "task fashion_mnist: directory of IDX image data (train/t10k images and labels, as xbar train --data; "
       "default $XBAR_FASHION_MNIST or /usr/share/datasets/fashion-mnist); inputs are normalised as the model records, "
@@ -94,6 +97,8 @@ int cmd_eval(int argc, char** argv) {
   base.validate();
   const int repeats = res["repeats"].as<int>();
   if (repeats < 1) throw ConfigError("--repeats", std::to_string(repeats), "must be >= 1");
+  const int offset = res["chip-offset"].as<int>();
+  if (offset < 0) throw ConfigError("--chip-offset", std::to_string(offset), "must be >= 0");
   const std::string path = res["model"].as<std::string>();
   const Hardware hw = load_hardware(res["hardware"].as<std::string>());
   const Task task = parse_enum<Task>("--task", res["task"].as<std::string>());
@@ -122,17 +127,18 @@ int cmd_eval(int argc, char** argv) {
     m = load_torchscript(path);
     convert_module(m, p);
     for (int r = 0; r < repeats; ++r) {
-      program_chip(m, r);
+      program_chip(m, offset + r);
       for (size_t ti = 0; ti < times.size(); ++ti) {
         drift_model(m, times[ti]);
         if (ti == 0 && calibrate(m, data.calibration)) report_calibration(m, data.calibration, r == 0 && mi == 0);
         std::vector<LayerCounters> before = model_counters(m);
         const double v = evaluate(m, data);
         cost = model_cost_rows(m, hw, before, double(eval_inferences(m, data)));
-        std::cout << "chip " << r;
+        std::cout << "chip " << offset + r;
         if (!single) std::cout << " t " << format_duration(times[ti]) << " drift_compensation " << modes[mi];
         std::cout << " " << data.metric() << " " << v;
         if (dw > 0) {
+          calibrate_decode(m, data.calibration);  // layers only decode reaches: not priced as decoding
           before = model_counters(m);
           std::cout << "  decode (first " << dw << " windows) " << evaluate_decode(m, data, dw);
           decode_cost = model_cost_rows(m, hw, before, double(decode_inferences(m, data, dw)));

@@ -26,7 +26,14 @@ class CalibrationMode {
 
 // One forward of `inputs` (a whole calibration set, one batch; module in eval mode) in calibration mode on the chip m
 // holds now; every layer then carries `source` (data set, split, count, seed). Throws Error when a
-// layer that needs ranges was not reached.
+// layer that needs ranges was not reached, unless m has a decode method (such a layer, which a
+// per-phase policy gives its own config, is left to calibrate_decode_module).
 void calibrate_module(torch::jit::Module& m, const at::Tensor& inputs, const std::string& source);
+
+// Layers still without ranges (only decode reaches them) calibrate on the same inputs through
+// decode from empty KV caches, which computes what forward computes; the other layers read with
+// their ranges. Run right before decoding, after any prefill evaluation, so that one reads exactly
+// as it does without these layers. False (nothing read) when no layer lacked ranges.
+bool calibrate_decode_module(torch::jit::Module& m, const at::Tensor& inputs, const std::string& source);
 
 }  // namespace xbar

@@ -293,7 +293,7 @@ ConvertReport convert_module(torch::jit::Module& m, const Policy& policy, const 
   for (const auto& method : m.get_methods()) torch::jit::Inline(*method.graph());
   for (const auto& method : m.get_methods()) {
     const std::string mname = method.name();
-    const Phase phase = mname.find("decode") != std::string::npos ? Phase::decode : Phase::prefill;
+    const Phase phase = method_phase(mname);
     std::shared_ptr<Graph> g = method.graph();
     Value* self = g->inputs().at(0);
     std::map<std::string, int> seen;  // activation-product names used in this method

@@ -21,6 +21,12 @@ struct ConvertedOp {
   double flops = -1;  // measured on the example input (all calls of this node); -1: not measured
 };
 
+// The phase of a TorchScript method's operators: decode for methods whose name holds "decode"
+// (KV-cache generation, one token per call), prefill for every other.
+inline Phase method_phase(const std::string& method) {
+  return method.find("decode") != std::string::npos ? Phase::decode : Phase::prefill;
+}
+
 struct ConvertReport {
   std::vector<ConvertedOp> ops;
   std::vector<std::string> warnings;  // e.g. policy rules that matched nothing

@@ -167,6 +167,25 @@ digital_bits = 0
   CHECK(same_config(resolve(e, "x", OpClass::conv, Phase::decode).cfg, XbarConfig{}));
 }
 
+TEST_CASE("glob_literal: a rule for a layer whose name holds glob characters matches that layer only") {
+  // Layer names with every metacharacter fnmatch knows; each literal rule, written to TOML and read
+  // back, must select its own layer and none of the others (the unescaped names, as globs, hit
+  // several: "blk[0]*" would match "blk0x" and "blk0*", "a?" matches "ab").
+  const std::vector<std::string> names = {"blk[0]*", "blk0x", "blk0*", "a?", "ab", "a\\b", "a\\\\b", "x]"};
+  for (const auto& target : names) {
+    Policy p;
+    PolicyRule r;
+    r.match = glob_literal(target);
+    r.assignments.push_back({"adc.bits", FieldValue(int64_t(5))});
+    p.rules.push_back(r);
+    const Policy q = parse_policy(policy_to_toml(p), "literal.toml");
+    for (const auto& n : names)
+      CHECK_MESSAGE(resolve(q, n, OpClass::linear, Phase::prefill).rules.empty() == (n != target),
+                    "rule for '" << target << "' on layer '" << n << "'");
+  }
+  CHECK(fnmatch("blk[0]*", "blk0x", 0) == 0);  // the unescaped name is a glob that hits another layer
+}
+
 TEST_CASE("the resolved config survives its TOML text (what a layer state stores)") {
   const Policy p = parse_policy(kLayered, "layered.toml");
   const ResolvedOp r = resolve(p, "blocks.1.fc1", OpClass::linear, Phase::decode);
