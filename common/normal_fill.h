@@ -18,48 +18,45 @@ namespace xbar {
 
 namespace detail {
 
+// Box-Muller on 16 lanes of Philox words: cos_out[l] = r(rw[l]) cos a(aw[l]) and, when sin_out is
+// given, sin_out[l] = r(rw[l]) sin a(aw[l]) (23-bit radius and 24-bit angle uniforms).
+inline void box_muller16(const uint32_t* rw, const uint32_t* aw, float* cos_out, float* sin_out) {
+  // Radii: 23-bit uniforms (exact in float) in (0, 1), so the log is finite. Eigen's sqrt
+  // vectorizes (std::sqrt's errno path would stop the loop from vectorizing).
+  Eigen::Array<float, 16, 1> r2;
+#pragma omp simd
+  for (int l = 0; l < 16; ++l) r2[l] = fastm::bm_radius2(rw[l]);
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"  // GCC 12's AVX-512 sqrt intrinsic: "__m512 __Y = __Y"
+#endif
+  const Eigen::Array<float, 16, 1> r = r2.sqrt();
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+#pragma omp simd
+  for (int l = 0; l < 16; ++l) {
+    float s, c;
+    fastm::sincos_turn24(aw[l] >> 8, s, c);
+    cos_out[l] = r[l] * c;
+    if (sin_out) sin_out[l] = r[l] * s;
+  }
+}
+
 // 64 normals from Philox blocks 16 g .. 16 g + 15 (lanes l = 0..15): out[l] = r(w0) cos a(w1),
 // out[16 + l] = r(w0) sin a(w1), out[32 + l] = r(w2) cos a(w3), out[48 + l] = r(w2) sin a(w3).
 inline void normal_group64(const CounterRng& rng, uint64_t g, float* out) {
   uint32_t c[4][16];
   rng.lanes16(16 * g, c);
-  for (int h = 0; h < 2; ++h) {
-    const uint32_t* rw = c[2 * h];
-    const uint32_t* aw = c[2 * h + 1];
-    float* oc = out + 32 * h;
-    float* os = oc + 16;
-    // Radii: 23-bit uniforms (exact in float) in (0, 1), so the log is finite. Eigen's sqrt
-    // vectorizes (std::sqrt's errno path would stop the loop from vectorizing).
-    Eigen::Array<float, 16, 1> r2;
-#pragma omp simd
-    for (int l = 0; l < 16; ++l) r2[l] = fastm::bm_radius2(rw[l]);
-    const Eigen::Array<float, 16, 1> r = r2.sqrt();
-#pragma omp simd
-    for (int l = 0; l < 16; ++l) {
-      float s, co;
-      fastm::sincos_turn24(aw[l] >> 8, s, co);
-      oc[l] = r[l] * co;
-      os[l] = r[l] * s;
-    }
-  }
+  box_muller16(c[0], c[1], out, out + 16);
+  box_muller16(c[2], c[3], out + 32, out + 48);
 }
 
 }  // namespace detail
 
-// z[l] = sqrt(-2 ln u(rw[l])) cos(2 pi a(aw[l])) for 16 lanes: one normal per Philox block from two of
-// its words (23-bit radius and 24-bit angle uniforms, as in fill_normal).
-inline void normal_cos16(const uint32_t* rw, const uint32_t* aw, float* z) {
-  Eigen::Array<float, 16, 1> r2;
-#pragma omp simd
-  for (int l = 0; l < 16; ++l) r2[l] = fastm::bm_radius2(rw[l]);
-  const Eigen::Array<float, 16, 1> r = r2.sqrt();
-#pragma omp simd
-  for (int l = 0; l < 16; ++l) {
-    float s, c;
-    fastm::sincos_turn24(aw[l] >> 8, s, c);
-    z[l] = r[l] * c;
-  }
-}
+// z[l]: one normal per Philox block from two of its words, the cosine branch of Box-Muller with
+// fill_normal's uniforms.
+inline void normal_cos16(const uint32_t* rw, const uint32_t* aw, float* z) { detail::box_muller16(rw, aw, z, nullptr); }
 
 // out[i] = normal number first + i of the stream rng, for i < n.
 inline void fill_normal(const CounterRng& rng, uint64_t first, int64_t n, float* out) {
