@@ -1,7 +1,7 @@
 // Float elementary functions that vectorize (plain arithmetic and bit casts, no libm calls, no
 // errno): the per-cell device pipeline (programming, drift, read noise, normal draws) runs them on
 // 16 cells at a time. Accuracy (tests/common/test_fast_math.cpp checks each against libm in
-// double): log within 2 float ulps of ln(u) plus 1e-7 absolute, exp within 3e-7 relative, sin/cos
+// double): log within 2 float ulps of ln(u) plus 1e-7 absolute, exp within 4e-7 relative, sin/cos
 // within 2e-7 absolute.
 #pragma once
 #include <algorithm>

@@ -128,10 +128,6 @@ class CounterRng {
   CounterRng(uint64_t key, uint64_t sub = 0) : key_(key), sub_(sub) {}
   // A block word as a uniform in (0, 1).
   static inline double unit(uint32_t w) { return (double(w) + 0.5) * (1.0 / 4294967296.0); }
-  // normal(i) from the words w0, w1 of block i (for callers that draw blocks in bulk).
-  static inline double normal_of(uint32_t w0, uint32_t w1) {
-    return std::sqrt(-2.0 * std::log(unit(w0))) * std::cos(6.283185307179586 * unit(w1));
-  }
   // Two independent standard normals for element i (Box-Muller).
   inline void normal2(uint64_t i, double& z0, double& z1) const {
     uint32_t w[4];
