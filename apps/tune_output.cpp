@@ -140,18 +140,27 @@ std::string report(const TuneOutputs& o) {
   return r.str();
 }
 
+// The decode phase's mean metric, or an empty field for a model with one phase.
+std::string decode_mean(const Measurement& m) {
+  if (m.decode.empty()) return "";
+  std::ostringstream c;
+  c << std::setprecision(10) << mean_std(m.decode).mean;
+  return c.str();
+}
+
 std::string pareto_csv(const TuneOutputs& o) {
   const int obj = int(o.spec.objective);
   std::ostringstream c;
-  c << std::setprecision(10) << "kind,label,max_loss,metric,loss_mean,loss_upper,objective,objective_name\n";
+  c << std::setprecision(10) << "kind,label,max_loss,metric,decode_metric,loss_mean,loss_upper,objective,objective_name\n";
   const std::string on = enum_name(o.spec.objective) + std::string("_") + unit_of(o.spec.objective);
-  c << "base,base,0," << mean_std(o.base.metric).mean << ",0,0," << o.base.total(obj) << "," << on << "\n";
+  c << "base,base,0," << mean_std(o.base.metric).mean << "," << decode_mean(o.base) << ",0,0," << o.base.total(obj) << ","
+    << on << "\n";
   for (const auto& p : o.uniform)
-    c << "uniform," << values_text(o.spec, p.values) << ",," << mean_std(p.m.metric).mean << "," << p.loss.stats.mean << ","
-      << p.loss.upper << "," << p.m.total(obj) << "," << on << "\n";
+    c << "uniform," << values_text(o.spec, p.values) << ",," << mean_std(p.m.metric).mean << "," << decode_mean(p.m) << ","
+      << p.loss.stats.mean << "," << p.loss.upper << "," << p.m.total(obj) << "," << on << "\n";
   for (const auto& p : o.tuned)
-    c << "tuned,X=" << p.x << "," << p.x << "," << mean_std(p.m.metric).mean << "," << p.loss.stats.mean << "," << p.loss.upper
-      << "," << p.m.total(obj) << "," << on << "\n";
+    c << "tuned,X=" << p.x << "," << p.x << "," << mean_std(p.m.metric).mean << "," << decode_mean(p.m) << ","
+      << p.loss.stats.mean << "," << p.loss.upper << "," << p.m.total(obj) << "," << on << "\n";
   return c.str();
 }
 

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "common/error.h"
 #include "apps/study.h"
@@ -137,7 +138,12 @@ TEST_CASE("tune: the fragile layer keeps more ADC bits, the policy reloads to th
   const std::string rep = slurp(s.out + "/report");
   CHECK(rep.find("fc3") != std::string::npos);
   CHECK(rep.find("re-measurement (test split, fresh chips)") != std::string::npos);
-  CHECK(slurp(s.out + "/pareto.csv").find("tuned,X=2") != std::string::npos);
+  const std::string csv = slurp(s.out + "/pareto.csv");
+  CHECK(csv.find("tuned,X=2,2,") != std::string::npos);
+  CHECK(csv.find("\nbase,base,0,") != std::string::npos);
+  // One phase: the decode_metric column stays empty.
+  const size_t base_row = csv.find("\nbase,base,0,");
+  CHECK(csv.substr(base_row, csv.find('\n', base_row + 1) - base_row).find(",,0,0,") != std::string::npos);
 }
 
 TEST_CASE("tune: a search stopped mid-way (and a log cut mid-line) resumes to the uninterrupted schedule") {
@@ -221,6 +227,17 @@ TEST_CASE("tune: a model with a decode method is tuned per phase; overrides carr
     CHECK(evaluate(m, d) == r.search_metric[size_t(c)]);
     CHECK(evaluate_decode(m, d, 2) == r.search_decode[size_t(c)]);
   }
+  // pareto.csv carries both phases' search metrics for the tuned schedule (pareto.png: one panel each).
+  auto mean = [](const std::vector<double>& v) { double t = 0; for (double x : v) t += x; return t / double(v.size()); };
+  const std::string csv = slurp(s.out + "/pareto.csv");
+  const size_t row = csv.find("\ntuned,");
+  REQUIRE(row != std::string::npos);
+  std::vector<std::string> f;
+  std::stringstream line(csv.substr(row + 1, csv.find('\n', row + 1) - row - 1));
+  for (std::string cell; std::getline(line, cell, ',');) f.push_back(cell);
+  REQUIRE(f.size() == 9);  // kind,label,max_loss,metric,decode_metric,loss_mean,loss_upper,objective,objective_name
+  CHECK(std::stod(f[3]) == doctest::Approx(mean(r.search_metric)).epsilon(1e-9));
+  CHECK(std::stod(f[4]) == doctest::Approx(mean(r.search_decode)).epsilon(1e-9));
   // The report's replay command for the fresh chips, run through the CLI for the first fresh chip
   // (printed with 3 decimals).
   const std::string rep = slurp(s.out + "/report");
