@@ -169,9 +169,20 @@ std::string pareto_csv(const TuneOutputs& o) {
 std::string TuneUnit::label() const { return phase ? name + " (" + enum_name(*phase) + ")" : name; }
 
 const UniformPoint* cheapest_uniform(const std::vector<UniformPoint>& uniform, double x, int objective) {
+  auto at_least_as_precise = [](const UniformPoint& q, const UniformPoint& p) {
+    for (size_t k = 0; k < p.cheapness.size(); ++k)
+      if (q.cheapness[k] > p.cheapness[k]) return false;
+    return true;
+  };
+  auto passes = [&](const UniformPoint& p) {
+    if (!(p.loss.upper <= x)) return false;
+    for (const auto& q : uniform)
+      if (at_least_as_precise(q, p) && !(q.loss.upper <= x)) return false;
+    return true;
+  };
   const UniformPoint* best = nullptr;
   for (const auto& p : uniform)
-    if (p.loss.upper <= x && (!best || p.m.total(objective) < best->m.total(objective))) best = &p;
+    if (passes(p) && (!best || p.m.total(objective) < best->m.total(objective))) best = &p;
   return best;
 }
 

@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "apps/study.h"
 #include "apps/tune.h"
+#include "apps/tune_output.h"
 #include "apps/tune_stats.h"
 #include "ml/evaluate.h"
 #include "ml/model_data.h"
@@ -109,6 +110,31 @@ TEST_CASE("tune: one-sided t quantiles match published values, the bound is mean
   CHECK(l.stats.mean == doctest::Approx(2.0).epsilon(1e-12));
   CHECK(l.upper == doctest::Approx(2.0 + 2.920 / std::sqrt(3.0)).epsilon(1e-12));
   CHECK_THROWS_AS(student_t_quantile(0.8, 3), ConfigError);
+}
+
+TEST_CASE("tune: the cheapest uniform setting passes only when every more precise one passes too") {
+  // Two knobs (adc.bits, dac.bits); objective field 0 falls with the bits. upper: the loss bound.
+  auto point = [](int adc, int dac, double upper) {
+    UniformPoint p;
+    p.values = {adc, dac};
+    p.cheapness = {-adc, -dac};
+    p.m.costs = {double(adc * 10 + dac), 0, 0, 0};
+    p.loss.upper = upper;
+    return p;
+  };
+  std::vector<UniformPoint> u = {point(8, 8, 0.0), point(8, 7, 0.1), point(7, 8, 0.2), point(7, 7, 0.3),
+                                 point(7, 6, 0.9), point(6, 6, 0.4)};
+  // (6,6) is within 0.5 but (7,6), more precise, is not: (6,6) passed by chance; (7,7) is the answer.
+  const UniformPoint* c = cheapest_uniform(u, 0.5, 0);
+  REQUIRE(c != nullptr);
+  CHECK(c->values == std::vector<int>{7, 7});
+  // With a budget every point meets, the cheapest point wins.
+  c = cheapest_uniform(u, 1.0, 0);
+  REQUIRE(c != nullptr);
+  CHECK(c->values == std::vector<int>{6, 6});
+  // A failing base (the most precise point) leaves nothing.
+  u[0].loss.upper = 0.6;
+  CHECK(cheapest_uniform(u, 0.5, 0) == nullptr);
 }
 
 TEST_CASE("tune: the fragile layer keeps more ADC bits, the policy reloads to the same metric bit for bit") {
