@@ -151,8 +151,11 @@ std::string decode_mean(const Measurement& m) {
 std::string pareto_csv(const TuneOutputs& o) {
   const int obj = int(o.spec.objective);
   std::ostringstream c;
-  c << std::setprecision(10) << "kind,label,max_loss,metric,decode_metric,loss_mean,loss_upper,objective,objective_name\n";
-  const std::string on = enum_name(o.spec.objective) + std::string("_") + unit_of(o.spec.objective);
+  c << std::setprecision(10)
+    << "kind,label,max_loss,metric,decode_metric,loss_mean,loss_upper,objective,objective_name,metric_name\n";
+  // The metric's name also tells the plot its direction (bits per character: lower is better).
+  const std::string on = enum_name(o.spec.objective) + std::string("_") + unit_of(o.spec.objective) + "," +
+                         (o.spec.task == Task::text ? "bits_per_char" : "accuracy_percent");
   c << "base,base,0," << mean_std(o.base.metric).mean << "," << decode_mean(o.base) << ",0,0," << o.base.total(obj) << ","
     << on << "\n";
   for (const auto& p : o.uniform)

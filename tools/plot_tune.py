@@ -49,13 +49,8 @@ def main():
     d = sys.argv[1]
     rows = list(csv.DictReader(open(d + "/pareto.csv")))
     base = [r for r in rows if r["kind"] == "base"][0]
-    higher_better = True
-    # Loss is base minus candidate for accuracy: a candidate with loss > 0 and a larger metric means lower is better.
-    for r in rows:
-        if float(r["loss_mean"]) > 0:
-            higher_better = float(r["metric"]) < float(base["metric"])
-            break
-    where = "metric on held-out training data (mean over search chips)"
+    higher_better = rows[0].get("metric_name", "metric") != "bits_per_char"
+    where = rows[0].get("metric_name", "metric").replace("_", " ") + "\n(held-out training data, mean over search chips)"
     if base.get("decode_metric"):
         fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
         panel(axes[0], rows, "metric", higher_better, "prefill " + where)

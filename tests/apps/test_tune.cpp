@@ -261,7 +261,8 @@ TEST_CASE("tune: a model with a decode method is tuned per phase; overrides carr
   std::vector<std::string> f;
   std::stringstream line(csv.substr(row + 1, csv.find('\n', row + 1) - row - 1));
   for (std::string cell; std::getline(line, cell, ',');) f.push_back(cell);
-  REQUIRE(f.size() == 9);  // kind,label,max_loss,metric,decode_metric,loss_mean,loss_upper,objective,objective_name
+  REQUIRE(f.size() == 10);  // kind,label,max_loss,metric,decode_metric,loss_mean,loss_upper,objective,objective_name,metric_name
+  CHECK(f[9] == "bits_per_char");
   CHECK(std::stod(f[3]) == doctest::Approx(mean(r.search_metric)).epsilon(1e-9));
   CHECK(std::stod(f[4]) == doctest::Approx(mean(r.search_decode)).epsilon(1e-9));
   // The report's replay command for the fresh chips, run through the CLI for the first fresh chip
