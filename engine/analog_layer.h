@@ -55,6 +55,13 @@ class AnalogLayer {
   // Programmed conductances (uS) of the physical array with this id (for tests and inspection).
   const Eigen::MatrixXf& programmed(uint64_t id) const;
   const std::vector<Tile>& tiles() const { return tiles_; }  // empty before program()
+  // Hands the programmed tiles to the caller (for a later program_extended()); the layer is then
+  // unprogrammed until the next program().
+  std::vector<Tile> take_tiles() {
+    std::vector<Tile> t;
+    t.swap(tiles_);
+    return t;
+  }
   double time_s() const { return state_.t_s; }
   // Extra age (s) of the cells on each input row / output column, for matrices written
   // incrementally (KV cache): cell (i, j) is read at t_s + in_age[i] + out_age[j]. Empty: none.

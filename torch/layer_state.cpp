@@ -320,7 +320,6 @@ at::Tensor XbarLayer::matmul_batch(const at::Tensor& A, const at::Tensor& B) {
     // The tokens already written keep their cells; only the new ones are drawn.
     if (extends && slot.chip == chip && !slot.tiles.empty()) layer_->program_extended(w, chip, std::move(slot.tiles));
     else layer_->program(w, nullptr, chip);
-    slot.tiles = layer_->tiles();
     slot.chip = chip;
     if (t_s_ != cfg_.run.t_inference_s) layer_->drift_to(t_s_);
     const Eigen::Map<const RowMatrixXf> a(Af.data_ptr<float>() + i * n * k, n, k);
@@ -336,6 +335,7 @@ at::Tensor XbarLayer::matmul_batch(const at::Tensor& A, const at::Tensor& B) {
     if (extends) c.cells_written = c.cells_written * (T - prev) / T;
     add_counters(c);
     std::copy(Y.data(), Y.data() + Y.size(), out.data_ptr<float>() + i * n * m);
+    slot.tiles = layer_->take_tiles();  // the slice's arrays, kept for the tokens that follow
   }
   return out.to(A.scalar_type());
 }
