@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 
 #include "circuits/crossbar.h"
 #include "circuits/rng_streams.h"
+#include "common/error.h"
 #include "common/fast_math.h"
 #include "common/normal_fill.h"
 #include "common/rng.h"
@@ -37,19 +39,39 @@ struct CellWalk {
 PhysicalArray::PhysicalArray(uint64_t id, const Eigen::MatrixXf& cells, const DeviceModel& dev, uint64_t chip_key,
                              CellOrder order)
     : id_(id), device_(&dev), chip_key_(chip_key), order_(order), g_prog_(cells.rows(), cells.cols()) {
+  program_cells(cells, 0);
+}
+
+void PhysicalArray::grow(const Eigen::MatrixXf& cells) {
+  const Eigen::Index rows = g_prog_.rows(), cols = g_prog_.cols();
+  const bool row_major = order_ == CellOrder::row_major;
+  if (row_major ? (cells.cols() != cols || cells.rows() < rows) : (cells.rows() != rows || cells.cols() < cols))
+    throw InputError("PhysicalArray::grow: a " + std::to_string(rows) + " x " + std::to_string(cols) +
+                                " array cannot grow to " + std::to_string(cells.rows()) + " x " +
+                                std::to_string(cells.cols()) + (row_major ? " by rows" : " by columns"));
+  // Column-major storage: new columns append to it; new rows need the old values moved.
+  g_prog_.conservativeResize(cells.rows(), cells.cols());
+  program_cells(cells, uint64_t(rows) * uint64_t(cols));
+}
+
+void PhysicalArray::program_cells(const Eigen::MatrixXf& cells, uint64_t first) {
+  const DeviceModel& dev = *device_;
   const float gmin = float(dev.g_min_uS()), dg = float(dev.g_max_uS() - dev.g_min_uS());
   const double rate_min = dev.stuck_at_gmin_rate(), rate_max = dev.stuck_at_gmax_rate();
   const bool levels = !dev.levels_uS().empty();
-  const CounterRng prog(make_key(chip_key, stream_id(Stream::program)), id),
-      fault(make_key(chip_key, stream_id(Stream::fault)), id);
+  const CounterRng prog(make_key(chip_key_, stream_id(Stream::program)), id_),
+      fault(make_key(chip_key_, stream_id(Stream::fault)), id_);
   const float* c = cells.data();
   float* g_out = g_prog_.data();
   const uint64_t n = uint64_t(cells.size());
   uint32_t pw[4][kLanes], fw[4][kLanes];
   float target[kLanes], z[kLanes], u[kLanes], g[kLanes];
   Eigen::Index at[kLanes];
-  CellWalk walk{cells.rows(), cells.cols(), order == CellOrder::row_major};
-  for (uint64_t k0 = 0; k0 < n; k0 += kLanes) {
+  // Stream index k is cell (k / cols, k % cols) in row-major order, (k % rows, k / rows) in column-major.
+  const bool row_major = order_ == CellOrder::row_major;
+  const Eigen::Index R = cells.rows(), C = cells.cols(), k = Eigen::Index(first);
+  CellWalk walk{R, C, row_major, row_major ? k / C : k % R, row_major ? k % C : k / R};
+  for (uint64_t k0 = first; k0 < n; k0 += kLanes) {
     prog.lanes16(k0, pw);
     fault.lanes16(k0, fw);
     const int m = int(std::min<uint64_t>(kLanes, n - k0));

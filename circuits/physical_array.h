@@ -41,12 +41,21 @@ class PhysicalArray {
   PhysicalArray(uint64_t id, const Eigen::MatrixXf& cells, const DeviceModel& device, uint64_t chip_key,
                 CellOrder order = CellOrder::column_major);
 
+  // Grows the array to `cells` (the targets of every cell), programming only the new cells: new
+  // columns in column_major order, new rows in row_major order (the other extent stays). Each new
+  // cell draws what it would in an array constructed from `cells`, so the result equals that
+  // array's bit for bit when the existing cells' targets are cells' top-left block.
+  // InputError when the shape does not grow that way.
+  void grow(const Eigen::MatrixXf& cells);
+
   uint64_t id() const { return id_; }
   const Eigen::MatrixXf& programmed_uS() const { return g_prog_; }
   // Conductances drifted to t_s after programming (stuck cells do not drift) through the wires.
   ArrayReadState drift_to(double t_s, const CellAges& ages, const WireConfig& wires) const;
 
  private:
+  void program_cells(const Eigen::MatrixXf& cells, uint64_t first);  // stream indices first .. end
+
   uint64_t id_;
   const DeviceModel* device_;
   uint64_t chip_key_;

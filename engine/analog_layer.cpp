@@ -62,6 +62,15 @@ void AnalogLayer::check_input(const Eigen::Ref<const RowMatrixXf>& X, const char
 }
 
 void AnalogLayer::program(const Eigen::Ref<const RowMatrixXf>& W, const float* bias, uint64_t chip) {
+  program_with(W, bias, chip, nullptr);
+}
+
+void AnalogLayer::program_extended(const Eigen::Ref<const RowMatrixXf>& W, uint64_t chip, std::vector<Tile> earlier) {
+  program_with(W, nullptr, chip, &earlier);
+}
+
+void AnalogLayer::program_with(const Eigen::Ref<const RowMatrixXf>& W, const float* bias, uint64_t chip,
+                               std::vector<Tile>* earlier) {
   if (W.rows() == 0 || W.cols() == 0) throw InputError("W is empty (" + std::to_string(W.rows()) + " x " + std::to_string(W.cols()) + ")");
   check_finite(W, "W");
   out_ = int(W.rows());
@@ -73,7 +82,11 @@ void AnalogLayer::program(const Eigen::Ref<const RowMatrixXf>& W, const float* b
       bias_[j] = bias[j];
     }
   chip_key_ = make_key(uint64_t(cfg_.run.seed), chip);
-  tiles_ = program_tiles(outliers_.split_weights(cfg_.outliers, W), cfg_.mapping, *device_, chip_key_, cell_order_);
+  const RowMatrixXf Wa = outliers_.split_weights(cfg_.outliers, W);
+  // Outlier weights are chosen over the whole matrix: growing applies without them only.
+  const bool grown = earlier && !earlier->empty() && cfg_.outliers.weight_topk_percent == 0 &&
+                     grow_tiles(*earlier, Wa, cfg_.mapping, *device_, chip_key_, cell_order_);
+  tiles_ = grown ? std::move(*earlier) : program_tiles(Wa, cfg_.mapping, *device_, chip_key_, cell_order_);
   state_ = ReadState{};
   read_index_ = 0;
   const MappingConfig& mc = cfg_.mapping;

@@ -29,6 +29,14 @@ class AnalogLayer {
   // Maps W (out x in) to conductances and programs them (noise, faults) with run.seed + chip.
   // bias (size out, optional) is added digitally. Then drifts to run.t_inference_s.
   void program(const Eigen::Ref<const RowMatrixXf>& W, const float* bias = nullptr, uint64_t chip = 0);
+  // program(W, nullptr, chip) for a W that extends the matrix of `earlier` (the tiles() of an
+  // earlier programming of this layer with the same chip and cell order) by output rows
+  // (CellOrder::column_major) or input columns (row_major), as a KV cache grows: the cells already
+  // programmed keep their conductances and only the new ones are drawn, which is program()'s result
+  // bit for bit (each cell's draws are keyed by its stream index). Programs every cell when a kept
+  // cell's target changes (its column's scale grew), with the offset mapping or outlier weights
+  // (outliers.weight_topk_percent > 0).
+  void program_extended(const Eigen::Ref<const RowMatrixXf>& W, uint64_t chip, std::vector<Tile> earlier);
   // Recomputes the read state for time t_s after programming (drift, read-noise sigmas, M) and
   // the drift-compensation factors (drift_compensation.mode).
   void drift_to(double t_s);
@@ -46,6 +54,14 @@ class AnalogLayer {
   const DeviceModel& device() const { return *device_; }
   // Programmed conductances (uS) of the physical array with this id (for tests and inspection).
   const Eigen::MatrixXf& programmed(uint64_t id) const;
+  const std::vector<Tile>& tiles() const { return tiles_; }  // empty before program()
+  // Hands the programmed tiles to the caller (for a later program_extended()); the layer is then
+  // unprogrammed until the next program().
+  std::vector<Tile> take_tiles() {
+    std::vector<Tile> t;
+    t.swap(tiles_);
+    return t;
+  }
   double time_s() const { return state_.t_s; }
   // Extra age (s) of the cells on each input row / output column, for matrices written
   // incrementally (KV cache): cell (i, j) is read at t_s + in_age[i] + out_age[j]. Empty: none.
@@ -69,6 +85,7 @@ class AnalogLayer {
   void set_read_index(uint64_t n) { read_index_ = n; }
 
  private:
+  void program_with(const Eigen::Ref<const RowMatrixXf>& W, const float* bias, uint64_t chip, std::vector<Tile>* earlier);
   void check_programmed(const char* what) const;
   // Programmed, X has in_features columns, every entry finite (the read kernel relies on it).
   void check_input(const Eigen::Ref<const RowMatrixXf>& X, const char* what) const;

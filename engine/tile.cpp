@@ -15,35 +15,102 @@ bool ReadState::adc_calibrated() const {
   return true;
 }
 
+namespace {
+// Tile (r0, c0) of Wa with its column scales, and the targets of its slices' arrays (no arrays yet).
+struct TileTargets {
+  Tile tile;
+  std::vector<std::vector<Eigen::MatrixXf>> cells;  // [slice][array]
+};
+
+TileTargets tile_targets(const Eigen::Ref<const RowMatrixXf>& Wa, const MappingConfig& mc, const SliceLayout& lay,
+                         int r0, int c0) {
+  TileTargets tt;
+  Tile& t = tt.tile;
+  t.r0 = r0;
+  t.c0 = c0;
+  t.rows = std::min(mc.tile_rows, int(Wa.cols()) - r0);
+  t.cols = std::min(mc.tile_cols, int(Wa.rows()) - c0);
+  Eigen::MatrixXf w = Wa.block(c0, r0, t.cols, t.rows).transpose();
+  t.col_scale.assign(t.cols, 0.f);
+  for (int j = 0; j < t.cols; ++j) t.col_scale[j] = w.col(j).cwiseAbs().maxCoeff();
+  if (mc.scale == WeightScale::tile) std::fill(t.col_scale.begin(), t.col_scale.end(), *std::max_element(t.col_scale.begin(), t.col_scale.end()));
+  for (auto& s : t.col_scale)
+    if (s == 0) s = 1;  // an all-zero column maps to zero conductance at any scale
+  for (int j = 0; j < t.cols; ++j) w.col(j) /= t.col_scale[j];
+  tt.cells = map_tile(mc, lay, w);
+  return tt;
+}
+
+ArrayId array_id(const Tile& t, const MappingConfig& mc, size_t slice, size_t k) {
+  return ArrayId{t.r0 / mc.tile_rows, t.c0 / mc.tile_cols, int64_t(slice), int64_t(k)};
+}
+
+// Tile origins in program order: output blocks outer, input blocks inner.
+template <class F>
+void for_each_tile(const Eigen::Ref<const RowMatrixXf>& Wa, const MappingConfig& mc, F f) {
+  for (int c0 = 0; c0 < int(Wa.rows()); c0 += mc.tile_cols)
+    for (int r0 = 0; r0 < int(Wa.cols()); r0 += mc.tile_rows) f(r0, c0);
+}
+}  // namespace
+
 std::vector<Tile> program_tiles(const Eigen::Ref<const RowMatrixXf>& Wa, const MappingConfig& mc,
                                 const DeviceModel& device, uint64_t chip_key, CellOrder order) {
   const SliceLayout lay = slice_layout(mc);
-  const int out = int(Wa.rows()), in = int(Wa.cols());
   std::vector<Tile> tiles;
-  for (int c0 = 0; c0 < out; c0 += mc.tile_cols)
-    for (int r0 = 0; r0 < in; r0 += mc.tile_rows) {
-      Tile t;
-      t.r0 = r0;
-      t.c0 = c0;
-      t.rows = std::min(mc.tile_rows, in - r0);
-      t.cols = std::min(mc.tile_cols, out - c0);
-      Eigen::MatrixXf w = Wa.block(c0, r0, t.cols, t.rows).transpose();
-      t.col_scale.assign(t.cols, 0.f);
-      for (int j = 0; j < t.cols; ++j) t.col_scale[j] = w.col(j).cwiseAbs().maxCoeff();
-      if (mc.scale == WeightScale::tile) std::fill(t.col_scale.begin(), t.col_scale.end(), *std::max_element(t.col_scale.begin(), t.col_scale.end()));
-      for (auto& s : t.col_scale)
-        if (s == 0) s = 1;  // an all-zero column maps to zero conductance at any scale
-      for (int j = 0; j < t.cols; ++j) w.col(j) /= t.col_scale[j];
-      const auto cells = map_tile(mc, lay, w);
+  for_each_tile(Wa, mc, [&](int r0, int c0) {
+    TileTargets tt = tile_targets(Wa, mc, lay, r0, c0);
+    Tile& t = tt.tile;
+    t.arrays.resize(tt.cells.size());
+    for (size_t s = 0; s < tt.cells.size(); ++s)
+      for (const auto& c : tt.cells[s]) t.arrays[s].emplace_back(array_id(t, mc, s, t.arrays[s].size()).packed(), c, device, chip_key, order);
+    tiles.push_back(std::move(t));
+  });
+  return tiles;
+}
+
+bool grow_tiles(std::vector<Tile>& tiles, const Eigen::Ref<const RowMatrixXf>& Wa, const MappingConfig& mc,
+                const DeviceModel& device, uint64_t chip_key, CellOrder order) {
+  if (mc.mapping == SignedMapping::offset) return false;  // the reference column would move
+  const SliceLayout lay = slice_layout(mc);
+  const bool cols_grow = order == CellOrder::column_major;
+  // First every tile's targets and the check that each kept cell's target stays: `tiles` is
+  // untouched when growing is not possible.
+  std::vector<TileTargets> next;
+  std::vector<Tile*> kept;
+  bool ok = true;
+  for_each_tile(Wa, mc, [&](int r0, int c0) {
+    if (!ok) return;
+    next.push_back(tile_targets(Wa, mc, lay, r0, c0));
+    const Tile& n = next.back().tile;
+    Tile* old = nullptr;
+    for (Tile& t : tiles)
+      if (t.r0 == r0 && t.c0 == c0) old = &t;
+    if (old) {
+      const bool grows = cols_grow ? old->rows == n.rows && old->cols <= n.cols : old->cols == n.cols && old->rows <= n.rows;
+      // Same scale per kept column: the kept cells' targets (elementwise maps of w / scale) stay.
+      ok = grows && std::equal(old->col_scale.begin(), old->col_scale.end(), n.col_scale.begin());
+    }
+    kept.push_back(old);
+  });
+  if (!ok || size_t(std::count_if(kept.begin(), kept.end(), [](Tile* t) { return t != nullptr; })) != tiles.size())
+    return false;
+  std::vector<Tile> out;
+  for (size_t k = 0; k < next.size(); ++k) {
+    Tile& t = next[k].tile;
+    const auto& cells = next[k].cells;
+    if (kept[k]) {
+      t.arrays = std::move(kept[k]->arrays);
+      for (size_t s = 0; s < cells.size(); ++s)
+        for (size_t a = 0; a < cells[s].size(); ++a) t.arrays[s][a].grow(cells[s][a]);
+    } else {
       t.arrays.resize(cells.size());
       for (size_t s = 0; s < cells.size(); ++s)
-        for (const auto& c : cells[s]) {
-          const ArrayId id{r0 / mc.tile_rows, c0 / mc.tile_cols, int64_t(s), int64_t(t.arrays[s].size())};
-          t.arrays[s].emplace_back(id.packed(), c, device, chip_key, order);
-        }
-      tiles.push_back(std::move(t));
+        for (const auto& c : cells[s]) t.arrays[s].emplace_back(array_id(t, mc, s, t.arrays[s].size()).packed(), c, device, chip_key, order);
     }
-  return tiles;
+    out.push_back(std::move(t));
+  }
+  tiles = std::move(out);
+  return true;
 }
 
 namespace {

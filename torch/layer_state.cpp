@@ -1,5 +1,6 @@
 #include "torch/layer_state.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -286,10 +287,18 @@ at::Tensor XbarLayer::matmul_batch(const at::Tensor& A, const at::Tensor& B) {
   const int64_t step = calls_++;
   const bool tokens_in_cols = op_class_ == OpClass::attn_qk;  // K^T: one column per token; V: one row
   const int tok_dim = tokens_in_cols ? 1 : 0;
-  if (int64_t(slots_.size()) < B.size(0)) slots_.resize(B.size(0));
-  std::vector<at::Tensor> out;
-  for (int64_t i = 0; i < B.size(0); ++i) {
-    const at::Tensor b = B[i].detach();
+  const int64_t S = B.size(0), n = A.size(1), k = A.size(2), m = B.size(2);
+  if (int64_t(slots_.size()) < S) slots_.resize(S);
+  // Every slice's operands in float32 at once; slice i is a block of each. W = b^T: for attn_qk
+  // its outputs are the tokens, for attn_av its inputs.
+  const at::Tensor kept = B.detach().clone();  // what the arrays hold (B may change in place later)
+  const at::Tensor W = float_contiguous(kept.transpose(1, 2), "xbar layer " + name_ + ": stationary operand");
+  const at::Tensor Af = float_contiguous(A, "xbar layer " + name_ + ": input");
+  at::Tensor out = at::empty({S, n, m}, at::kFloat);
+  // Stream order along the token dimension, so the tokens already written keep their draws.
+  layer_->set_cell_order(tokens_in_cols ? CellOrder::column_major : CellOrder::row_major);
+  for (int64_t i = 0; i < S; ++i) {
+    const at::Tensor b = kept[i];
     KvSlot& slot = slots_[i];
     const int64_t T = b.size(tok_dim), prev = int64_t(slot.written_step.size());
     // Decode appends tokens: a strictly longer B whose prefix is what the array holds.
@@ -301,33 +310,34 @@ at::Tensor XbarLayer::matmul_batch(const at::Tensor& A, const at::Tensor& B) {
     } else {
       slot.written_step.resize(size_t(T), step);
     }
-    slot.b = b.clone();
+    slot.b = b;
     std::vector<float> age(static_cast<size_t>(T), 0.f);
-    for (int64_t k = 0; k < T; ++k) age[size_t(k)] = float(double(step - slot.written_step[size_t(k)]) * cfg_.run.token_interval_s);
-    // W = b^T: for attn_qk its outputs are the tokens, for attn_av its inputs.
-    // Stream order along the token dimension, so the tokens already written keep their draws.
+    for (int64_t t = 0; t < T; ++t) age[size_t(t)] = float(double(step - slot.written_step[size_t(t)]) * cfg_.run.token_interval_s);
     if (tokens_in_cols) layer_->set_age_offsets({}, std::move(age));
     else layer_->set_age_offsets(std::move(age), {});
-    layer_->set_cell_order(tokens_in_cols ? CellOrder::column_major : CellOrder::row_major);
-    const at::Tensor bt = float_contiguous(b.t(), "xbar layer " + name_ + ": stationary operand");
-    layer_->program(eigen_view(bt), nullptr, uint64_t(chip_) * 1000003ull + uint64_t(slot.seq));
+    const uint64_t chip = uint64_t(chip_) * 1000003ull + uint64_t(slot.seq);
+    const Eigen::Map<const RowMatrixXf> w(W.data_ptr<float>() + i * m * k, m, k);
+    // The tokens already written keep their cells; only the new ones are drawn.
+    if (extends && slot.chip == chip && !slot.tiles.empty()) layer_->program_extended(w, chip, std::move(slot.tiles));
+    else layer_->program(w, nullptr, chip);
+    slot.chip = chip;
     if (t_s_ != cfg_.run.t_inference_s) layer_->drift_to(t_s_);
-    const at::Tensor ac = float_contiguous(A[i], "xbar layer " + name_ + ": input");
-    const Eigen::Map<const RowMatrixXf> a = eigen_view(ac);
+    const Eigen::Map<const RowMatrixXf> a(Af.data_ptr<float>() + i * n * k, n, k);
     if (a.rows() > 0) {
       if (!needs_ranges(cfg_, mode_)) layer_->calibrate(a);  // outlier channels (input_threshold)
       else if (calibrating_) calibrate_operand(a);
       else apply_operand_range();
     }
-    RowMatrixXf Y = read_named(a);
+    const RowMatrixXf Y = read_named(a);
     LayerCounters c = layer_->counters();
     // The tokens already in the array keep their cells: only the new ones are written (cells
     // are proportional to tokens up to the offset mapping's reference column).
     if (extends) c.cells_written = c.cells_written * (T - prev) / T;
     add_counters(c);
-    out.push_back(to_tensor(std::move(Y), A.scalar_type()));
+    std::copy(Y.data(), Y.data() + Y.size(), out.data_ptr<float>() + i * n * m);
+    slot.tiles = layer_->take_tiles();  // the slice's arrays, kept for the tokens that follow
   }
-  return at::stack(out);
+  return out.to(A.scalar_type());
 }
 
 void XbarLayer::learn_input_range(bool on) {
