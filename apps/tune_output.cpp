@@ -120,7 +120,9 @@ std::string report(const TuneOutputs& o) {
   if (f.has_uniform)
     r << "  uniform " << values_text(s, f.uniform_values) << "  " << metric_text(f.uniform) << "  "
       << loss_text(f.uniform_loss, s.confidence) << "  " << on << " " << fmt(f.uniform.total(obj), 1) << " " << ou << "\n"
-      << "  tuned vs cheapest uniform within X: " << on << " " << saving(f.uniform.total(obj), f.tuned.total(obj)) << " lower\n";
+      << "  tuned vs cheapest uniform within X: " << on << " " << saving(f.uniform.total(obj), f.tuned.total(obj)) << " lower"
+      << (f.uniform.total(obj) > f.base.total(obj) ? " (that uniform setting costs more than the base: compare with the base)" : "")
+      << "\n";
   r << "  converter energy (ADC + DAC, pJ): base " << fmt(f.base.total(3), 1) << ", tuned " << fmt(f.tuned.total(3), 1);
   if (f.has_uniform) r << ", uniform " << fmt(f.uniform.total(3), 1);
   // xbar eval evaluates chips offset..offset+repeats-1 like the search (program, calibrate, evaluate;
