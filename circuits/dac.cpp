@@ -55,13 +55,19 @@ float abs_max(const float* x, Eigen::Index n) {
 }
 }  // namespace
 
-// x is finite: the layer checks its inputs (abs_max relies on it).
 DacOutput dac_convert(const DacConfig& cfg, const Eigen::Ref<const RowMatrixXf>& x) {
+  DacOutput out;
+  dac_convert(cfg, x, out);
+  return out;
+}
+
+// x is finite: the layer checks its inputs (abs_max relies on it).
+void dac_convert(const DacConfig& cfg, const Eigen::Ref<const RowMatrixXf>& x, DacOutput& out) {
   const Eigen::Index B = x.rows(), N = x.cols();
   const int K = cfg.slices();
-  DacOutput out;
   out.stacked.resize(K * B, N);
   out.scale.resize(B);
+  out.weight.clear();
   const bool sliced = cfg.bits > 0 && cfg.slice_bits > 0 && K > 1;
   const int kb = sliced ? cfg.slice_bits : 0;
   const double levels = cfg.bits > 0 ? std::ldexp(1.0, cfg.magnitude_bits()) - 1.0 : 0.0;
@@ -113,7 +119,6 @@ DacOutput dac_convert(const DacConfig& cfg, const Eigen::Ref<const RowMatrixXf>&
     clipped += row_clipped;
   }
   out.clipped = clipped;
-  return out;
 }
 
 }  // namespace xbar
