@@ -427,7 +427,9 @@ TuneSummary run_tune(const TuneSpec& s, const TuneOptions& o) {
           for (size_t u = 0; u < units.size(); ++u)
             for (size_t k = 0; k < nk; ++k)
               if (vals[k] >= 0 && units[u].ladder[k].size() > 1) v[u][k] = vals[k];
-          UniformPoint p{vals, v, t.measure(v, false, 0, s.chips), {}};
+          std::vector<int> cheap(nk);
+          for (size_t k = 0; k < nk; ++k) cheap[k] = cheapness(k, vals[k]);
+          UniformPoint p{vals, cheap, v, t.measure(v, false, 0, s.chips), {}};
           p.loss = t.loss(mbase, p.m);
           if (p.loss.stats.mean > 2 * x_max) failed.push_back(vals);
           uniform.push_back(p);

@@ -140,18 +140,30 @@ std::string report(const TuneOutputs& o) {
   return r.str();
 }
 
+// The decode phase's mean metric, or an empty field for a model with one phase.
+std::string decode_mean(const Measurement& m) {
+  if (m.decode.empty()) return "";
+  std::ostringstream c;
+  c << std::setprecision(10) << mean_std(m.decode).mean;
+  return c.str();
+}
+
 std::string pareto_csv(const TuneOutputs& o) {
   const int obj = int(o.spec.objective);
   std::ostringstream c;
-  c << std::setprecision(10) << "kind,label,max_loss,metric,loss_mean,loss_upper,objective,objective_name\n";
-  const std::string on = enum_name(o.spec.objective) + std::string("_") + unit_of(o.spec.objective);
-  c << "base,base,0," << mean_std(o.base.metric).mean << ",0,0," << o.base.total(obj) << "," << on << "\n";
+  c << std::setprecision(10)
+    << "kind,label,max_loss,metric,decode_metric,loss_mean,loss_upper,objective,objective_name,metric_name\n";
+  // The metric's name also tells the plot its direction (bits per character: lower is better).
+  const std::string on = enum_name(o.spec.objective) + std::string("_") + unit_of(o.spec.objective) + "," +
+                         (o.spec.task == Task::text ? "bits_per_char" : "accuracy_percent");
+  c << "base,base,0," << mean_std(o.base.metric).mean << "," << decode_mean(o.base) << ",0,0," << o.base.total(obj) << ","
+    << on << "\n";
   for (const auto& p : o.uniform)
-    c << "uniform," << values_text(o.spec, p.values) << ",," << mean_std(p.m.metric).mean << "," << p.loss.stats.mean << ","
-      << p.loss.upper << "," << p.m.total(obj) << "," << on << "\n";
+    c << "uniform," << values_text(o.spec, p.values) << ",," << mean_std(p.m.metric).mean << "," << decode_mean(p.m) << ","
+      << p.loss.stats.mean << "," << p.loss.upper << "," << p.m.total(obj) << "," << on << "\n";
   for (const auto& p : o.tuned)
-    c << "tuned,X=" << p.x << "," << p.x << "," << mean_std(p.m.metric).mean << "," << p.loss.stats.mean << "," << p.loss.upper
-      << "," << p.m.total(obj) << "," << on << "\n";
+    c << "tuned,X=" << p.x << "," << p.x << "," << mean_std(p.m.metric).mean << "," << decode_mean(p.m) << ","
+      << p.loss.stats.mean << "," << p.loss.upper << "," << p.m.total(obj) << "," << on << "\n";
   return c.str();
 }
 
@@ -160,9 +172,20 @@ std::string pareto_csv(const TuneOutputs& o) {
 std::string TuneUnit::label() const { return phase ? name + " (" + enum_name(*phase) + ")" : name; }
 
 const UniformPoint* cheapest_uniform(const std::vector<UniformPoint>& uniform, double x, int objective) {
+  auto at_least_as_precise = [](const UniformPoint& q, const UniformPoint& p) {
+    for (size_t k = 0; k < p.cheapness.size(); ++k)
+      if (q.cheapness[k] > p.cheapness[k]) return false;
+    return true;
+  };
+  auto passes = [&](const UniformPoint& p) {
+    if (!(p.loss.upper <= x)) return false;
+    for (const auto& q : uniform)
+      if (at_least_as_precise(q, p) && !(q.loss.upper <= x)) return false;
+    return true;
+  };
   const UniformPoint* best = nullptr;
   for (const auto& p : uniform)
-    if (p.loss.upper <= x && (!best || p.m.total(objective) < best->m.total(objective))) best = &p;
+    if (passes(p) && (!best || p.m.total(objective) < best->m.total(objective))) best = &p;
   return best;
 }
 

@@ -49,6 +49,7 @@ using Sensitivity = std::map<std::tuple<size_t, size_t, int>, SensPoint>;  // (u
 
 struct UniformPoint {
   std::vector<int> values;  // per knob (-1: knob not lowered anywhere)
+  std::vector<int> cheapness;  // per knob, larger = cheaper, less precise value (dominance order)
   Schedule schedule;
   Measurement m;
   PairedLoss loss;
@@ -79,7 +80,10 @@ struct TuneOutputs {
   const FinalCheck& fin;
 };
 
-// The uniform point with the lowest objective among those whose loss bound is within x (null: none).
+// The uniform point with the lowest objective among those that pass within x (null: none). A point
+// passes when its loss bound is within x and so is the bound of every measured point at least as
+// precise in every knob: more precision does not lose accuracy on average, so a point passing below
+// a failing, more precise one passed by chance (among many uniform candidates some pass by chance).
 const UniformPoint* cheapest_uniform(const std::vector<UniformPoint>& uniform, double x, int objective);
 
 void write_tune_outputs(const TuneOutputs& o, const Policy& tuned_policy);

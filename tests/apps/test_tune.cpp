@@ -6,10 +6,12 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "common/error.h"
 #include "apps/study.h"
 #include "apps/tune.h"
+#include "apps/tune_output.h"
 #include "apps/tune_stats.h"
 #include "ml/evaluate.h"
 #include "ml/model_data.h"
@@ -110,6 +112,31 @@ TEST_CASE("tune: one-sided t quantiles match published values, the bound is mean
   CHECK_THROWS_AS(student_t_quantile(0.8, 3), ConfigError);
 }
 
+TEST_CASE("tune: the cheapest uniform setting passes only when every more precise one passes too") {
+  // Two knobs (adc.bits, dac.bits); objective field 0 falls with the bits. upper: the loss bound.
+  auto point = [](int adc, int dac, double upper) {
+    UniformPoint p;
+    p.values = {adc, dac};
+    p.cheapness = {-adc, -dac};
+    p.m.costs = {double(adc * 10 + dac), 0, 0, 0};
+    p.loss.upper = upper;
+    return p;
+  };
+  std::vector<UniformPoint> u = {point(8, 8, 0.0), point(8, 7, 0.1), point(7, 8, 0.2), point(7, 7, 0.3),
+                                 point(7, 6, 0.9), point(6, 6, 0.4)};
+  // (6,6) is within 0.5 but (7,6), more precise, is not: (6,6) passed by chance; (7,7) is the answer.
+  const UniformPoint* c = cheapest_uniform(u, 0.5, 0);
+  REQUIRE(c != nullptr);
+  CHECK(c->values == std::vector<int>{7, 7});
+  // With a budget every point meets, the cheapest point wins.
+  c = cheapest_uniform(u, 1.0, 0);
+  REQUIRE(c != nullptr);
+  CHECK(c->values == std::vector<int>{6, 6});
+  // A failing base (the most precise point) leaves nothing.
+  u[0].loss.upper = 0.6;
+  CHECK(cheapest_uniform(u, 0.5, 0) == nullptr);
+}
+
 TEST_CASE("tune: the fragile layer keeps more ADC bits, the policy reloads to the same metric bit for bit") {
   const TuneSpec s = small_spec("fragile");
   const TuneSummary r = run_tune(s, quiet());
@@ -137,7 +164,12 @@ TEST_CASE("tune: the fragile layer keeps more ADC bits, the policy reloads to th
   const std::string rep = slurp(s.out + "/report");
   CHECK(rep.find("fc3") != std::string::npos);
   CHECK(rep.find("re-measurement (test split, fresh chips)") != std::string::npos);
-  CHECK(slurp(s.out + "/pareto.csv").find("tuned,X=2") != std::string::npos);
+  const std::string csv = slurp(s.out + "/pareto.csv");
+  CHECK(csv.find("tuned,X=2,2,") != std::string::npos);
+  CHECK(csv.find("\nbase,base,0,") != std::string::npos);
+  // One phase: the decode_metric column stays empty.
+  const size_t base_row = csv.find("\nbase,base,0,");
+  CHECK(csv.substr(base_row, csv.find('\n', base_row + 1) - base_row).find(",,0,0,") != std::string::npos);
 }
 
 TEST_CASE("tune: a search stopped mid-way (and a log cut mid-line) resumes to the uninterrupted schedule") {
@@ -221,6 +253,18 @@ TEST_CASE("tune: a model with a decode method is tuned per phase; overrides carr
     CHECK(evaluate(m, d) == r.search_metric[size_t(c)]);
     CHECK(evaluate_decode(m, d, 2) == r.search_decode[size_t(c)]);
   }
+  // pareto.csv carries both phases' search metrics for the tuned schedule (pareto.png: one panel each).
+  auto mean = [](const std::vector<double>& v) { double t = 0; for (double x : v) t += x; return t / double(v.size()); };
+  const std::string csv = slurp(s.out + "/pareto.csv");
+  const size_t row = csv.find("\ntuned,");
+  REQUIRE(row != std::string::npos);
+  std::vector<std::string> f;
+  std::stringstream line(csv.substr(row + 1, csv.find('\n', row + 1) - row - 1));
+  for (std::string cell; std::getline(line, cell, ',');) f.push_back(cell);
+  REQUIRE(f.size() == 10);  // kind,label,max_loss,metric,decode_metric,loss_mean,loss_upper,objective,objective_name,metric_name
+  CHECK(f[9] == "bits_per_char");
+  CHECK(std::stod(f[3]) == doctest::Approx(mean(r.search_metric)).epsilon(1e-9));
+  CHECK(std::stod(f[4]) == doctest::Approx(mean(r.search_decode)).epsilon(1e-9));
   // The report's replay command for the fresh chips, run through the CLI for the first fresh chip
   // (printed with 3 decimals).
   const std::string rep = slurp(s.out + "/report");

@@ -218,6 +218,15 @@ TEST_CASE("the shipped policies parse, default.toml is the documented realistic 
   CHECK(d.cfg.mapping.tile_cols == 256);
   CHECK(resolve(def, "lm_head", OpClass::lm_head, Phase::prefill).cfg.adc.bits == 10);
   CHECK(resolve(def, "blocks.0.attn.scores", OpClass::attn_qk, Phase::decode).cfg.adc.bits == 8);
+  // pcm_bitserial.toml is the default chip with one input bit per array read, nothing else changed.
+  const Policy bs = load_policy(dir + "pcm_bitserial.toml");
+  for (const auto& [name, op] : std::vector<std::pair<std::string, OpClass>>{
+           {"fc", OpClass::linear}, {"conv1", OpClass::conv}, {"lm_head", OpClass::lm_head}, {"s", OpClass::attn_qk}}) {
+    XbarConfig expect = resolve(def, name, op, Phase::prefill).cfg;
+    expect.dac.slice_bits = 1;
+    CHECK_MESSAGE(to_toml(resolve(bs, name, op, Phase::prefill).cfg) == to_toml(expect), name);
+  }
+  CHECK(resolve(bs, "fc", OpClass::linear, Phase::prefill).cfg.dac.slices() == 7);  // 8-bit signed: 7 magnitude bits
 }
 
 TEST_CASE("unknown keys are errors naming the key, with a did-you-mean") {
@@ -322,7 +331,7 @@ std::string slurp(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(f), {});
 }
 
-const std::vector<std::string> kShipped = {"default.toml", "ideal.toml", "pcm_adc6.toml", "prop03_adc6.toml", "isaac.toml", "neurram.toml"};
+const std::vector<std::string> kShipped = {"default.toml", "ideal.toml", "pcm_adc6.toml", "prop03_adc6.toml", "isaac.toml", "neurram.toml", "pcm_bitserial.toml"};
 
 // Rules of every kind: glob, each op class, each phase, both modes, float and integer digital
 // bits, integer and float values for a float key, strings, booleans, several sections.
