@@ -1,5 +1,6 @@
 #include "circuits/adc.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "common/normal_fill.h"
@@ -94,9 +95,30 @@ int64_t adc_convert_add(const AdcConfig& cfg, double lsb, const AdcBank& bank, c
                         Eigen::Ref<RowMatrixXf> acc) {
   const Eigen::Index C = y.cols();
   const Eigen::ArrayXf f = (Eigen::Map<const Eigen::ArrayXf>(col_factor, C).cast<double>() * lsb).cast<float>();
-  return convert_rows(cfg, lsb, bank, y, noise_rng, first_row, row_stride, [&](Eigen::Index r, const Eigen::ArrayXf& code) {
-    acc.row(r).array() += (code * f).transpose();
-  });
+  if (cfg.noise_sigma_lsb > 0)
+    return convert_rows(cfg, lsb, bank, y, noise_rng, first_row, row_stride, [&](Eigen::Index r, const Eigen::ArrayXf& code) {
+      acc.row(r).array() += (code * f).transpose();
+    });
+  // Noiseless: convert_rows' operations in the same order, one fused loop per row (no per-row
+  // temporaries or reductions; the saturations are summed in lanes).
+  const float lo = -std::ldexp(1.0f, cfg.bits - 1), hi = std::ldexp(1.0f, cfg.bits - 1) - 1.0f;
+  const Eigen::ArrayXf gain = (Eigen::Map<const Eigen::ArrayXf>(bank.gain.data(), C).cast<double>() / lsb).cast<float>();
+  const float* g = gain.data();
+  const float* off = bank.offset_lsb.data();
+  const float* fc = f.data();
+  int64_t sat = 0;
+  for (Eigen::Index r = 0; r < y.rows(); ++r) {
+    const float* yr = y.row(r).data();
+    float* ar = acc.row(r).data();
+    int32_t row_sat = 0;
+    for (Eigen::Index c = 0; c < C; ++c) {
+      const float code = std::rint(g[c] * yr[c] + off[c]);
+      row_sat += int32_t(code > hi) + int32_t(code < lo);
+      ar[c] += std::min(std::max(code, lo), hi) * fc[c];
+    }
+    sat += row_sat;
+  }
+  return sat;
 }
 
 }  // namespace xbar

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 
 namespace xbar {
 
@@ -37,16 +39,43 @@ double DacConfig::unit() const {
   return 1.0 / (std::ldexp(1.0, slices() > 1 ? slice_bits : magnitude_bits()) - 1.0);
 }
 
+namespace {
+// max |x_i| of finite floats: their magnitude bits order like the magnitudes as unsigned
+// integers, and an integer maximum vectorizes (a float one does not without -ffast-math).
+float abs_max(const float* x, Eigen::Index n) {
+  uint32_t m = 0;
+  for (Eigen::Index i = 0; i < n; ++i) {
+    uint32_t b;
+    std::memcpy(&b, x + i, 4);
+    m = std::max(m, b & 0x7FFFFFFFu);
+  }
+  float r;
+  std::memcpy(&r, &m, 4);
+  return r;
+}
+}  // namespace
+
 DacOutput dac_convert(const DacConfig& cfg, const Eigen::Ref<const RowMatrixXf>& x) {
+  DacOutput out;
+  dac_convert(cfg, x, out);
+  return out;
+}
+
+// x is finite: the layer checks its inputs (abs_max relies on it).
+void dac_convert(const DacConfig& cfg, const Eigen::Ref<const RowMatrixXf>& x, DacOutput& out) {
   const Eigen::Index B = x.rows(), N = x.cols();
   const int K = cfg.slices();
-  DacOutput out;
   out.stacked.resize(K * B, N);
   out.scale.resize(B);
+  out.weight.clear();
   const bool sliced = cfg.bits > 0 && cfg.slice_bits > 0 && K > 1;
   const int kb = sliced ? cfg.slice_bits : 0;
   const double levels = cfg.bits > 0 ? std::ldexp(1.0, cfg.magnitude_bits()) - 1.0 : 0.0;
   const double step = sliced ? std::ldexp(1.0, kb) - 1.0 : levels;
+  // float(m * (1 / levels)) == float(m / levels) for every code |m| <= levels < 2^24: m / levels
+  // is never a float rounding midpoint and lies > 2^27 / levels double ulps from one, while the
+  // product is within 2 ulps of the quotient (tests/circuits: every code of 2..24-bit DACs).
+  const double inv_levels = levels > 0 ? 1.0 / levels : 0.0;
   for (int k = 0; k < K; ++k)
     out.weight.push_back(sliced ? step * std::ldexp(1.0, kb * k) / levels : 1.0);
 
@@ -61,9 +90,7 @@ DacOutput dac_convert(const DacConfig& cfg, const Eigen::Ref<const RowMatrixXf>&
     const float* xr = x.row(b).data();
     double r = cfg.static_range;
     if (absmax) {
-      float m = 0.f;
-      for (Eigen::Index i = 0; i < N; ++i) m = std::max(m, std::abs(xr[i]));
-      r = double(m);
+      r = double(abs_max(xr, N));
       if (r == 0) r = 1;  // an all-zero vector reads as zero at any scale
     }
     out.scale[b] = float(r);
@@ -78,8 +105,9 @@ DacOutput dac_convert(const DacConfig& cfg, const Eigen::Ref<const RowMatrixXf>&
     if (cfg.bits == 0) {
       for (Eigen::Index i = 0; i < N; ++i) yr[i] = float(clamp(i));
     } else if (!sliced) {
-      // rint is symmetric (half to even), so this is sign(v) * round(|v| levels) / levels.
-      for (Eigen::Index i = 0; i < N; ++i) yr[i] = float(std::rint(clamp(i) * levels) / levels);
+      // rint is symmetric (half to even), so this is sign(v) * round(|v| levels) / levels; the
+      // product with 1 / levels rounds to the same float as the quotient (see inv_levels).
+      for (Eigen::Index i = 0; i < N; ++i) yr[i] = float(std::rint(clamp(i) * levels) * inv_levels);
     } else {
       for (Eigen::Index i = 0; i < N; ++i) {
         const double v = clamp(i);
@@ -91,7 +119,6 @@ DacOutput dac_convert(const DacConfig& cfg, const Eigen::Ref<const RowMatrixXf>&
     clipped += row_clipped;
   }
   out.clipped = clipped;
-  return out;
 }
 
 }  // namespace xbar

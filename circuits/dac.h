@@ -45,5 +45,8 @@ struct DacOutput {
 };
 
 DacOutput dac_convert(const DacConfig& cfg, const Eigen::Ref<const RowMatrixXf>& x);
+// The same into `out`, reusing its storage when the shape repeats (a layer's reads keep one
+// buffer: a fresh one costs a page fault per 4 KiB on every read). Every element is rewritten.
+void dac_convert(const DacConfig& cfg, const Eigen::Ref<const RowMatrixXf>& x, DacOutput& out);
 
 }  // namespace xbar

@@ -138,7 +138,8 @@ ReadOutput ReadKernel::run(const ReadTarget& target, ReadRequest request, const 
     throw InputError("read: adc.range = calibrated but calibrate() was not run");
   if (!calibration) out.Y.resize(B, target.out);  // every element is written once by the item that owns it
   RowMatrixXf& Y = out.Y;
-  const DacOutput in = dac_convert(cfg.dac, X);
+  dac_convert(cfg.dac, X, dac_);
+  const DacOutput& in = dac_;
   const int K = int(in.weight.size());
   const SliceLayout lay = slice_layout(cfg.mapping);
   const Keys keys = read_keys(target.chip_key, request);

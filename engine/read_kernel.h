@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "circuits/dac.h"
 #include "common/matrix.h"
 #include "engine/config.h"
 #include "engine/tile.h"
@@ -76,6 +77,7 @@ class ReadKernel {
   // every read (they are mmap-sized).
   std::vector<Scratch> scratch_;
   std::vector<ReadEvents> item_events_;
+  DacOutput dac_;  // the inputs' DAC output, kept for the same reason
   bool count_events_ = true;
 };
 

@@ -37,13 +37,6 @@ bool is_model_bench(const std::string& what) { return what == "model" || what ==
 
 namespace {
 
-std::string load_average() {
-  std::ifstream f("/proc/loadavg");
-  std::string a, b, c;
-  f >> a >> b >> c;
-  return f ? a + " " + b + " " + c : "unknown";
-}
-
 // Medians of interleaved timings of two evaluations of equal work (after one warm-up each).
 struct Pair {
   double a_cpu = 0, b_cpu = 0, a_wall = 0, b_wall = 0;

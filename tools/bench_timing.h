@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <fstream>
+#include <string>
 #include <functional>
 #include <vector>
 
@@ -23,6 +25,15 @@ inline Timing time_once(const std::function<void()>& f) {
   const double c = process_cpu_seconds();
   f();
   return {std::chrono::duration<double>(std::chrono::steady_clock::now() - a).count(), process_cpu_seconds() - c};
+}
+
+// The machine's load averages (1, 5, 15 min) from /proc/loadavg: benchmark lines state the load
+// they were measured under.
+inline std::string load_average() {
+  std::ifstream f("/proc/loadavg");
+  std::string a, b, c;
+  f >> a >> b >> c;
+  return f ? a + " " + b + " " + c : "unknown";
 }
 
 inline double median(std::vector<double> v) {

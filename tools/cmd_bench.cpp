@@ -95,7 +95,8 @@ int bench_engine(int batch, int n, int tile, int reps) {
     Eigen::setNbThreads(threads);
     Y.noalias() = X * W.transpose();
   });
-  std::printf("bench gemm %dx%dx%d seconds %.5f threads %d\n", batch, n, n, gemm, threads);
+  std::printf("bench gemm %dx%dx%d seconds %.5f threads %d loadavg %s\n", batch, n, n, gemm, threads,
+              load_average().c_str());
 
   auto run_case = [&](const char* name, const std::function<void(XbarConfig&)>& setup, double gemms) {
     XbarConfig cfg;
@@ -138,6 +139,7 @@ int bench_engine(int batch, int n, int tile, int reps) {
     std::fflush(stdout);
   };
   for (const BenchCase& bc : bench_cases()) run_case(bc.name, bc.setup, bc.gemms);
+  std::printf("bench engine done loadavg %s\n", load_average().c_str());
   return 0;
 }
 

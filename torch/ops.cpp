@@ -3,6 +3,8 @@
 #include <c10/util/accumulate.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include "torch/conv_patches.h"
+
 namespace xbar {
 
 using torch::autograd::AutogradContext;
@@ -107,21 +109,6 @@ struct MatmulFn : public torch::autograd::Function<MatmulFn> {
   }
 };
 
-// Patch rows of a convolution's input. Undilated: windows of the padded input as a strided view,
-// copied once into rows; dilated: through im2col (one more copy, the transpose).
-at::Tensor conv_patches(const at::Tensor& x, int64_t kh, int64_t kw, at::IntArrayRef stride, at::IntArrayRef padding,
-                        at::IntArrayRef dilation, int64_t Ho, int64_t Wo) {
-  const int64_t N = x.size(0), K = x.size(1) * kh * kw;  // explicit: -1 is ambiguous for an empty batch
-  if (dilation[0] != 1 || dilation[1] != 1) {
-    const at::Tensor cols = at::im2col(x, {kh, kw}, dilation, padding, stride);  // N x K x L
-    return cols.transpose(1, 2).reshape({N * Ho * Wo, K});
-  }
-  const at::Tensor xp = (padding[0] || padding[1]) ? at::constant_pad_nd(x, {padding[1], padding[1], padding[0], padding[0]}) : x;
-  // N x C x Ho x Wo x kh x kw, then one copy in (n, ho, wo) x (c, i, j) order.
-  const at::Tensor win = xp.unfold(2, kh, stride[0]).unfold(3, kw, stride[1]);
-  return win.permute({0, 2, 3, 1, 4, 5}).reshape({N * Ho * Wo, K});
-}
-
 }  // namespace
 
 at::Tensor op_linear(const at::Tensor& x, const at::Tensor& weight, const c10::optional<at::Tensor>& bias,
@@ -163,9 +150,8 @@ at::Tensor op_conv2d(const at::Tensor& x, const at::Tensor& weight, const c10::o
   const int64_t Ho = (x.size(2) + 2 * padding[0] - dilation[0] * (kh - 1) - 1) / stride[0] + 1;
   const int64_t Wo = (x.size(3) + 2 * padding[1] - dilation[1] * (kw - 1) - 1) / stride[1] + 1;
   TORCH_CHECK(Ho > 0 && Wo > 0, "xbar::conv2d: output would be empty for input sizes ", x.sizes());
-  // The weights stay stationary on the tiles, each output pixel is one input vector: the patches
-  // as rows (N Ho Wo) x (C kh kw), columns channel-major like im2col's.
-  const at::Tensor patches = conv_patches(x, kh, kw, stride, padding, dilation, Ho, Wo);
+  const ConvGeometry geo{kh, kw, stride[0], stride[1], padding[0], padding[1], dilation[0], dilation[1], Ho, Wo};
+  const at::Tensor patches = conv_patches(x, geo);
   const int64_t K = x.size(1) * kh * kw;
   // Groups: im2col orders columns channel-major, so group g reads columns [g K/G, (g+1) K/G) and
   // its weights form the g-th diagonal block of one O x K matrix (zeros elsewhere).

@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdint>
 
 #include "circuits/dac.h"
 
@@ -26,6 +27,32 @@ TEST_CASE("signed quantization rounds to 2^(bits-1)-1 levels per polarity") {
   const DacOutput o = dac_convert(c, x);
   // Independent reference: round(v * 7) / 7.
   for (int i = 0; i < 4; ++i) CHECK(o.stacked(0, i) == doctest::Approx(std::round(x(0, i) * 7.0) / 7.0).epsilon(1e-7));
+}
+
+TEST_CASE("every code of a 2..24-bit DAC is the float nearest code / levels") {
+  // Independent reference: the quotient m / levels in double, rounded to float. Up to 20 bits
+  // through dac_convert on a row holding every level (and 1.0, so the row's scale is 1); the
+  // wider ones (up to 16M codes) through the same product the conversion uses.
+  for (int bits = 2; bits <= 24; ++bits) {
+    const double levels = std::ldexp(1.0, bits - 1) - 1.0;
+    const int64_t L = int64_t(levels);
+    int64_t bad = 0;
+    if (bits <= 20) {
+      DacConfig c;
+      c.bits = bits;
+      RowMatrixXf x(1, 2 * L + 2);
+      for (int64_t m = -L; m <= L; ++m) x(0, m + L) = float(double(m) / levels);
+      x(0, 2 * L + 1) = 1.0f;
+      const DacOutput o = dac_convert(c, x);
+      REQUIRE(o.scale[0] == 1.0f);
+      for (int64_t m = -L; m <= L; ++m) bad += o.stacked(0, m + L) != float(double(m) / levels);
+    } else {
+      const double inv = 1.0 / levels;
+      for (int64_t m = 0; m <= L; ++m) bad += float(double(m) * inv) != float(double(m) / levels);
+    }
+    INFO("bits " << bits);
+    CHECK(bad == 0);
+  }
 }
 
 TEST_CASE("bit-serial slices recombine to the quantized input exactly") {

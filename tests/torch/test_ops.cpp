@@ -12,6 +12,7 @@
 
 #include "engine/assignment.h"
 #include "torch/calibrate.h"
+#include "torch/conv_patches.h"
 #include "torch/ops.h"
 
 using namespace xbar;
@@ -87,6 +88,34 @@ TEST_CASE("ideal linear equals at::linear (leading dims, bias, several row and c
     // A second read (weights already programmed) gives the same result.
     CHECK(torch::equal(op_linear(x, w, bias, st), y));
   }
+}
+
+TEST_CASE("conv_patches equals at::im2col's columns as rows, exactly (float32 and float64)") {
+  at::manual_seed(4);
+  // Kernel widths with their own code path (1, 3, 5, 7) and the generic one (2, 4), padding
+  // wider than the kernel's reach, strides and dilations, an input narrower than the kernel.
+  const std::vector<ConvGeometry> cases = {
+      {3, 3, 1, 1, 1, 1, 1, 1}, {3, 3, 2, 2, 0, 0, 1, 1}, {1, 1, 1, 1, 0, 0, 1, 1}, {2, 5, 1, 2, 1, 2, 1, 1},
+      {5, 7, 2, 3, 3, 4, 1, 2}, {3, 2, 2, 1, 0, 1, 2, 1}, {4, 4, 3, 1, 2, 5, 1, 3}, {7, 7, 2, 2, 3, 3, 1, 1}};
+  for (const auto dtype : {at::kFloat, at::kDouble})
+    for (ConvGeometry g : cases) {
+      const at::Tensor x = randn({2, 3, 9, 6}).to(dtype);
+      g.out_h = (x.size(2) + 2 * g.pad_h - g.dil_h * (g.kh - 1) - 1) / g.stride_h + 1;
+      g.out_w = (x.size(3) + 2 * g.pad_w - g.dil_w * (g.kw - 1) - 1) / g.stride_w + 1;
+      const at::Tensor cols = at::im2col(x, {g.kh, g.kw}, {g.dil_h, g.dil_w}, {g.pad_h, g.pad_w}, {g.stride_h, g.stride_w});
+      const at::Tensor ref = cols.transpose(1, 2).reshape({-1, cols.size(1)});
+      const at::Tensor p = conv_patches(x, g);
+      INFO("kernel " << g.kh << "x" << g.kw << " stride " << g.stride_h << "," << g.stride_w << " padding " << g.pad_h
+                     << "," << g.pad_w << " dilation " << g.dil_h << "," << g.dil_w);
+      REQUIRE((p.sizes() == ref.sizes()));
+      CHECK((p.scalar_type() == dtype));
+      CHECK(at::equal(p, ref));
+      // Under autograd the patches are views of x (the gradient reaches x), with the same values.
+      const at::Tensor xg = x.clone().requires_grad_(true);
+      const at::Tensor pg = conv_patches(xg, g);
+      CHECK(pg.requires_grad());
+      CHECK(at::equal(pg.detach(), ref));
+    }
 }
 
 TEST_CASE("ideal conv2d equals at::conv2d (stride, padding, dilation, non-square kernels)") {
