@@ -41,8 +41,16 @@ TileTargets tile_targets(const Eigen::Ref<const RowMatrixXf>& Wa, const MappingC
   return tt;
 }
 
-ArrayId array_id(const Tile& t, const MappingConfig& mc, size_t slice, size_t k) {
-  return ArrayId{t.r0 / mc.tile_rows, t.c0 / mc.tile_cols, int64_t(slice), int64_t(k)};
+// Programs the arrays of tile t from its slices' targets; each array's id (tile, slice, index)
+// keys its draws.
+void program_arrays(Tile& t, const std::vector<std::vector<Eigen::MatrixXf>>& cells, const MappingConfig& mc,
+                    const DeviceModel& device, uint64_t chip_key, CellOrder order) {
+  t.arrays.resize(cells.size());
+  for (size_t s = 0; s < cells.size(); ++s)
+    for (const auto& c : cells[s]) {
+      const ArrayId id{t.r0 / mc.tile_rows, t.c0 / mc.tile_cols, int64_t(s), int64_t(t.arrays[s].size())};
+      t.arrays[s].emplace_back(id.packed(), c, device, chip_key, order);
+    }
 }
 
 // Tile origins in program order: output blocks outer, input blocks inner.
@@ -59,11 +67,8 @@ std::vector<Tile> program_tiles(const Eigen::Ref<const RowMatrixXf>& Wa, const M
   std::vector<Tile> tiles;
   for_each_tile(Wa, mc, [&](int r0, int c0) {
     TileTargets tt = tile_targets(Wa, mc, lay, r0, c0);
-    Tile& t = tt.tile;
-    t.arrays.resize(tt.cells.size());
-    for (size_t s = 0; s < tt.cells.size(); ++s)
-      for (const auto& c : tt.cells[s]) t.arrays[s].emplace_back(array_id(t, mc, s, t.arrays[s].size()).packed(), c, device, chip_key, order);
-    tiles.push_back(std::move(t));
+    program_arrays(tt.tile, tt.cells, mc, device, chip_key, order);
+    tiles.push_back(std::move(tt.tile));
   });
   return tiles;
 }
@@ -103,9 +108,7 @@ bool grow_tiles(std::vector<Tile>& tiles, const Eigen::Ref<const RowMatrixXf>& W
       for (size_t s = 0; s < cells.size(); ++s)
         for (size_t a = 0; a < cells[s].size(); ++a) t.arrays[s][a].grow(cells[s][a]);
     } else {
-      t.arrays.resize(cells.size());
-      for (size_t s = 0; s < cells.size(); ++s)
-        for (const auto& c : cells[s]) t.arrays[s].emplace_back(array_id(t, mc, s, t.arrays[s].size()).packed(), c, device, chip_key, order);
+      program_arrays(t, cells, mc, device, chip_key, order);
     }
     out.push_back(std::move(t));
   }
