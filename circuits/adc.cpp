@@ -32,6 +32,12 @@ void AdcConfig::validate() const {
                       "errors in LSB need adc.bits > 0");
 }
 
+size_t adc_percentile_rank(double percentile, size_t n) {
+  if (n == 0) return 1;
+  const size_t pos = std::min(n - 1, size_t(std::ceil(percentile / 100.0 * double(n))));
+  return n - pos;
+}
+
 double adc_lsb(const AdcConfig& cfg, double full_scale, double unit) {
   const double top = std::ldexp(1.0, cfg.bits - 1) - 1.0;  // largest positive code
   if (cfg.range == AdcRange::worst_case && unit > 0) {

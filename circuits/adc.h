@@ -37,6 +37,10 @@ struct AdcConfig {
   bool ideal() const { return bits == 0; }
 };
 
+// Calibrated range over n magnitudes: the full scale is the value at ascending position
+// min(n - 1, ceil(percentile / 100 * n)), returned here as its rank r from the top (1 = largest).
+size_t adc_percentile_rank(double percentile, size_t n);
+
 // LSB for a full-scale range. When the signal lives on an integer grid of step `unit` (>0) and
 // the range is worst_case, the LSB is the smallest power-of-two multiple of `unit` whose codes
 // cover full_scale: then enough bits make conversion exact (CrossSim's bound

@@ -160,13 +160,7 @@ void AnalogLayer::calibrate(const Eigen::Ref<const RowMatrixXf>& X) {
   size_t k = 0;
   for (auto& t : state_.tiles)
     for (auto& s : t) {
-      auto& v = cal.magnitudes[k++];
-      double fs = 0;
-      if (!v.empty()) {
-        const size_t n = std::min(v.size() - 1, size_t(std::ceil(cfg_.adc.percentile / 100.0 * double(v.size()))));
-        std::nth_element(v.begin(), v.begin() + n, v.end());
-        fs = v[n];
-      }
+      double fs = cal.full_scales.at(k++);
       if (fs <= 0) fs = 1e-12;  // all-zero calibration signal: any range reads zero
       s.lsb = adc_lsb(cfg_.adc, fs, 0.0);
     }

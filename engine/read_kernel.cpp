@@ -8,6 +8,7 @@
 #include "circuits/dac.h"
 #include "circuits/rng_streams.h"
 #include "common/error.h"
+#include "common/largest.h"
 #include "common/normal_fill.h"
 #include "common/rng.h"
 
@@ -104,6 +105,7 @@ struct ReadKernel::Scratch {
   RowMatrixXf acc;  // this item's block of Y, summed over row tiles and slices
   NoiseScratch noise;
   std::vector<float> factor;
+  std::vector<LargestSelector> largest;  // calibration: per (tile, slice), this thread's items
 };
 
 void ReadEvents::add(const ReadEvents& o) {
@@ -127,8 +129,6 @@ ReadOutput ReadKernel::run(const ReadTarget& target, ReadRequest request, const 
   const bool calibration = request.kind == ReadKind::calibration;
   const bool reference = request.kind == ReadKind::drift_reference;
   ReadOutput out;
-  if (calibration)
-    for (const auto& t : state) out.magnitudes.resize(out.magnitudes.size() + t.size());
   const Eigen::Index B = X.rows();
   if (B == 0) {  // nothing to convert: no range needed
     out.Y = RowMatrixXf::Zero(B, target.out);
@@ -153,6 +153,15 @@ ReadOutput ReadKernel::run(const ReadTarget& target, ReadRequest request, const 
   int64_t sat = 0, conv = 0;
   const int threads = cfg.run.threads > 0 ? cfg.run.threads : omp_get_max_threads();
   if (int(scratch_.size()) < threads) scratch_.resize(size_t(threads));
+  if (calibration) {
+    // Each thread selects over its items; the merged selection does not depend on the split.
+    std::vector<LargestSelector> fresh;
+    for (size_t ti = 0; ti < tiles.size(); ++ti) {
+      const size_t n = size_t(K) * size_t(B) * size_t(tiles[ti].cols);
+      fresh.insert(fresh.end(), state[ti].size(), LargestSelector(adc_percentile_rank(cfg.adc.percentile, n)));
+    }
+    for (int th = 0; th < threads; ++th) scratch_[size_t(th)].largest = fresh;
+  }
   const bool count = count_events_ && request.kind == ReadKind::user;
   std::vector<InputStats> stats;  // per batch chunk, shared by its column tiles
   if (count) {
@@ -163,8 +172,7 @@ ReadOutput ReadKernel::run(const ReadTarget& target, ReadRequest request, const 
       stats[size_t(c)] = input_stats(in.stacked, B, K, c * chunk, std::min(chunk, B - c * chunk));
   }
 
-  // Calibration appends to shared vectors: one thread.
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) reduction(+ : sat, conv) if (!calibration)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) reduction(+ : sat, conv)
   for (int64_t item = 0; item < n_items; ++item) {
     // Products inside a work item run on its thread: the fixed GEMM blocking keeps results
     // independent of the thread count. The setting belongs to this region's tasks only.
@@ -224,8 +232,7 @@ ReadOutput ReadKernel::run(const ReadTarget& target, ReadRequest request, const 
         const uint64_t aid = t.arrays[s][0].id();
         if (sr.S2.size() > 0) add_read_noise(t, sr, Vr, CounterRng(keys.noise, aid), B, b0, K, work.noise, Yk);
         if (calibration) {
-          auto& c = out.magnitudes[collect_k];
-          for (Eigen::Index i = 0; i < Yk.size(); ++i) c.push_back(std::abs(Yk.data()[i]));
+          work.largest[collect_k].add_abs(Yk.data(), size_t(Yk.size()));
           continue;
         }
         for (int k = 0; k < K; ++k) {
@@ -255,6 +262,13 @@ ReadOutput ReadKernel::run(const ReadTarget& target, ReadRequest request, const 
     if (!target.drift_factor.empty())
       Yb.rowwise() *= Eigen::Map<const Eigen::ArrayXf>(target.drift_factor.data() + c0, acc.cols()).transpose();
     Yb.rowwise() += Eigen::Map<const Eigen::ArrayXf>(target.bias.data() + c0, acc.cols()).transpose();
+  }
+  if (calibration) {
+    std::vector<LargestSelector>& all = scratch_[0].largest;
+    for (int th = 1; th < threads; ++th)
+      for (size_t k = 0; k < all.size(); ++k) all[k].merge(scratch_[size_t(th)].largest[k]);
+    for (LargestSelector& l : all) out.full_scales.push_back(l.value());
+    for (int th = 0; th < threads; ++th) scratch_[size_t(th)].largest = {};  // release the buffers
   }
   out.saturations = sat;
   out.conversions = conv;

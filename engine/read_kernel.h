@@ -53,7 +53,8 @@ struct ReadEvents {
 
 struct ReadOutput {
   RowMatrixXf Y;  // batch x out (empty for calibration)
-  std::vector<std::vector<float>> magnitudes;  // calibration: |column signal| per (tile, slice)
+  // calibration: per (tile, slice), the |column signal| at cfg.adc.percentile (adc_percentile_rank)
+  std::vector<float> full_scales;
   int64_t conversions = 0, saturations = 0, dac_clipped = 0;
   ReadEvents events;  // user reads with event counting on; zero otherwise
 };
