@@ -39,36 +39,120 @@ struct LinearFn : public torch::autograd::Function<LinearFn> {
 // is the crossbar read through a static DAC of range r. Straight-through for the weights and the
 // unclipped inputs; for r the gradient of r * q(clamp(x / r)) with the rounding treated as
 // identity inside (LSQ, Esser et al. 2020): q(v) - v for unclipped, sign(v) for clipped entries.
+at::Tensor ranged_read(const at::Tensor& x2d, const at::Tensor& w, const c10::optional<at::Tensor>& b, double rv,
+                       XbarLayer& s) {
+  const at::Tensor u = (x2d / rv).clamp(s.dac_signed() ? -1.0 : 0.0, 1.0);
+  at::Tensor y = s.linear(u, w, c10::nullopt) * rv;
+  if (b && b->defined()) y = y + b->to(y.scalar_type());
+  return y;
+}
+
+void save_dac(AutogradContext* ctx, const XbarLayer& s) {
+  ctx->saved_data["levels"] = int64_t(s.dac_levels());
+  ctx->saved_data["signed"] = s.dac_signed();
+}
+
+// The backward's view of the DAC input v = x / r: where it is inside the range, and clamp(v).
+struct RangedInput {
+  at::Tensor inside, u;
+};
+RangedInput ranged_input(AutogradContext* ctx, const at::Tensor& x, double rv) {
+  const double lo = ctx->saved_data["signed"].toBool() ? -1.0 : 0.0;
+  const at::Tensor v = x / rv;
+  return {(v > lo).logical_and(v < 1.0), v.clamp(lo, 1.0)};
+}
+
+// d loss / d r from the gradient gu w.r.t. the DAC output r * u.
+at::Tensor range_grad(AutogradContext* ctx, const at::Tensor& gu, const RangedInput& in, const at::Tensor& r) {
+  const int64_t L = ctx->saved_data["levels"].toInt();
+  const at::Tensor qerr = L > 0 ? at::round(in.u * double(L)) / double(L) - in.u : at::zeros_like(in.u);
+  const at::Tensor dr = at::where(in.inside, qerr, in.u);  // clipped: u = +-1 (or 0 below an unsigned DAC)
+  return (gu * dr).sum().to(r.scalar_type()).reshape(r.sizes());
+}
+
 struct RangedLinearFn : public torch::autograd::Function<RangedLinearFn> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x2d, const at::Tensor& w,
                             const c10::optional<at::Tensor>& b, const at::Tensor& r,
                             const c10::intrusive_ptr<XbarLayer>& s) {
     ctx->save_for_backward({x2d, w, r});
     ctx->saved_data["has_bias"] = b.has_value() && b->defined();
-    ctx->saved_data["levels"] = int64_t(s->dac_levels());
-    ctx->saved_data["signed"] = s->dac_signed();
+    save_dac(ctx, *s);
     at::AutoDispatchBelowADInplaceOrView guard;
-    const double rv = r.item<double>();
-    const at::Tensor u = (x2d / rv).clamp(s->dac_signed() ? -1.0 : 0.0, 1.0);
-    at::Tensor y = s->linear(u, w, c10::nullopt) * rv;
-    if (b && b->defined()) y = y + b->to(y.scalar_type());
-    return y;
+    return ranged_read(x2d, w, b, r.item<double>(), *s);
   }
   static variable_list backward(AutogradContext* ctx, variable_list grad) {
     const auto saved = ctx->get_saved_variables();
     const at::Tensor &x = saved[0], &w = saved[1], &r = saved[2], &g = grad[0];
     const double rv = r.item<double>();
-    const int64_t L = ctx->saved_data["levels"].toInt();
-    const double lo = ctx->saved_data["signed"].toBool() ? -1.0 : 0.0;
-    const at::Tensor v = x.to(g.scalar_type()) / rv;
-    const at::Tensor inside = (v > lo).logical_and(v < 1.0);
-    const at::Tensor u = v.clamp(lo, 1.0);
+    const RangedInput in = ranged_input(ctx, x.to(g.scalar_type()), rv);
     const at::Tensor gu = g.mm(w.to(g.scalar_type()));  // gradient w.r.t. the DAC output r * u
-    const at::Tensor qerr = L > 0 ? at::round(u * double(L)) / double(L) - u : at::zeros_like(u);
-    const at::Tensor dr = at::where(inside, qerr, u);   // clipped: u = +-1 (or 0 below an unsigned DAC)
-    const at::Tensor gr = (gu * dr).sum().to(r.scalar_type()).reshape(r.sizes());
+    const at::Tensor gr = range_grad(ctx, gu, in, r);
     at::Tensor gb = ctx->saved_data["has_bias"].toBool() ? g.sum(0) : at::Tensor();
-    return {gu * inside, g.t().mm(u * rv).to(w.scalar_type()), gb, gr, at::Tensor()};
+    return {gu * in.inside, g.t().mm(in.u * rv).to(w.scalar_type()), gb, gr, at::Tensor()};
+  }
+};
+
+// A convolution: the forward reads the patch rows (conv_patches) through the crossbar like the
+// linear ops above; the backward is the float convolution's, straight-through as above, computed
+// in input space by at::convolution_backward rather than through the patch copies. Every patch
+// entry is a copy of one input entry (or padding, whose DAC input is 0 and whose gradient terms
+// vanish), so the range mask and the range gradient, which depend only on the entry's value, are
+// the same per input entry, and summing them over the copies is what the convolution's input
+// gradient does.
+struct ConvArgs {
+  ConvGeometry geo;
+  std::vector<int64_t> stride, padding, dilation;
+  int64_t groups = 1;
+};
+
+struct ConvFn : public torch::autograd::Function<ConvFn> {
+  // patches: conv_patches(x) (no gradient through them); r: the learned input range, if any.
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& patches,
+                            const at::Tensor& weight, const c10::optional<at::Tensor>& b,
+                            const c10::optional<at::Tensor>& r, const ConvArgs& a,
+                            const c10::intrusive_ptr<XbarLayer>& s) {
+    const bool ranged = r.has_value() && r->defined();
+    ctx->save_for_backward({x, weight, ranged ? *r : at::Tensor()});
+    ctx->saved_data["has_bias"] = b.has_value() && b->defined();
+    ctx->saved_data["stride"] = a.stride;
+    ctx->saved_data["padding"] = a.padding;
+    ctx->saved_data["dilation"] = a.dilation;
+    ctx->saved_data["groups"] = a.groups;
+    save_dac(ctx, *s);
+    at::AutoDispatchBelowADInplaceOrView guard;
+    const int64_t N = x.size(0), O = weight.size(0), K = patches.size(1);
+    // Groups: im2col orders columns channel-major, so group g reads columns [g K/G, (g+1) K/G) and
+    // its weights form the g-th diagonal block of one O x K matrix (zeros elsewhere).
+    const at::Tensor w2d = weight.reshape({O, K / a.groups});
+    const at::Tensor w = a.groups == 1 ? w2d : s->block_diagonal(w2d, a.groups);
+    const at::Tensor y = ranged ? ranged_read(patches, w, b, r->item<double>(), *s) : s->linear(patches, w, b);
+    return y.reshape({N, a.geo.out_h * a.geo.out_w, O}).transpose(1, 2).reshape({N, O, a.geo.out_h, a.geo.out_w});
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grad) {
+    const auto saved = ctx->get_saved_variables();
+    const at::Tensor &x = saved[0], &weight = saved[1], &r = saved[2], &g = grad[0];
+    const bool ranged = r.defined(), has_bias = ctx->saved_data["has_bias"].toBool();
+    at::Tensor input = x.to(g.scalar_type());
+    RangedInput in;
+    if (ranged) {
+      in = ranged_input(ctx, input, r.item<double>());
+      input = in.u * r.item<double>();  // what the weights were multiplied with
+    }
+    const std::vector<int64_t> stride = ctx->saved_data["stride"].toIntVector(),
+                               padding = ctx->saved_data["padding"].toIntVector(),
+                               dilation = ctx->saved_data["dilation"].toIntVector();
+    const std::vector<int64_t> bias_sizes{weight.size(0)};
+    auto [gx, gw, gb] = at::convolution_backward(
+        g, input, weight.to(g.scalar_type()), has_bias ? at::OptionalIntArrayRef(bias_sizes) : c10::nullopt, stride,
+        padding, dilation, false, std::vector<int64_t>(stride.size(), 0), ctx->saved_data["groups"].toInt(),
+        {ctx->needs_input_grad(0) || (ranged && ctx->needs_input_grad(4)), ctx->needs_input_grad(2), has_bias});
+    at::Tensor gr;
+    if (ranged) {
+      if (ctx->needs_input_grad(4)) gr = range_grad(ctx, gx, in, r);
+      if (ctx->needs_input_grad(0)) gx = gx * in.inside;
+    }
+    if (!ctx->needs_input_grad(0)) gx = at::Tensor();
+    return {gx, at::Tensor(), gw.defined() ? gw.to(weight.scalar_type()) : gw, gb, gr, at::Tensor(), at::Tensor()};
   }
 };
 
@@ -146,18 +230,16 @@ at::Tensor op_conv2d(const at::Tensor& x, const at::Tensor& weight, const c10::o
                 ", expected [", weight.size(0), "]");
   TORCH_CHECK(stride.size() == 2 && padding.size() == 2 && dilation.size() == 2,
               "xbar::conv2d: stride, padding and dilation must have 2 entries");
-  const int64_t N = x.size(0), O = weight.size(0), kh = weight.size(2), kw = weight.size(3);
+  const int64_t kh = weight.size(2), kw = weight.size(3);
   const int64_t Ho = (x.size(2) + 2 * padding[0] - dilation[0] * (kh - 1) - 1) / stride[0] + 1;
   const int64_t Wo = (x.size(3) + 2 * padding[1] - dilation[1] * (kw - 1) - 1) / stride[1] + 1;
   TORCH_CHECK(Ho > 0 && Wo > 0, "xbar::conv2d: output would be empty for input sizes ", x.sizes());
   const ConvGeometry geo{kh, kw, stride[0], stride[1], padding[0], padding[1], dilation[0], dilation[1], Ho, Wo};
-  const at::Tensor patches = conv_patches(x, geo);
-  const int64_t K = x.size(1) * kh * kw;
-  // Groups: im2col orders columns channel-major, so group g reads columns [g K/G, (g+1) K/G) and
-  // its weights form the g-th diagonal block of one O x K matrix (zeros elsewhere).
-  const at::Tensor w2d = weight.reshape({O, K / groups});
-  const at::Tensor y = op_linear(patches, groups == 1 ? w2d : state->block_diagonal(w2d, groups), bias, state);
-  return y.reshape({N, Ho * Wo, O}).transpose(1, 2).reshape({N, O, Ho, Wo});
+  const at::Tensor patches = conv_patches(x.detach(), geo);
+  const at::Tensor r = state->input_range(patches);
+  const ConvArgs args{geo, stride.vec(), padding.vec(), dilation.vec(), groups};
+  return ConvFn::apply(x, patches, weight, bias, r.defined() ? c10::optional<at::Tensor>(r) : c10::nullopt, args,
+                       state);
 }
 
 at::Tensor op_conv1d(const at::Tensor& x, const at::Tensor& weight, const c10::optional<at::Tensor>& bias,
