@@ -46,6 +46,9 @@ class AnalogLayer {
   // y = W x + b for every row of X (batch x in); returns batch x out (0 x out for an empty
   // batch, calibrated or not). A non-finite output is an InputError naming the entry and stage.
   RowMatrixXf read(const Eigen::Ref<const RowMatrixXf>& X);
+  // calibrate(X) then read(X), with the same results, computing the array products once
+  // (ReadRequest::keep_products): a forward that calibrates on its own batch.
+  RowMatrixXf calibrate_and_read(const Eigen::Ref<const RowMatrixXf>& X);
 
   int in_features() const { return in_; }
   int out_features() const { return out_; }
@@ -91,6 +94,8 @@ class AnalogLayer {
   void check_input(const Eigen::Ref<const RowMatrixXf>& X, const char* what) const;
   std::string nonfinite_output(const Eigen::Ref<const RowMatrixXf>& Y) const;
   ReadOutput run(ReadRequest request, const Eigen::Ref<const RowMatrixXf>& X, const ReadState& state);
+  void calibrate(const Eigen::Ref<const RowMatrixXf>& X, bool keep_products);
+  RowMatrixXf read(const Eigen::Ref<const RowMatrixXf>& X, bool reuse_products);
   // The drift-compensation reference read at t_s (waits for calibrate() when the ADC range is
   // calibrated).
   void update_compensation();

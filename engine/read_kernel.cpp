@@ -29,20 +29,25 @@ struct NoiseScratch {
   Eigen::VectorXf zref;
 };
 
-// Adds slice s's read noise to Yk = Vr A (Vr: K stacked input slices of the batch rows b0..).
-// Column noise ~ N(0, Var) with Var = V^2 S2 (docs/DESIGN.md, "Read noise at batch speed"); with the
-// offset mapping one more normal per read row for the reference column, whose noise is common
-// to every column of the read. Normal (grow, j) of the array's stream is grow * n + j.
-void add_read_noise(const Tile& t, const SliceRead& sr, const VRef& Vr, const CounterRng& rng, Eigen::Index B,
-                    Eigen::Index b0, int K, NoiseScratch& w, RowMatrixXf& Yk) {
-  RowMatrixXf &V2 = w.V2, &Var = w.Var, &Z = w.Z;
-  Eigen::VectorXf& zref = w.zref;
-  const Eigen::Index nb = Vr.rows() / K;
+// Read-noise variances of slice s's columns for the stacked inputs Vr: Var = V^2 S2 (docs/DESIGN.md,
+// "Read noise at batch speed"); with the offset mapping also the reference column's, V^2 S2ref.
+void read_noise_variance(const SliceRead& sr, const VRef& Vr, NoiseScratch& w) {
+  w.V2 = Vr.cwiseAbs2();
+  w.Var.noalias() = w.V2 * sr.S2;
+  if (sr.S2ref.size() > 0) w.zref.noalias() = w.V2 * sr.S2ref;
+}
+
+// Adds slice s's read noise to Yk = Vr A (K stacked input slices of nb batch rows b0..): column
+// noise ~ N(0, Var), with the offset mapping one more normal per read row for the reference
+// column, whose noise is common to every column of the read. Normal (grow, j) of the array's
+// stream is grow * n + j.
+void add_read_noise(const Tile& t, const SliceRead& sr, const CounterRng& rng, Eigen::Index B, Eigen::Index b0, int K,
+                    Eigen::Index nb, NoiseScratch& w, RowMatrixXf& Yk) {
+  const RowMatrixXf& Var = w.Var;
+  RowMatrixXf& Z = w.Z;
+  const Eigen::VectorXf& zref = w.zref;
   const bool ref = sr.S2ref.size() > 0;
   const Eigen::Index n = t.cols + (ref ? 1 : 0);
-  V2 = Vr.cwiseAbs2();
-  Var.noalias() = V2 * sr.S2;
-  if (ref) zref.noalias() = V2 * sr.S2ref;
   // Normals for 16 rows at a time, so they stay in L1 between drawing and use.
   constexpr Eigen::Index kRows = 16;
   Z.resize(kRows, n);
@@ -162,6 +167,26 @@ ReadOutput ReadKernel::run(const ReadTarget& target, ReadRequest request, const 
     }
     for (int th = 0; th < threads; ++th) scratch_[size_t(th)].largest = fresh;
   }
+  size_t n_slices = 0;
+  int64_t kept_bytes = 0;
+  bool noisy = false;
+  for (size_t ti = 0; ti < tiles.size(); ++ti) {
+    n_slices += state[ti].size();
+    for (const SliceRead& sr : state[ti]) {
+      noisy = noisy || sr.S2.size() > 0;
+      kept_bytes += int64_t(sizeof(float)) * K * B * tiles[ti].cols * (sr.S2.size() > 0 ? 2 : 1);
+    }
+  }
+  const bool keep = calibration && request.keep_products && kept_bytes <= kKeptProductsLimit;
+  const bool reuse = request.kind == ReadKind::user && request.reuse_products && kept_.state == &target.state &&
+                     kept_.batch == B && kept_.products.size() == size_t(n_items) * n_slices;
+  if (calibration) kept_ = {};
+  if (keep) {
+    kept_.state = &target.state;
+    kept_.batch = B;
+    kept_.products.resize(size_t(n_items) * n_slices);
+    if (noisy) kept_.variances.resize(kept_.products.size()), kept_.ref_variances.resize(kept_.products.size());
+  }
   const bool count = count_events_ && request.kind == ReadKind::user;
   std::vector<InputStats> stats;  // per batch chunk, shared by its column tiles
   if (count) {
@@ -228,9 +253,21 @@ ReadOutput ReadKernel::run(const ReadTarget& target, ReadRequest request, const 
           }
           continue;
         }
-        Yk.noalias() = Vr * sr.A;
+        const size_t kept_at = size_t(item) * n_slices + collect_k;
+        if (reuse) Yk.swap(kept_.products[kept_at]);
+        else Yk.noalias() = Vr * sr.A;
+        if (keep) kept_.products[kept_at] = Yk;
         const uint64_t aid = t.arrays[s][0].id();
-        if (sr.S2.size() > 0) add_read_noise(t, sr, Vr, CounterRng(keys.noise, aid), B, b0, K, work.noise, Yk);
+        if (sr.S2.size() > 0) {
+          if (reuse) {
+            work.noise.Var.swap(kept_.variances[kept_at]);
+            work.noise.zref.swap(kept_.ref_variances[kept_at]);
+          } else {
+            read_noise_variance(sr, Vr, work.noise);
+          }
+          if (keep) kept_.variances[kept_at] = work.noise.Var, kept_.ref_variances[kept_at] = work.noise.zref;
+          add_read_noise(t, sr, CounterRng(keys.noise, aid), B, b0, K, nb, work.noise, Yk);
+        }
         if (calibration) {
           work.largest[collect_k].add_abs(Yk.data(), size_t(Yk.size()));
           continue;
@@ -270,6 +307,7 @@ ReadOutput ReadKernel::run(const ReadTarget& target, ReadRequest request, const 
     for (LargestSelector& l : all) out.full_scales.push_back(l.value());
     for (int th = 0; th < threads; ++th) scratch_[size_t(th)].largest = {};  // release the buffers
   }
+  if (reuse) kept_ = {};
   out.saturations = sat;
   out.conversions = conv;
   if (count)

@@ -25,6 +25,12 @@ struct ReadRequest {
   ReadKind kind = ReadKind::user;
   uint64_t index = 0;  // user: read number since programming; drift_reference: bits of the read
                        // time; calibration: unused (its streams are those of user read 2^64 - 1)
+  // A calibration read followed by a user read of the same inputs (a forward that calibrates):
+  // the calibration keeps its array products and read-noise variances (when they fit in
+  // kKeptProductsLimit bytes) and the user read takes them instead of computing them again. Only
+  // the noise draws differ between the two reads, so the outputs are those of two separate reads.
+  bool keep_products = false;   // calibration
+  bool reuse_products = false;  // user: the inputs are those of the calibration that kept them
 };
 
 // The programmed layer as a read sees it.
@@ -59,6 +65,8 @@ struct ReadOutput {
   ReadEvents events;  // user reads with event counting on; zero otherwise
 };
 
+inline constexpr int64_t kKeptProductsLimit = int64_t(256) << 20;  // bytes
+
 class ReadKernel {
  public:
   ReadKernel();
@@ -78,6 +86,14 @@ class ReadKernel {
   // every read (they are mmap-sized).
   std::vector<Scratch> scratch_;
   std::vector<ReadEvents> item_events_;
+  // Products of the last calibration read with keep_products, per (work item, tile slice).
+  struct KeptProducts {
+    const ReadState* state = nullptr;
+    Eigen::Index batch = -1;
+    std::vector<RowMatrixXf> products, variances;
+    std::vector<Eigen::VectorXf> ref_variances;
+  };
+  KeptProducts kept_;
   DacOutput dac_;  // the inputs' DAC output, kept for the same reason
   bool count_events_ = true;
 };

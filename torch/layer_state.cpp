@@ -187,9 +187,9 @@ void XbarLayer::set_chip(int64_t chip) {
   calibration_source_.clear();
 }
 
-RowMatrixXf XbarLayer::read_named(const Eigen::Ref<const RowMatrixXf>& X) {
+RowMatrixXf XbarLayer::read_named(const Eigen::Ref<const RowMatrixXf>& X, bool calibrate_first) {
   try {
-    return layer_->read(X);
+    return calibrate_first ? layer_->calibrate_and_read(X) : layer_->read(X);
   } catch (const InputError& e) {
     throw InputError("xbar layer " + name_ + ": " + e.what());
   }
@@ -249,14 +249,10 @@ at::Tensor XbarLayer::linear(const at::Tensor& x, const at::Tensor& weight, cons
   const at::Tensor xc = float_contiguous(x, "xbar layer " + name_ + ": input");
   const Eigen::Map<const RowMatrixXf> X = eigen_view(xc);
   // adc.range = calibrated: ranges come from a calibration pass only; an empty batch reads nothing.
-  if (X.rows() > 0) {
-    if (calibrating_ && needs_ranges(cfg_, mode_)) {
-      layer_->calibrate(X);
-      adc_lsbs_ = layer_->adc_lsbs();
-    }
-    require_ranges();
-  }
-  RowMatrixXf Y = read_named(X);
+  const bool calibrate = X.rows() > 0 && calibrating_ && needs_ranges(cfg_, mode_);
+  if (X.rows() > 0 && !calibrate) require_ranges();
+  RowMatrixXf Y = read_named(X, calibrate);
+  if (calibrate) adc_lsbs_ = layer_->adc_lsbs();
   reads_ = int64_t(layer_->read_index());
   return to_tensor(std::move(Y), x.scalar_type());
 }

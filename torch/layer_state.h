@@ -107,7 +107,8 @@ class XbarLayer : public torch::CustomClassHolder {
  private:
   void ensure_layer();
   void add_counters(const LayerCounters& c);
-  RowMatrixXf read_named(const Eigen::Ref<const RowMatrixXf>& X);  // layer_->read; errors name this layer
+  // layer_->read (after layer_->calibrate on the same inputs when calibrate_first); errors name this layer
+  RowMatrixXf read_named(const Eigen::Ref<const RowMatrixXf>& X, bool calibrate_first = false);
   bool has_ranges() const;  // ranges present or none needed (caller holds mu_)
   void require_ranges() const;                          // throws when needed and absent
   void calibrate_operand(const Eigen::Ref<const RowMatrixXf>& a);       // attention, calibration mode
