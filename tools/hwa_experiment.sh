@@ -22,6 +22,6 @@ run() {  # name model policy epochs [extra HWA options]
 }
 # ONLY=<name> runs one of them.
 want() { [ "${ONLY:-all}" = all ] || [ "${ONLY}" = "$1" ]; }
-want cnn_pcm && run cnn_pcm data/models/cnn.pt data/policies/pcm_adc6.toml 1 --t-train 86400 --fixed-ranges
-want cnn7k_prop03 && run cnn7k_prop03 data/models/cnn7k.pt data/policies/prop03_adc6.toml 2 --fixed-ranges
-want vit_pcm && run vit_pcm data/models/vit.pt data/policies/pcm_adc6.toml 1 --t-train 86400 --fixed-ranges --max-examples 20000
+if want cnn_pcm; then run cnn_pcm data/models/cnn.pt data/policies/pcm_adc6.toml 1 --t-train 86400 --fixed-ranges; fi
+if want cnn7k_prop03; then run cnn7k_prop03 data/models/cnn7k.pt data/policies/prop03_adc6.toml 2 --fixed-ranges; fi
+if want vit_pcm; then run vit_pcm data/models/vit.pt data/policies/pcm_adc6.toml 1 --t-train 86400 --fixed-ranges --max-examples 20000; fi
