@@ -54,11 +54,11 @@ void AnalogLayer::check_programmed(const char* what) const {
   if (tiles_.empty()) throw InputError(std::string(what) + ": layer is not programmed (call program first)");
 }
 
-void AnalogLayer::check_input(const Eigen::Ref<const RowMatrixXf>& X, const char* what) const {
+void AnalogLayer::check_input(const Eigen::Ref<const RowMatrixXf>& X, const char* what, bool finite) const {
   check_programmed(what);
   if (X.cols() != in_)
     throw InputError("X has " + std::to_string(X.cols()) + " columns, the layer has " + std::to_string(in_) + " inputs");
-  check_finite(X, "X");
+  if (finite) check_finite(X, "X");
 }
 
 void AnalogLayer::program(const Eigen::Ref<const RowMatrixXf>& W, const float* bias, uint64_t chip) {
@@ -214,7 +214,7 @@ std::string AnalogLayer::nonfinite_output(const Eigen::Ref<const RowMatrixXf>& Y
 }
 
 RowMatrixXf AnalogLayer::read(const Eigen::Ref<const RowMatrixXf>& X, bool reuse_products) {
-  check_input(X, "read");
+  check_input(X, "read", !reuse_products);  // reusing: calibrate() checked the same X
   const ReadRequest request{ReadKind::user, read_index_, false, reuse_products};
   ReadOutput out;
   if (!cfg_.outliers.inputs() && outliers_.digital_weights() == 0) {

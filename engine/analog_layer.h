@@ -90,8 +90,9 @@ class AnalogLayer {
  private:
   void program_with(const Eigen::Ref<const RowMatrixXf>& W, const float* bias, uint64_t chip, std::vector<Tile>* earlier);
   void check_programmed(const char* what) const;
-  // Programmed, X has in_features columns, every entry finite (the read kernel relies on it).
-  void check_input(const Eigen::Ref<const RowMatrixXf>& X, const char* what) const;
+  // Programmed, X has in_features columns, every entry finite (the read kernel relies on it; not
+  // checked again when `finite` is false: the caller checked this X).
+  void check_input(const Eigen::Ref<const RowMatrixXf>& X, const char* what, bool finite = true) const;
   std::string nonfinite_output(const Eigen::Ref<const RowMatrixXf>& Y) const;
   ReadOutput run(ReadRequest request, const Eigen::Ref<const RowMatrixXf>& X, const ReadState& state);
   void calibrate(const Eigen::Ref<const RowMatrixXf>& X, bool keep_products);

@@ -143,7 +143,14 @@ ReadOutput ReadKernel::run(const ReadTarget& target, ReadRequest request, const 
     throw InputError("read: adc.range = calibrated but calibrate() was not run");
   if (!calibration) out.Y.resize(B, target.out);  // every element is written once by the item that owns it
   RowMatrixXf& Y = out.Y;
-  dac_convert(cfg.dac, X, dac_);
+  // The user read after a keeping calibration of the same inputs takes its DAC output too, unless
+  // another read converted inputs in between.
+  const bool dac_kept = request.kind == ReadKind::user && request.reuse_products && kept_.dac_of == &target.state &&
+                        kept_.batch == B;
+  if (!dac_kept) {
+    dac_convert(cfg.dac, X, dac_);
+    kept_.dac_of = nullptr;
+  }
   const DacOutput& in = dac_;
   const int K = int(in.weight.size());
   const SliceLayout lay = slice_layout(cfg.mapping);
@@ -181,9 +188,9 @@ ReadOutput ReadKernel::run(const ReadTarget& target, ReadRequest request, const 
   const bool reuse = request.kind == ReadKind::user && request.reuse_products && kept_.state == &target.state &&
                      kept_.batch == B && kept_.products.size() == size_t(n_items) * n_slices;
   if (calibration) kept_ = {};
+  if (calibration && request.keep_products) kept_.dac_of = &target.state, kept_.batch = B;
   if (keep) {
     kept_.state = &target.state;
-    kept_.batch = B;
     kept_.products.resize(size_t(n_items) * n_slices);
     if (noisy) kept_.variances.resize(kept_.products.size()), kept_.ref_variances.resize(kept_.products.size());
   }
@@ -307,7 +314,7 @@ ReadOutput ReadKernel::run(const ReadTarget& target, ReadRequest request, const 
     for (LargestSelector& l : all) out.full_scales.push_back(l.value());
     for (int th = 0; th < threads; ++th) scratch_[size_t(th)].largest = {};  // release the buffers
   }
-  if (reuse) kept_ = {};
+  if (reuse || dac_kept) kept_ = {};
   out.saturations = sat;
   out.conversions = conv;
   if (count)

@@ -26,8 +26,9 @@ struct ReadRequest {
   uint64_t index = 0;  // user: read number since programming; drift_reference: bits of the read
                        // time; calibration: unused (its streams are those of user read 2^64 - 1)
   // A calibration read followed by a user read of the same inputs (a forward that calibrates):
-  // the calibration keeps its array products and read-noise variances (when they fit in
-  // kKeptProductsLimit bytes) and the user read takes them instead of computing them again. Only
+  // the calibration keeps its DAC output (unless another read converts inputs in between), array
+  // products and read-noise variances (when they fit in kKeptProductsLimit bytes), and the user
+  // read takes them instead of computing them again. Only
   // the noise draws differ between the two reads, so the outputs are those of two separate reads.
   bool keep_products = false;   // calibration
   bool reuse_products = false;  // user: the inputs are those of the calibration that kept them
@@ -89,6 +90,7 @@ class ReadKernel {
   // Products of the last calibration read with keep_products, per (work item, tile slice).
   struct KeptProducts {
     const ReadState* state = nullptr;
+    const ReadState* dac_of = nullptr;  // dac_ holds the kept calibration's inputs (no read since)
     Eigen::Index batch = -1;
     std::vector<RowMatrixXf> products, variances;
     std::vector<Eigen::VectorXf> ref_variances;

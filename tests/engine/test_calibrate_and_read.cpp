@@ -1,6 +1,7 @@
 // calibrate_and_read (a forward that calibrates on its own batch, computing the array products
-// once) against calibrate then read on a second layer of the same chip: the same ADC ranges,
-// outputs and counters, bit for bit, and the same again on the next read (nothing kept leaks).
+// and converting the inputs once) against calibrate then read on a second layer of the same chip:
+// the same ADC ranges, outputs and counters, bit for bit, and the same again on the next read
+// (nothing kept leaks).
 #include <doctest/doctest.h>
 
 #include "engine/analog_layer.h"
@@ -43,6 +44,8 @@ TEST_CASE("calibrate_and_read equals calibrate then read, bit for bit") {
       {"offset mapping (reference column noise)", [](XbarConfig& c) { c.mapping.mapping = SignedMapping::offset; }},
       {"no read noise", [](XbarConfig& c) { c.device.read_noise_scale = 0; }},
       {"two threads", [](XbarConfig& c) { c.run.threads = 2; }},
+      {"drift compensation (reference reads between calibration and read)",
+       [](XbarConfig& c) { c.drift_compensation.mode = DriftCompensationMode::column; }},
   };
   const RowMatrixXf W = random_matrix(20, 40, 1), X = random_matrix(300, 40, 2), X2 = random_matrix(7, 40, 3);
   for (const Case& k : cases) {
