@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
+
+#include "common/fast_math.h"
 
 namespace xbar {
-
 
 const std::vector<Field<DacConfig>>& DacConfig::fields() {
   using D = DacConfig;
@@ -39,29 +39,13 @@ double DacConfig::unit() const {
   return 1.0 / (std::ldexp(1.0, slices() > 1 ? slice_bits : magnitude_bits()) - 1.0);
 }
 
-namespace {
-// max |x_i| of finite floats: their magnitude bits order like the magnitudes as unsigned
-// integers, and an integer maximum vectorizes (a float one does not without -ffast-math).
-float abs_max(const float* x, Eigen::Index n) {
-  uint32_t m = 0;
-  for (Eigen::Index i = 0; i < n; ++i) {
-    uint32_t b;
-    std::memcpy(&b, x + i, 4);
-    m = std::max(m, b & 0x7FFFFFFFu);
-  }
-  float r;
-  std::memcpy(&r, &m, 4);
-  return r;
-}
-}  // namespace
-
 DacOutput dac_convert(const DacConfig& cfg, const Eigen::Ref<const RowMatrixXf>& x) {
   DacOutput out;
   dac_convert(cfg, x, out);
   return out;
 }
 
-// x is finite: the layer checks its inputs (abs_max relies on it).
+// x is finite: the layer checks its inputs (fastm::abs_max relies on it).
 void dac_convert(const DacConfig& cfg, const Eigen::Ref<const RowMatrixXf>& x, DacOutput& out) {
   const Eigen::Index B = x.rows(), N = x.cols();
   const int K = cfg.slices();
@@ -90,7 +74,7 @@ void dac_convert(const DacConfig& cfg, const Eigen::Ref<const RowMatrixXf>& x, D
     const float* xr = x.row(b).data();
     double r = cfg.static_range;
     if (absmax) {
-      r = double(abs_max(xr, N));
+      r = double(fastm::abs_max(xr, size_t(N)));
       if (r == 0) r = 1;  // an all-zero vector reads as zero at any scale
     }
     out.scale[b] = float(r);

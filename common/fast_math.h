@@ -5,6 +5,7 @@
 // within 2e-7 absolute.
 #pragma once
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -69,5 +70,19 @@ inline float unit_f(uint32_t w) { return (float(w >> 9) + 0.5f) * (1.0f / 838860
 
 // Box-Muller radius squared, -2 ln u, from a word's uniform (finite: radii reach 5.8).
 inline float bm_radius2(uint32_t w) { return -2.0f * log_pos(unit_f(w)); }
+
+// max |x_i| over n finite floats (0 when n = 0): their magnitude bits order like the magnitudes as
+// unsigned integers, and an integer maximum vectorizes (a float one does not without -ffast-math).
+inline float abs_max(const float* x, size_t n) {
+  uint32_t m = 0;
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t b;
+    std::memcpy(&b, x + i, 4);
+    m = std::max(m, b & 0x7FFFFFFFu);
+  }
+  float r;
+  std::memcpy(&r, &m, 4);
+  return r;
+}
 
 }  // namespace xbar::fastm

@@ -9,10 +9,11 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <functional>
 #include <limits>
 #include <vector>
+
+#include "common/fast_math.h"
 
 namespace xbar {
 
@@ -27,23 +28,12 @@ class LargestSelector {
     }
   }
   // Adds |v[i]| for i < n (finite values). Blocks whose largest magnitude is at or below the floor
-  // are skipped whole: the magnitude bits of finite floats order like the magnitudes as unsigned
-  // integers, and an integer maximum vectorizes.
+  // are skipped whole (a vectorized maximum).
   void add_abs(const float* v, size_t n) {
     constexpr size_t kBlock = 64;
     for (size_t b = 0; b < n; b += kBlock) {
       const size_t e = std::min(n, b + kBlock);
-      if (floor_ >= 0.0f) {
-        uint32_t m = 0;
-        for (size_t i = b; i < e; ++i) {
-          uint32_t bits;
-          std::memcpy(&bits, v + i, 4);
-          m = std::max(m, bits & 0x7FFFFFFFu);
-        }
-        float largest;
-        std::memcpy(&largest, &m, 4);
-        if (largest <= floor_) continue;
-      }
+      if (floor_ >= 0.0f && fastm::abs_max(v + b, e - b) <= floor_) continue;
       for (size_t i = b; i < e; ++i) add(std::abs(v[i]));
     }
   }

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "common/fast_math.h"
 
@@ -64,4 +65,22 @@ TEST_CASE("uniforms from words are inside (0, 1) at both ends") {
   CHECK(fastm::unit_f(0xFFFFFFFFu) < 1.0f);
   CHECK(std::isfinite(fastm::bm_radius2(0u)));
   CHECK(fastm::bm_radius2(0xFFFFFFFFu) >= 0.0f);
+}
+
+TEST_CASE("abs_max: the largest magnitude, as a plain loop over std::abs finds it") {
+  // Signs, signed zeros, subnormals, the largest finite float, lengths around a vector width.
+  const float pool[] = {0.0f, -0.0f, 1.5f, -2.25f, 1e-40f, -3e-39f, 3.4028235e38f, -7.0f, 1e30f, -1e30f};
+  uint32_t state = 12345u;
+  for (size_t n = 0; n <= 70; ++n)
+    for (int rep = 0; rep < 20; ++rep) {
+      std::vector<float> x(n);
+      for (auto& v : x) {
+        state = state * 1664525u + 1013904223u;
+        v = pool[(state >> 16) % (rep < 10 ? 6 : 10)];
+      }
+      float ref = 0.0f;
+      for (float v : x) ref = std::max(ref, std::abs(v));
+      const float got = fastm::abs_max(x.data(), n);
+      CHECK(std::memcmp(&got, &ref, 4) == 0);
+    }
 }
