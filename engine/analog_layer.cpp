@@ -142,16 +142,17 @@ ReadOutput AnalogLayer::run(ReadRequest request, const Eigen::Ref<const RowMatri
   return kernel_.run(target, request, X);
 }
 
-void AnalogLayer::calibrate(const Eigen::Ref<const RowMatrixXf>& X) { calibrate(X, false); }
+void AnalogLayer::calibrate(const Eigen::Ref<const RowMatrixXf>& X) { calibrate(X, nullptr); }
 
-RowMatrixXf AnalogLayer::read(const Eigen::Ref<const RowMatrixXf>& X) { return read(X, false); }
+RowMatrixXf AnalogLayer::read(const Eigen::Ref<const RowMatrixXf>& X) { return read(X, nullptr); }
 
 RowMatrixXf AnalogLayer::calibrate_and_read(const Eigen::Ref<const RowMatrixXf>& X) {
-  calibrate(X, true);
-  return read(X, true);
+  KeptProducts kept;
+  calibrate(X, &kept);
+  return read(X, &kept);
 }
 
-void AnalogLayer::calibrate(const Eigen::Ref<const RowMatrixXf>& X, bool keep_products) {
+void AnalogLayer::calibrate(const Eigen::Ref<const RowMatrixXf>& X, KeptProducts* kept) {
   check_input(X, "calibrate");
   // A range taken from no signal would be arbitrary (and stick to every later read).
   if (X.rows() == 0) throw InputError("calibrate: X has 0 rows; calibration needs at least one input vector");
@@ -161,9 +162,9 @@ void AnalogLayer::calibrate(const Eigen::Ref<const RowMatrixXf>& X, bool keep_pr
   if (cfg_.outliers.inputs()) {
     RowMatrixXf Xa = X;
     outliers_.apply(cfg_.outliers, Xa);  // calibrate on what the arrays will see
-    cal = run({ReadKind::calibration, 0, keep_products}, Xa, state_);
+    cal = run({ReadKind::calibration, 0, kept}, Xa, state_);
   } else {
-    cal = run({ReadKind::calibration, 0, keep_products}, X, state_);
+    cal = run({ReadKind::calibration, 0, kept}, X, state_);
   }
   counters_.dac_clipped += cal.dac_clipped;
   size_t k = 0;
@@ -213,9 +214,9 @@ std::string AnalogLayer::nonfinite_output(const Eigen::Ref<const RowMatrixXf>& Y
          " is not finite; first non-finite stage: " + stage;
 }
 
-RowMatrixXf AnalogLayer::read(const Eigen::Ref<const RowMatrixXf>& X, bool reuse_products) {
-  check_input(X, "read", !reuse_products);  // reusing: calibrate() checked the same X
-  const ReadRequest request{ReadKind::user, read_index_, false, reuse_products};
+RowMatrixXf AnalogLayer::read(const Eigen::Ref<const RowMatrixXf>& X, KeptProducts* kept) {
+  check_input(X, "read", !kept);  // taking kept products: calibrate() checked the same X
+  const ReadRequest request{ReadKind::user, read_index_, kept};
   ReadOutput out;
   if (!cfg_.outliers.inputs() && outliers_.digital_weights() == 0) {
     out = run(request, X, state_);

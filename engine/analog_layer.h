@@ -47,7 +47,7 @@ class AnalogLayer {
   // batch, calibrated or not). A non-finite output is an InputError naming the entry and stage.
   RowMatrixXf read(const Eigen::Ref<const RowMatrixXf>& X);
   // calibrate(X) then read(X), with the same results, computing the array products once
-  // (ReadRequest::keep_products): a forward that calibrates on its own batch.
+  // (KeptProducts): a forward that calibrates on its own batch.
   RowMatrixXf calibrate_and_read(const Eigen::Ref<const RowMatrixXf>& X);
 
   int in_features() const { return in_; }
@@ -95,8 +95,8 @@ class AnalogLayer {
   void check_input(const Eigen::Ref<const RowMatrixXf>& X, const char* what, bool finite = true) const;
   std::string nonfinite_output(const Eigen::Ref<const RowMatrixXf>& Y) const;
   ReadOutput run(ReadRequest request, const Eigen::Ref<const RowMatrixXf>& X, const ReadState& state);
-  void calibrate(const Eigen::Ref<const RowMatrixXf>& X, bool keep_products);
-  RowMatrixXf read(const Eigen::Ref<const RowMatrixXf>& X, bool reuse_products);
+  void calibrate(const Eigen::Ref<const RowMatrixXf>& X, KeptProducts* kept);
+  RowMatrixXf read(const Eigen::Ref<const RowMatrixXf>& X, KeptProducts* kept);
   // The drift-compensation reference read at t_s (waits for calibrate() when the ADC range is
   // calibrated).
   void update_compensation();

@@ -143,14 +143,15 @@ ReadOutput ReadKernel::run(const ReadTarget& target, ReadRequest request, const 
     throw InputError("read: adc.range = calibrated but calibrate() was not run");
   if (!calibration) out.Y.resize(B, target.out);  // every element is written once by the item that owns it
   RowMatrixXf& Y = out.Y;
-  // The user read after a keeping calibration of the same inputs takes its DAC output too, unless
-  // another read converted inputs in between.
-  const bool dac_kept = request.kind == ReadKind::user && request.reuse_products && kept_.dac_of == &target.state &&
-                        kept_.batch == B;
-  if (!dac_kept) {
-    dac_convert(cfg.dac, X, dac_);
-    kept_.dac_of = nullptr;
-  }
+  // The user read after a calibration that kept its products takes its DAC output (dac_ and the
+  // kept one swap buffers, so neither is reallocated).
+  KeptProducts* kept = request.kept;
+  const bool take = request.kind == ReadKind::user && kept && kept->batch >= 0;
+  if (take && kept->batch != B)
+    throw Error("read: products kept for a batch of " + std::to_string(kept->batch) + " taken by a batch of " +
+                std::to_string(B));
+  if (take) std::swap(dac_, kept->dac);
+  else dac_convert(cfg.dac, X, dac_);
   const DacOutput& in = dac_;
   const int K = int(in.weight.size());
   const SliceLayout lay = slice_layout(cfg.mapping);
@@ -184,15 +185,12 @@ ReadOutput ReadKernel::run(const ReadTarget& target, ReadRequest request, const 
       kept_bytes += int64_t(sizeof(float)) * K * B * tiles[ti].cols * (sr.S2.size() > 0 ? 2 : 1);
     }
   }
-  const bool keep = calibration && request.keep_products && kept_bytes <= kKeptProductsLimit;
-  const bool reuse = request.kind == ReadKind::user && request.reuse_products && kept_.state == &target.state &&
-                     kept_.batch == B && kept_.products.size() == size_t(n_items) * n_slices;
-  if (calibration) kept_ = {};
-  if (calibration && request.keep_products) kept_.dac_of = &target.state, kept_.batch = B;
+  const bool keep = calibration && kept && kept_bytes <= kKeptProductsLimit;
+  const bool reuse = take && kept->products.size() == size_t(n_items) * n_slices;
+  if (calibration && kept) *kept = KeptProducts{};
   if (keep) {
-    kept_.state = &target.state;
-    kept_.products.resize(size_t(n_items) * n_slices);
-    if (noisy) kept_.variances.resize(kept_.products.size()), kept_.ref_variances.resize(kept_.products.size());
+    kept->products.resize(size_t(n_items) * n_slices);
+    if (noisy) kept->variances.resize(kept->products.size()), kept->ref_variances.resize(kept->products.size());
   }
   const bool count = count_events_ && request.kind == ReadKind::user;
   std::vector<InputStats> stats;  // per batch chunk, shared by its column tiles
@@ -261,18 +259,18 @@ ReadOutput ReadKernel::run(const ReadTarget& target, ReadRequest request, const 
           continue;
         }
         const size_t kept_at = size_t(item) * n_slices + collect_k;
-        if (reuse) Yk.swap(kept_.products[kept_at]);
+        if (reuse) Yk.swap(kept->products[kept_at]);
         else Yk.noalias() = Vr * sr.A;
-        if (keep) kept_.products[kept_at] = Yk;
+        if (keep) kept->products[kept_at] = Yk;
         const uint64_t aid = t.arrays[s][0].id();
         if (sr.S2.size() > 0) {
           if (reuse) {
-            work.noise.Var.swap(kept_.variances[kept_at]);
-            work.noise.zref.swap(kept_.ref_variances[kept_at]);
+            work.noise.Var.swap(kept->variances[kept_at]);
+            work.noise.zref.swap(kept->ref_variances[kept_at]);
           } else {
             read_noise_variance(sr, Vr, work.noise);
           }
-          if (keep) kept_.variances[kept_at] = work.noise.Var, kept_.ref_variances[kept_at] = work.noise.zref;
+          if (keep) kept->variances[kept_at] = work.noise.Var, kept->ref_variances[kept_at] = work.noise.zref;
           add_read_noise(t, sr, CounterRng(keys.noise, aid), B, b0, K, nb, work.noise, Yk);
         }
         if (calibration) {
@@ -314,12 +312,15 @@ ReadOutput ReadKernel::run(const ReadTarget& target, ReadRequest request, const 
     for (LargestSelector& l : all) out.full_scales.push_back(l.value());
     for (int th = 0; th < threads; ++th) scratch_[size_t(th)].largest = {};  // release the buffers
   }
-  if (reuse || dac_kept) kept_ = {};
   out.saturations = sat;
   out.conversions = conv;
   if (count)
     for (const ReadEvents& e : item_events_) out.events.add(e);
   out.dac_clipped = in.clipped;
+  if (calibration && kept) {
+    kept->batch = B;
+    std::swap(dac_, kept->dac);
+  }
   return out;
 }
 

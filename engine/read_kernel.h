@@ -21,17 +21,26 @@ enum class ReadKind {
                     // streams indexed by the read time, so they never shift the user's reads
 };
 
+// What a calibration read hands to a user read of the same inputs that follows it (a forward that
+// calibrates on its own batch): the DAC output, and the array products and read-noise variances
+// when they fit in kKeptProductsLimit bytes. Only the noise draws differ between the two reads, so
+// the user read takes these instead of computing them again and its output is that of a separate
+// read. The caller owns it from the calibration to the user read; other reads in between (drift
+// compensation's reference reads) leave it alone.
+struct KeptProducts {
+  Eigen::Index batch = -1;  // -1: nothing kept (no calibration read ran)
+  DacOutput dac;
+  std::vector<RowMatrixXf> products, variances;  // per (work item, tile slice); empty: over the limit
+  std::vector<Eigen::VectorXf> ref_variances;
+};
+
+inline constexpr int64_t kKeptProductsLimit = int64_t(256) << 20;  // bytes
+
 struct ReadRequest {
   ReadKind kind = ReadKind::user;
   uint64_t index = 0;  // user: read number since programming; drift_reference: bits of the read
                        // time; calibration: unused (its streams are those of user read 2^64 - 1)
-  // A calibration read followed by a user read of the same inputs (a forward that calibrates):
-  // the calibration keeps its DAC output (unless another read converts inputs in between), array
-  // products and read-noise variances (when they fit in kKeptProductsLimit bytes), and the user
-  // read takes them instead of computing them again. Only
-  // the noise draws differ between the two reads, so the outputs are those of two separate reads.
-  bool keep_products = false;   // calibration
-  bool reuse_products = false;  // user: the inputs are those of the calibration that kept them
+  KeptProducts* kept = nullptr;  // calibration: filled; user: taken (X must be the calibration's)
 };
 
 // The programmed layer as a read sees it.
@@ -66,8 +75,6 @@ struct ReadOutput {
   ReadEvents events;  // user reads with event counting on; zero otherwise
 };
 
-inline constexpr int64_t kKeptProductsLimit = int64_t(256) << 20;  // bytes
-
 class ReadKernel {
  public:
   ReadKernel();
@@ -87,15 +94,6 @@ class ReadKernel {
   // every read (they are mmap-sized).
   std::vector<Scratch> scratch_;
   std::vector<ReadEvents> item_events_;
-  // Products of the last calibration read with keep_products, per (work item, tile slice).
-  struct KeptProducts {
-    const ReadState* state = nullptr;
-    const ReadState* dac_of = nullptr;  // dac_ holds the kept calibration's inputs (no read since)
-    Eigen::Index batch = -1;
-    std::vector<RowMatrixXf> products, variances;
-    std::vector<Eigen::VectorXf> ref_variances;
-  };
-  KeptProducts kept_;
   DacOutput dac_;  // the inputs' DAC output, kept for the same reason
   bool count_events_ = true;
 };
