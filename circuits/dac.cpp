@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "common/fast_math.h"
+#include "common/parallel.h"
 
 namespace xbar {
 
@@ -63,14 +64,14 @@ void dac_convert(const DacConfig& cfg, const Eigen::Ref<const RowMatrixXf>& x, D
   for (int k = 0; k < K; ++k)
     out.weight.push_back(sliced ? step * std::ldexp(1.0, kb * k) / levels : 1.0);
 
-  int64_t clipped = 0;
   const double lo = cfg.is_signed ? -1.0 : 0.0;
   const bool absmax = cfg.range == DacRange::absmax;
   const int64_t mask = (int64_t(1) << kb) - 1;
   // Rows are independent: parallel, each a pass over the row in double without temporaries
-  // (convolutions send many short rows).
-#pragma omp parallel for schedule(static) reduction(+ : clipped)
-  for (Eigen::Index b = 0; b < B; ++b) {
+  // (convolutions send many short rows); a small batch runs inline.
+  constexpr int64_t kShareElements = int64_t(1) << 15;
+  out.clipped = parallel_sum<int64_t>(B, omp_get_max_threads(), Split::even, int64_t(B) * N >= kShareElements,
+                                      [&](Eigen::Index b) {
     const float* xr = x.row(b).data();
     double r = cfg.static_range;
     if (absmax) {
@@ -100,9 +101,8 @@ void dac_convert(const DacConfig& cfg, const Eigen::Ref<const RowMatrixXf>& x, D
         for (int k = 0; k < K; ++k) out.stacked(k * B + b, i) = float(sign * double((m >> (kb * k)) & mask) / step);
       }
     }
-    clipped += row_clipped;
-  }
-  out.clipped = clipped;
+    return row_clipped;
+  });
 }
 
 }  // namespace xbar

@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "common/largest.h"
 #include "common/normal_fill.h"
+#include "common/parallel.h"
 #include "common/rng.h"
 
 namespace xbar {
@@ -23,6 +24,16 @@ Eigen::Index batch_chunk(Eigen::Index B, int64_t col_tiles) {
 }
 
 using VRef = Eigen::Ref<const RowMatrixXf, 0, Eigen::OuterStride<>>;
+
+// ADC saturations and conversions of work items.
+struct Counts {
+  int64_t sat = 0, conv = 0;
+  Counts& operator+=(const Counts& o) {
+    sat += o.sat;
+    conv += o.conv;
+    return *this;
+  }
+};
 
 struct NoiseScratch {
   RowMatrixXf V2, Var, Z;
@@ -163,7 +174,6 @@ ReadOutput ReadKernel::run(const ReadTarget& target, ReadRequest request, const 
   const Eigen::Index chunk = batch_chunk(B, int64_t(col_starts.size()));
   const Eigen::Index n_chunks = (B + chunk - 1) / chunk;
   const int64_t n_items = n_chunks * int64_t(col_starts.size());
-  int64_t sat = 0, conv = 0;
   const int threads = cfg.run.threads > 0 ? cfg.run.threads : omp_get_max_threads();
   if (int(scratch_.size()) < threads) scratch_.resize(size_t(threads));
   if (calibration) {
@@ -197,16 +207,15 @@ ReadOutput ReadKernel::run(const ReadTarget& target, ReadRequest request, const 
   if (count) {
     item_events_.assign(size_t(n_items), ReadEvents{});
     stats.resize(size_t(n_chunks));
-#pragma omp parallel for schedule(static) num_threads(threads)
-    for (Eigen::Index c = 0; c < n_chunks; ++c)
+    parallel_for(n_chunks, threads, Split::even, true, [&](int64_t c) {
       stats[size_t(c)] = input_stats(in.stacked, B, K, c * chunk, std::min(chunk, B - c * chunk));
+    });
   }
 
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) reduction(+ : sat, conv)
-  for (int64_t item = 0; item < n_items; ++item) {
-    // Products inside a work item run on its thread: the fixed GEMM blocking keeps results
-    // independent of the thread count. The setting belongs to this region's tasks only.
-    omp_set_num_threads(1);
+  // Products inside a work item run on its thread: the fixed GEMM blocking keeps results
+  // independent of the thread count.
+  const Counts counts = parallel_sum<Counts>(n_items, threads, Split::dynamic, true, [&](int64_t item) {
+    Counts n;
     const Eigen::Index b0 = (item / int64_t(col_starts.size())) * chunk;
     const Eigen::Index nb = std::min(chunk, B - b0);
     const int c0 = col_starts[item % int64_t(col_starts.size())];
@@ -286,25 +295,26 @@ ReadOutput ReadKernel::run(const ReadTarget& target, ReadRequest request, const 
             acc.array() += Yk.middleRows(k * nb, nb).array().rowwise() * Eigen::Map<const Eigen::ArrayXf>(factor.data(), t.cols).transpose();
           } else {
             const CounterRng rng(keys.adc, aid);
-            sat += adc_convert_add(cfg.adc, sr.lsb, sr.adc, Yk.middleRows(k * nb, nb), rng, uint64_t(k) * B + b0,
+            n.sat += adc_convert_add(cfg.adc, sr.lsb, sr.adc, Yk.middleRows(k * nb, nb), rng, uint64_t(k) * B + b0,
                                    uint64_t(t.cols), factor.data(), acc);
           }
         }
-        if (!cfg.adc.ideal()) conv += int64_t(K) * nb * t.cols;
+        if (!cfg.adc.ideal()) n.conv += int64_t(K) * nb * t.cols;
       }
       if (t_used) acc.array() += T.array().rowwise() * col_scale.transpose();
     }
-    if (calibration || !acc_used) continue;
+    if (calibration || !acc_used) return n;
     // Input unscaling (per vector), written once into Y.
     const Eigen::Map<const Eigen::ArrayXf> scale(in.scale.data() + b0, nb);
     auto Yb = Y.block(b0, c0, nb, acc.cols()).array();
     Yb = acc.array().colwise() * scale;
-    if (reference) continue;  // the reference response is compared without factors or bias
+    if (reference) return n;  // the reference response is compared without factors or bias
     // Drift compensation: digital, after the ADC and before the bias.
     if (!target.drift_factor.empty())
       Yb.rowwise() *= Eigen::Map<const Eigen::ArrayXf>(target.drift_factor.data() + c0, acc.cols()).transpose();
     Yb.rowwise() += Eigen::Map<const Eigen::ArrayXf>(target.bias.data() + c0, acc.cols()).transpose();
-  }
+    return n;
+  });
   if (calibration) {
     std::vector<LargestSelector>& all = scratch_[0].largest;
     for (int th = 1; th < threads; ++th)
@@ -312,8 +322,8 @@ ReadOutput ReadKernel::run(const ReadTarget& target, ReadRequest request, const 
     for (LargestSelector& l : all) out.full_scales.push_back(l.value());
     for (int th = 0; th < threads; ++th) scratch_[size_t(th)].largest = {};  // release the buffers
   }
-  out.saturations = sat;
-  out.conversions = conv;
+  out.saturations = counts.sat;
+  out.conversions = counts.conv;
   if (count)
     for (const ReadEvents& e : item_events_) out.events.add(e);
   out.dac_clipped = in.clipped;
