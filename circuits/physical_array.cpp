@@ -34,6 +34,18 @@ struct CellWalk {
     }
   }
 };
+
+// Stream s of array `id` on the chip.
+CounterRng array_stream(uint64_t chip_key, Stream s, uint64_t id) { return CounterRng(make_key(chip_key, stream_id(s)), id); }
+
+// Drift exponents of the 16 cells at stream indices k0.. with programmed conductances gp.
+void draw_drift_exponents(const CounterRng& rng, const DeviceModel& dev, uint64_t k0, const float* gp, float* nu) {
+  uint32_t w[4][kLanes];
+  float z[kLanes];
+  rng.lanes16(k0, w);
+  normal_cos16(w[0], w[1], z);
+  dev.sample_nu_n(kLanes, gp, z, nu);
+}
 }  // namespace
 
 PhysicalArray::PhysicalArray(uint64_t id, const Eigen::MatrixXf& cells, const DeviceModel& dev, uint64_t chip_key,
@@ -49,9 +61,34 @@ void PhysicalArray::grow(const Eigen::MatrixXf& cells) {
     throw InputError("PhysicalArray::grow: a " + std::to_string(rows) + " x " + std::to_string(cols) +
                                 " array cannot grow to " + std::to_string(cells.rows()) + " x " +
                                 std::to_string(cells.cols()) + (row_major ? " by rows" : " by columns"));
+  if (!keep_nu_) {  // first growth: keep the existing cells' exponents from now on
+    nu_.resize(rows, cols);
+    const CounterRng fault = array_stream(chip_key_, Stream::fault, id_);
+    const uint64_t n = uint64_t(rows) * uint64_t(cols);
+    uint32_t fw[4][kLanes];
+    Eigen::Index at[kLanes];
+    CellWalk walk{rows, cols, row_major};
+    for (uint64_t k0 = 0; k0 < n; k0 += kLanes) {
+      const int m = int(std::min<uint64_t>(kLanes, n - k0));
+      for (int l = 0; l < m; ++l, walk.next()) at[l] = walk.storage();
+      for (int l = m; l < kLanes; ++l) at[l] = at[0];
+      fault.lanes16(k0, fw);
+      keep_exponents(k0, m, at, fw[2]);
+    }
+    keep_nu_ = true;
+  }
   // Column-major storage: new columns append to it; new rows need the old values moved.
   g_prog_.conservativeResize(cells.rows(), cells.cols());
+  nu_.conservativeResize(cells.rows(), cells.cols());
   program_cells(cells, uint64_t(rows) * uint64_t(cols));
+}
+
+void PhysicalArray::keep_exponents(uint64_t k0, int m, const Eigen::Index* at, const uint32_t* fault_word) {
+  const double rate_stuck = device_->stuck_at_gmin_rate() + device_->stuck_at_gmax_rate();
+  float gp[kLanes], nu[kLanes];
+  for (int l = 0; l < kLanes; ++l) gp[l] = g_prog_.data()[at[l]];
+  draw_drift_exponents(array_stream(chip_key_, Stream::drift_exponent, id_), *device_, k0, gp, nu);
+  for (int l = 0; l < m; ++l) nu_.data()[at[l]] = CounterRng::unit(fault_word[l]) < rate_stuck ? -1.0f : nu[l];
 }
 
 void PhysicalArray::program_cells(const Eigen::MatrixXf& cells, uint64_t first) {
@@ -59,8 +96,7 @@ void PhysicalArray::program_cells(const Eigen::MatrixXf& cells, uint64_t first) 
   const float gmin = float(dev.g_min_uS()), dg = float(dev.g_max_uS() - dev.g_min_uS());
   const double rate_min = dev.stuck_at_gmin_rate(), rate_max = dev.stuck_at_gmax_rate();
   const bool levels = !dev.levels_uS().empty();
-  const CounterRng prog(make_key(chip_key_, stream_id(Stream::program)), id_),
-      fault(make_key(chip_key_, stream_id(Stream::fault)), id_);
+  const CounterRng prog = array_stream(chip_key_, Stream::program, id_), fault = array_stream(chip_key_, Stream::fault, id_);
   const float* c = cells.data();
   float* g_out = g_prog_.data();
   const uint64_t n = uint64_t(cells.size());
@@ -88,6 +124,7 @@ void PhysicalArray::program_cells(const Eigen::MatrixXf& cells, uint64_t first) 
       const double uf = CounterRng::unit(fw[2][l]);
       g_out[at[l]] = uf < rate_min ? gmin : (uf < rate_min + rate_max ? gmin + dg : g[l]);
     }
+    if (keep_nu_) keep_exponents(k0, m, at, fw[2]);
   }
 }
 
@@ -98,8 +135,8 @@ ArrayReadState PhysicalArray::drift_to(double t_s, const CellAges& ages, const W
   const double rate_stuck = dev.stuck_at_gmin_rate() + dev.stuck_at_gmax_rate();
   const bool read_noise = dev.read_scale > 0;
   const float read_scale = float(dev.read_scale);
-  const CounterRng nu_rng(make_key(chip_key_, stream_id(Stream::drift_exponent)), id_),
-      fault(make_key(chip_key_, stream_id(Stream::fault)), id_);
+  const CounterRng fault = array_stream(chip_key_, Stream::fault, id_),
+                   nu_rng = array_stream(chip_key_, Stream::drift_exponent, id_);
   const Eigen::Index rows = g_prog_.rows(), cols = g_prog_.cols();
   Eigen::MatrixXf g(rows, cols);
   ArrayReadState st;
@@ -107,14 +144,13 @@ ArrayReadState PhysicalArray::drift_to(double t_s, const CellAges& ages, const W
   const float* gp_all = g_prog_.data();
   float* g_all = g.data();
   float* var_all = st.noise_var.data();
-  uint32_t nw[4][kLanes], fw[4][kLanes];
-  float gp[kLanes], tc[kLanes], z[kLanes], nu[kLanes], gt[kLanes], sr[kLanes];
+  uint32_t fw[4][kLanes];
+  float gp[kLanes], tc[kLanes], nu[kLanes], gt[kLanes], sr[kLanes];
   const uint64_t n_cells = uint64_t(rows) * uint64_t(cols);
   Eigen::Index at[kLanes];
   CellWalk walk{rows, cols, order_ == CellOrder::row_major};
+  const float* nu_all = nu_.data();
   for (uint64_t k0 = 0; k0 < n_cells; k0 += kLanes) {
-    nu_rng.lanes16(k0, nw);
-    fault.lanes16(k0, fw);
     const int m = int(std::min<uint64_t>(kLanes, n_cells - k0));
     for (int l = 0; l < m; ++l, walk.next()) {
       at[l] = walk.storage();
@@ -123,14 +159,21 @@ ArrayReadState PhysicalArray::drift_to(double t_s, const CellAges& ages, const W
                     (ages.col_s.empty() ? 0.0 : ages.col_s[size_t(walk.j)]));
     }
     for (int l = m; l < kLanes; ++l) {  // lanes past the end repeat lane 0
+      at[l] = at[0];
       gp[l] = gp[0];
       tc[l] = tc[0];
     }
-    normal_cos16(nw[0], nw[1], z);
-    dev.sample_nu_n(kLanes, gp, z, nu);
+    // Exponents, -1 for stuck cells.
+    if (keep_nu_) {
+      for (int l = 0; l < kLanes; ++l) nu[l] = nu_all[at[l]];
+    } else {
+      fault.lanes16(k0, fw);
+      draw_drift_exponents(nu_rng, dev, k0, gp, nu);
+      for (int l = 0; l < kLanes; ++l) nu[l] = CounterRng::unit(fw[2][l]) < rate_stuck ? -1.0f : nu[l];
+    }
     for (int l = 0; l < kLanes; ++l) {
       // G(t) = G_prog ((t + t0) / t0)^-nu; stuck cells and cells not yet aged do not drift.
-      const bool drifts = tc[l] > 0 && CounterRng::unit(fw[2][l]) >= rate_stuck;
+      const bool drifts = tc[l] > 0 && nu[l] >= 0;
       const float e = drifts ? -nu[l] * fastm::log_pos(tc[l] * inv_t0 + 1.0f) : 0.0f;
       gt[l] = gp[l] * fastm::exp_f(e);
     }
@@ -141,15 +184,17 @@ ArrayReadState PhysicalArray::drift_to(double t_s, const CellAges& ages, const W
       var_all[at[l]] = sd * sd;
     }
   }
+  if (wires.ideal()) {  // the read matrix is the conductances themselves
+    st.M_uS = std::move(g);
+    return st;
+  }
   SolveStats solve;
   st.M_uS = array_read_matrix(g, wires, &solve);
   st.residual = solve.residual;
-  if (!wires.ideal()) {
-    // Both functions are ratios of conductances, so microsiemens serve as well as siemens.
-    const Eigen::MatrixXd gd = g.cast<double>(), md = st.M_uS.cast<double>();
-    st.ir_drop_severity = ir_drop_severity(gd, md);
-    if (read_noise) st.noise_var.array() *= read_noise_scale(gd, md).array().square().cast<float>();
-  }
+  // Both functions are ratios of conductances, so microsiemens serve as well as siemens.
+  const Eigen::MatrixXd gd = g.cast<double>(), md = st.M_uS.cast<double>();
+  st.ir_drop_severity = ir_drop_severity(gd, md);
+  if (read_noise) st.noise_var.array() *= read_noise_scale(gd, md).array().square().cast<float>();
   return st;
 }
 

@@ -2,7 +2,9 @@
 // the matrix a read multiplies by and the read-noise variance of every cell.
 // Programming draws each cell's error and stuck-at fault from the chip's random streams keyed by
 // the array id, and drift_to(t) redraws the same drift exponents at every call, so the read state
-// is a function of (chip, id, t) alone and never stored twice.
+// is a function of (chip, id, t) alone and never stored twice. An array that grows (a KV-cache
+// operand, drifted again at every decode step as its cells age) keeps its cells' drift exponents
+// from its first growth instead (4 bytes per cell), with the same results.
 #pragma once
 #include <Eigen/Dense>
 #include <cstdint>
@@ -45,7 +47,8 @@ class PhysicalArray {
   // columns in column_major order, new rows in row_major order (the other extent stays). Each new
   // cell draws what it would in an array constructed from `cells`, so the result equals that
   // array's bit for bit when the existing cells' targets are cells' top-left block.
-  // InputError when the shape does not grow that way.
+  // InputError when the shape does not grow that way. From the first growth on, the array keeps
+  // its cells' drift exponents.
   void grow(const Eigen::MatrixXf& cells);
 
   uint64_t id() const { return id_; }
@@ -55,12 +58,17 @@ class PhysicalArray {
 
  private:
   void program_cells(const Eigen::MatrixXf& cells, uint64_t first);  // stream indices first .. end
+  // Stores the drift exponents (-1: stuck) of the cells at stream indices k0 .. k0 + m - 1 (storage
+  // positions at[0 .. 15], lanes past m repeating lane 0) given their fault-stream words.
+  void keep_exponents(uint64_t k0, int m, const Eigen::Index* at, const uint32_t* fault_word);
 
   uint64_t id_;
   const DeviceModel* device_;
   uint64_t chip_key_;
   CellOrder order_;
   Eigen::MatrixXf g_prog_;  // programmed conductances (uS)
+  bool keep_nu_ = false;
+  Eigen::MatrixXf nu_;  // kept drift exponents, -1 for stuck cells (keep_nu_ only)
 };
 
 }  // namespace xbar
