@@ -4,6 +4,7 @@
 
 #include <Eigen/Dense>
 #include <cmath>
+#include <memory>
 
 #include "circuits/physical_array.h"
 #include "circuits/rng_streams.h"
@@ -23,6 +24,15 @@ DeviceConfig drift_device() {
   d.normal.read_sigma_uS = 0.5;
   d.normal.t0_s = 20.0;
   return d;
+}
+
+// PCM with stuck-at-g_min / g_max rates.
+std::unique_ptr<DeviceModel> pcm_with_faults(double at_gmin, double at_gmax) {
+  DeviceConfig c;
+  c.model = DeviceKind::pcm;
+  c.stuck_at_gmin_rate = at_gmin;
+  c.stuck_at_gmax_rate = at_gmax;
+  return make_device(c);
 }
 
 Eigen::MatrixXf ramp_cells(int rows, int cols) {
@@ -116,11 +126,7 @@ TEST_CASE("physical array: each cell's programming, fault and drift draws are el
   // programming noise, drift, read noise and stuck cells; 7 x 5 = 35 cells, not a multiple of 16.
   // Tolerance 1e-5 relative (doctest's Approx, floor 1e-5 uS): float storage (6e-8), float normals
   // (abs 2e-6 times a sigma of ~1 uS) and the float drift factor (nu error ~1e-6 times ln(t / t0) ~ 5).
-  DeviceConfig c;
-  c.model = DeviceKind::pcm;
-  c.stuck_at_gmin_rate = 0.1;
-  c.stuck_at_gmax_rate = 0.1;
-  const auto dev = make_device(c);
+  const auto dev = pcm_with_faults(0.1, 0.1);
   const Eigen::MatrixXf cells = ramp_cells(7, 5);
   const uint64_t id = 12, chip = 4321;
   const PhysicalArray a(id, cells, *dev, chip);
@@ -155,10 +161,7 @@ TEST_CASE("physical array: a grown array keeps the draws of its cells in its str
   // Column-major order keeps the cells of existing columns when columns are added (K of a KV
   // cache), row-major those of existing rows when rows are added (V). The same cells, targets and
   // keys must give bit-identical programmed and drifted conductances and noise variances.
-  DeviceConfig c;
-  c.model = DeviceKind::pcm;
-  c.stuck_at_gmin_rate = 0.05;
-  const auto dev = make_device(c);
+  const auto dev = pcm_with_faults(0.05, 0.0);
   const Eigen::MatrixXf big = ramp_cells(9, 7);
   for (CellOrder order : {CellOrder::column_major, CellOrder::row_major}) {
     const bool rows_grow = order == CellOrder::row_major;
@@ -184,11 +187,7 @@ TEST_CASE("physical array: a grown array's kept drift exponents give the redrawn
   // PCM (exponents depend on each cell's programmed conductance), both fault kinds, ages per row
   // and column (some cells not yet aged), several times; growth in both orders, by nothing (the
   // array starts keeping) and by new cells (drawn kept), against arrays programmed whole.
-  DeviceConfig c;
-  c.model = DeviceKind::pcm;
-  c.stuck_at_gmin_rate = 0.04;
-  c.stuck_at_gmax_rate = 0.03;
-  const auto dev = make_device(c);
+  const auto dev = pcm_with_faults(0.04, 0.03);
   const Eigen::MatrixXf big = ramp_cells(11, 9);
   CellAges ages;
   for (int i = 0; i < 11; ++i) ages.row_s.push_back(i % 3 == 0 ? -1.0f : 0.3f * float(i));
