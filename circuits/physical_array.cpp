@@ -163,7 +163,7 @@ ArrayReadState PhysicalArray::drift_to(double t_s, const CellAges& ages, const W
       gp[l] = gp[0];
       tc[l] = tc[0];
     }
-    // Exponents, -1 for stuck cells.
+    // Exponents, -1 for stuck cells (device exponents are >= 0 or NaN, which must still propagate).
     if (keep_nu_) {
       for (int l = 0; l < kLanes; ++l) nu[l] = nu_all[at[l]];
     } else {
@@ -173,7 +173,7 @@ ArrayReadState PhysicalArray::drift_to(double t_s, const CellAges& ages, const W
     }
     for (int l = 0; l < kLanes; ++l) {
       // G(t) = G_prog ((t + t0) / t0)^-nu; stuck cells and cells not yet aged do not drift.
-      const bool drifts = tc[l] > 0 && nu[l] >= 0;
+      const bool drifts = tc[l] > 0 && !(nu[l] < 0);
       const float e = drifts ? -nu[l] * fastm::log_pos(tc[l] * inv_t0 + 1.0f) : 0.0f;
       gt[l] = gp[l] * fastm::exp_f(e);
     }
