@@ -38,13 +38,17 @@ struct CellWalk {
 // Stream s of array `id` on the chip.
 CounterRng array_stream(uint64_t chip_key, Stream s, uint64_t id) { return CounterRng(make_key(chip_key, stream_id(s)), id); }
 
-// Drift exponents of the 16 cells at stream indices k0.. with programmed conductances gp.
-void draw_drift_exponents(const CounterRng& rng, const DeviceModel& dev, uint64_t k0, const float* gp, float* nu) {
+// Drift exponents of the 16 cells at stream indices k0.. with programmed conductances gp, -1 for
+// the cells their fault-stream words mark stuck (device exponents are >= 0 or NaN).
+void drift_exponents(const CounterRng& nu_rng, const DeviceModel& dev, uint64_t k0, const float* gp,
+                     const uint32_t* fault_word, float* nu) {
   uint32_t w[4][kLanes];
   float z[kLanes];
-  rng.lanes16(k0, w);
+  nu_rng.lanes16(k0, w);
   normal_cos16(w[0], w[1], z);
   dev.sample_nu_n(kLanes, gp, z, nu);
+  const double rate_stuck = dev.stuck_at_gmin_rate() + dev.stuck_at_gmax_rate();
+  for (int l = 0; l < kLanes; ++l) nu[l] = CounterRng::unit(fault_word[l]) < rate_stuck ? -1.0f : nu[l];
 }
 }  // namespace
 
@@ -63,7 +67,8 @@ void PhysicalArray::grow(const Eigen::MatrixXf& cells) {
                                 std::to_string(cells.cols()) + (row_major ? " by rows" : " by columns"));
   if (!keep_nu_) {  // first growth: keep the existing cells' exponents from now on
     nu_.resize(rows, cols);
-    const CounterRng fault = array_stream(chip_key_, Stream::fault, id_);
+    const CounterRng fault = array_stream(chip_key_, Stream::fault, id_),
+                     nu_rng = array_stream(chip_key_, Stream::drift_exponent, id_);
     const uint64_t n = uint64_t(rows) * uint64_t(cols);
     uint32_t fw[4][kLanes];
     Eigen::Index at[kLanes];
@@ -73,7 +78,7 @@ void PhysicalArray::grow(const Eigen::MatrixXf& cells) {
       for (int l = 0; l < m; ++l, walk.next()) at[l] = walk.storage();
       for (int l = m; l < kLanes; ++l) at[l] = at[0];
       fault.lanes16(k0, fw);
-      keep_exponents(k0, m, at, fw[2]);
+      keep_exponents(nu_rng, k0, m, at, fw[2]);
     }
     keep_nu_ = true;
   }
@@ -83,12 +88,12 @@ void PhysicalArray::grow(const Eigen::MatrixXf& cells) {
   program_cells(cells, uint64_t(rows) * uint64_t(cols));
 }
 
-void PhysicalArray::keep_exponents(uint64_t k0, int m, const Eigen::Index* at, const uint32_t* fault_word) {
-  const double rate_stuck = device_->stuck_at_gmin_rate() + device_->stuck_at_gmax_rate();
+void PhysicalArray::keep_exponents(const CounterRng& nu_rng, uint64_t k0, int m, const Eigen::Index* at,
+                                   const uint32_t* fault_word) {
   float gp[kLanes], nu[kLanes];
   for (int l = 0; l < kLanes; ++l) gp[l] = g_prog_.data()[at[l]];
-  draw_drift_exponents(array_stream(chip_key_, Stream::drift_exponent, id_), *device_, k0, gp, nu);
-  for (int l = 0; l < m; ++l) nu_.data()[at[l]] = CounterRng::unit(fault_word[l]) < rate_stuck ? -1.0f : nu[l];
+  drift_exponents(nu_rng, *device_, k0, gp, fault_word, nu);
+  for (int l = 0; l < m; ++l) nu_.data()[at[l]] = nu[l];
 }
 
 void PhysicalArray::program_cells(const Eigen::MatrixXf& cells, uint64_t first) {
@@ -96,7 +101,8 @@ void PhysicalArray::program_cells(const Eigen::MatrixXf& cells, uint64_t first) 
   const float gmin = float(dev.g_min_uS()), dg = float(dev.g_max_uS() - dev.g_min_uS());
   const double rate_min = dev.stuck_at_gmin_rate(), rate_max = dev.stuck_at_gmax_rate();
   const bool levels = !dev.levels_uS().empty();
-  const CounterRng prog = array_stream(chip_key_, Stream::program, id_), fault = array_stream(chip_key_, Stream::fault, id_);
+  const CounterRng prog = array_stream(chip_key_, Stream::program, id_), fault = array_stream(chip_key_, Stream::fault, id_),
+                   nu_rng = array_stream(chip_key_, Stream::drift_exponent, id_);
   const float* c = cells.data();
   float* g_out = g_prog_.data();
   const uint64_t n = uint64_t(cells.size());
@@ -124,7 +130,7 @@ void PhysicalArray::program_cells(const Eigen::MatrixXf& cells, uint64_t first) 
       const double uf = CounterRng::unit(fw[2][l]);
       g_out[at[l]] = uf < rate_min ? gmin : (uf < rate_min + rate_max ? gmin + dg : g[l]);
     }
-    if (keep_nu_) keep_exponents(k0, m, at, fw[2]);
+    if (keep_nu_) keep_exponents(nu_rng, k0, m, at, fw[2]);
   }
 }
 
@@ -132,7 +138,6 @@ ArrayReadState PhysicalArray::drift_to(double t_s, const CellAges& ages, const W
   const DeviceModel& dev = *device_;
   const float dg = float(dev.g_max_uS() - dev.g_min_uS());
   const float inv_t0 = float(1.0 / dev.t0_s());
-  const double rate_stuck = dev.stuck_at_gmin_rate() + dev.stuck_at_gmax_rate();
   const bool read_noise = dev.read_scale > 0;
   const float read_scale = float(dev.read_scale);
   const CounterRng fault = array_stream(chip_key_, Stream::fault, id_),
@@ -163,16 +168,15 @@ ArrayReadState PhysicalArray::drift_to(double t_s, const CellAges& ages, const W
       gp[l] = gp[0];
       tc[l] = tc[0];
     }
-    // Exponents, -1 for stuck cells (device exponents are >= 0 or NaN, which must still propagate).
     if (keep_nu_) {
       for (int l = 0; l < kLanes; ++l) nu[l] = nu_all[at[l]];
     } else {
       fault.lanes16(k0, fw);
-      draw_drift_exponents(nu_rng, dev, k0, gp, nu);
-      for (int l = 0; l < kLanes; ++l) nu[l] = CounterRng::unit(fw[2][l]) < rate_stuck ? -1.0f : nu[l];
+      drift_exponents(nu_rng, dev, k0, gp, fw[2], nu);
     }
     for (int l = 0; l < kLanes; ++l) {
-      // G(t) = G_prog ((t + t0) / t0)^-nu; stuck cells and cells not yet aged do not drift.
+      // G(t) = G_prog ((t + t0) / t0)^-nu; stuck cells and cells not yet aged do not drift (a NaN
+      // exponent drifts: it must reach the layer's non-finite check).
       const bool drifts = tc[l] > 0 && !(nu[l] < 0);
       const float e = drifts ? -nu[l] * fastm::log_pos(tc[l] * inv_t0 + 1.0f) : 0.0f;
       gt[l] = gp[l] * fastm::exp_f(e);

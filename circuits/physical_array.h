@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "circuits/parasitics.h"
+#include "common/rng.h"
 #include "devices/device_model.h"
 
 namespace xbar {
@@ -60,7 +61,7 @@ class PhysicalArray {
   void program_cells(const Eigen::MatrixXf& cells, uint64_t first);  // stream indices first .. end
   // Stores the drift exponents (-1: stuck) of the cells at stream indices k0 .. k0 + m - 1 (storage
   // positions at[0 .. 15], lanes past m repeating lane 0) given their fault-stream words.
-  void keep_exponents(uint64_t k0, int m, const Eigen::Index* at, const uint32_t* fault_word);
+  void keep_exponents(const CounterRng& nu_rng, uint64_t k0, int m, const Eigen::Index* at, const uint32_t* fault_word);
 
   uint64_t id_;
   const DeviceModel* device_;
