@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "circuits/crossbar.h"
 #include "circuits/rng_streams.h"
@@ -50,6 +51,21 @@ void drift_exponents(const CounterRng& nu_rng, const DeviceModel& dev, uint64_t 
   const double rate_stuck = dev.stuck_at_gmin_rate() + dev.stuck_at_gmax_rate();
   for (int l = 0; l < kLanes; ++l) nu[l] = CounterRng::unit(fault_word[l]) < rate_stuck ? -1.0f : nu[l];
 }
+// The read state of conductances g (noise variances in st) through the wires.
+ArrayReadState through_wires(Eigen::MatrixXf g, ArrayReadState st, const WireConfig& wires, bool read_noise) {
+  if (wires.ideal()) {  // the read matrix is the conductances themselves
+    st.M_uS = std::move(g);
+    return st;
+  }
+  SolveStats solve;
+  st.M_uS = array_read_matrix(g, wires, &solve);
+  st.residual = solve.residual;
+  // Both functions are ratios of conductances, so microsiemens serve as well as siemens.
+  const Eigen::MatrixXd gd = g.cast<double>(), md = st.M_uS.cast<double>();
+  st.ir_drop_severity = ir_drop_severity(gd, md);
+  if (read_noise) st.noise_var.array() *= read_noise_scale(gd, md).array().square().cast<float>();
+  return st;
+}
 }  // namespace
 
 PhysicalArray::PhysicalArray(uint64_t id, const Eigen::MatrixXf& cells, const DeviceModel& dev, uint64_t chip_key,
@@ -65,8 +81,12 @@ void PhysicalArray::grow(const Eigen::MatrixXf& cells) {
     throw InputError("PhysicalArray::grow: a " + std::to_string(rows) + " x " + std::to_string(cols) +
                                 " array cannot grow to " + std::to_string(cells.rows()) + " x " +
                                 std::to_string(cells.cols()) + (row_major ? " by rows" : " by columns"));
-  if (!keep_nu_) {  // first growth: keep the existing cells' exponents from now on
+  if (!keep_nu_) {  // first growth: keep the existing cells' exponents (and amplitudes) from now on
     nu_.resize(rows, cols);
+    const float g0 = float(device_->g_max_uS());
+    float a0;
+    keep_amp_ = device_->read_scale > 0 && device_->read_amp_n(1, &g0, &a0);
+    if (keep_amp_) amp_.resize(rows, cols);
     const CounterRng fault = array_stream(chip_key_, Stream::fault, id_),
                      nu_rng = array_stream(chip_key_, Stream::drift_exponent, id_);
     const uint64_t n = uint64_t(rows) * uint64_t(cols);
@@ -85,6 +105,7 @@ void PhysicalArray::grow(const Eigen::MatrixXf& cells) {
   // Column-major storage: new columns append to it; new rows need the old values moved.
   g_prog_.conservativeResize(cells.rows(), cells.cols());
   nu_.conservativeResize(cells.rows(), cells.cols());
+  if (keep_amp_) amp_.conservativeResize(cells.rows(), cells.cols());
   program_cells(cells, uint64_t(rows) * uint64_t(cols));
 }
 
@@ -94,6 +115,10 @@ void PhysicalArray::keep_exponents(const CounterRng& nu_rng, uint64_t k0, int m,
   for (int l = 0; l < kLanes; ++l) gp[l] = g_prog_.data()[at[l]];
   drift_exponents(nu_rng, *device_, k0, gp, fault_word, nu);
   for (int l = 0; l < m; ++l) nu_.data()[at[l]] = nu[l];
+  if (!keep_amp_) return;
+  float amp[kLanes];
+  device_->read_amp_n(kLanes, gp, amp);
+  for (int l = 0; l < m; ++l) amp_.data()[at[l]] = amp[l];
 }
 
 void PhysicalArray::program_cells(const Eigen::MatrixXf& cells, uint64_t first) {
@@ -146,6 +171,10 @@ ArrayReadState PhysicalArray::drift_to(double t_s, const CellAges& ages, const W
   Eigen::MatrixXf g(rows, cols);
   ArrayReadState st;
   st.noise_var.resize(rows, cols);
+  if (keep_nu_) {
+    drift_kept(t_s, ages, g, st.noise_var);
+    return through_wires(std::move(g), std::move(st), wires, read_noise);
+  }
   const float* gp_all = g_prog_.data();
   float* g_all = g.data();
   float* var_all = st.noise_var.data();
@@ -154,7 +183,6 @@ ArrayReadState PhysicalArray::drift_to(double t_s, const CellAges& ages, const W
   const uint64_t n_cells = uint64_t(rows) * uint64_t(cols);
   Eigen::Index at[kLanes];
   CellWalk walk{rows, cols, order_ == CellOrder::row_major};
-  const float* nu_all = nu_.data();
   for (uint64_t k0 = 0; k0 < n_cells; k0 += kLanes) {
     const int m = int(std::min<uint64_t>(kLanes, n_cells - k0));
     for (int l = 0; l < m; ++l, walk.next()) {
@@ -168,12 +196,8 @@ ArrayReadState PhysicalArray::drift_to(double t_s, const CellAges& ages, const W
       gp[l] = gp[0];
       tc[l] = tc[0];
     }
-    if (keep_nu_) {
-      for (int l = 0; l < kLanes; ++l) nu[l] = nu_all[at[l]];
-    } else {
-      fault.lanes16(k0, fw);
-      drift_exponents(nu_rng, dev, k0, gp, fw[2], nu);
-    }
+    fault.lanes16(k0, fw);
+    drift_exponents(nu_rng, dev, k0, gp, fw[2], nu);
     for (int l = 0; l < kLanes; ++l) {
       // G(t) = G_prog ((t + t0) / t0)^-nu; stuck cells and cells not yet aged do not drift (a NaN
       // exponent drifts: it must reach the layer's non-finite check).
@@ -188,18 +212,61 @@ ArrayReadState PhysicalArray::drift_to(double t_s, const CellAges& ages, const W
       var_all[at[l]] = sd * sd;
     }
   }
-  if (wires.ideal()) {  // the read matrix is the conductances themselves
-    st.M_uS = std::move(g);
-    return st;
-  }
-  SolveStats solve;
-  st.M_uS = array_read_matrix(g, wires, &solve);
-  st.residual = solve.residual;
-  // Both functions are ratios of conductances, so microsiemens serve as well as siemens.
-  const Eigen::MatrixXd gd = g.cast<double>(), md = st.M_uS.cast<double>();
-  st.ir_drop_severity = ir_drop_severity(gd, md);
-  if (read_noise) st.noise_var.array() *= read_noise_scale(gd, md).array().square().cast<float>();
-  return st;
+  return through_wires(std::move(g), std::move(st), wires, read_noise);
 }
+
+void PhysicalArray::drift_kept(double t_s, const CellAges& ages, Eigen::MatrixXf& g, Eigen::MatrixXf& var) const {
+  const DeviceModel& dev = *device_;
+  const float dg = float(dev.g_max_uS() - dev.g_min_uS());
+  const float inv_t0 = float(1.0 / dev.t0_s());
+  const bool read_noise = dev.read_scale > 0;
+  const float read_scale = float(dev.read_scale);
+  const Eigen::Index rows = g_prog_.rows(), cols = g_prog_.cols();
+  const bool per_row = !ages.row_s.empty(), per_col = !ages.col_s.empty();
+  // Time terms of one column's cells, the same expressions as the redrawing loop: read time, drift
+  // log-age and (factored read noise) 1/f factor. Recomputed per column only with column ages, and
+  // once per column, not per cell, without row ages.
+  const size_t n = size_t(rows);
+  std::vector<float> tc(n), lt(n), tf(n), sr(n);
+  auto terms = [&](Eigen::Index i, Eigen::Index j) {
+    tc[size_t(i)] = float(t_s + (per_row ? ages.row_s[size_t(i)] : 0.0) + (per_col ? ages.col_s[size_t(j)] : 0.0));
+    lt[size_t(i)] = fastm::log_pos(tc[size_t(i)] * inv_t0 + 1.0f);  // unused where tc <= 0
+    if (keep_amp_) tf[size_t(i)] = dev.read_time_factor(tc[size_t(i)]);
+  };
+  if (!read_noise) var.setZero();
+  for (Eigen::Index j = 0; j < cols; ++j) {
+    if (j == 0 || per_col) {
+      if (per_row) {
+        for (Eigen::Index i = 0; i < rows; ++i) terms(i, j);
+      } else if (rows > 0) {
+        terms(0, j);
+        std::fill(tc.begin() + 1, tc.end(), tc[0]);
+        std::fill(lt.begin() + 1, lt.end(), lt[0]);
+        std::fill(tf.begin() + 1, tf.end(), tf[0]);
+      }
+    }
+    const float* gp = g_prog_.data() + j * rows;
+    const float* nu = nu_.data() + j * rows;
+    float* gt = g.data() + j * rows;
+    for (Eigen::Index i = 0; i < rows; ++i) {
+      const bool drifts = tc[size_t(i)] > 0 && !(nu[i] < 0);  // as drift_to's loop
+      const float e = drifts ? -nu[i] * lt[size_t(i)] : 0.0f;
+      gt[i] = gp[i] * fastm::exp_f(e);
+    }
+    if (!read_noise) continue;
+    if (keep_amp_) {
+      const float* amp = amp_.data() + j * rows;
+      for (Eigen::Index i = 0; i < rows; ++i) sr[size_t(i)] = std::abs(gt[i]) * amp[i] * tf[size_t(i)];
+    } else {
+      dev.read_sigma_n(int(rows), gp, gt, tc.data(), sr.data());
+    }
+    float* v = var.data() + j * rows;
+    for (Eigen::Index i = 0; i < rows; ++i) {
+      const float sd = read_scale * sr[size_t(i)] / dg;
+      v[i] = sd * sd;
+    }
+  }
+}
+
 
 }  // namespace xbar

@@ -4,7 +4,9 @@
 // the array id, and drift_to(t) redraws the same drift exponents at every call, so the read state
 // is a function of (chip, id, t) alone and never stored twice. An array that grows (a KV-cache
 // operand, drifted again at every decode step as its cells age) keeps its cells' drift exponents
-// from its first growth instead (4 bytes per cell), with the same results.
+// from its first growth instead (4 bytes per cell), and for a device whose read noise factors
+// (DeviceModel::read_amp_n) each cell's read-noise amplitude (4 more), with the same results; its
+// drift then runs in storage order with the time terms taken once per row or column of equal age.
 #pragma once
 #include <Eigen/Dense>
 #include <cstdint>
@@ -62,6 +64,8 @@ class PhysicalArray {
   // Stores the drift exponents (-1: stuck) of the cells at stream indices k0 .. k0 + m - 1 (storage
   // positions at[0 .. 15], lanes past m repeating lane 0) given their fault-stream words.
   void keep_exponents(const CounterRng& nu_rng, uint64_t k0, int m, const Eigen::Index* at, const uint32_t* fault_word);
+  // drift_to's conductances and read-noise variances (dg units, before wires) from the kept cells.
+  void drift_kept(double t_s, const CellAges& ages, Eigen::MatrixXf& g, Eigen::MatrixXf& var) const;
 
   uint64_t id_;
   const DeviceModel* device_;
@@ -70,6 +74,8 @@ class PhysicalArray {
   Eigen::MatrixXf g_prog_;  // programmed conductances (uS)
   bool keep_nu_ = false;
   Eigen::MatrixXf nu_;  // kept drift exponents, -1 for stuck cells (keep_nu_ only)
+  bool keep_amp_ = false;
+  Eigen::MatrixXf amp_;  // kept read-noise amplitudes (keep_amp_ only)
 };
 
 }  // namespace xbar

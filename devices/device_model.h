@@ -42,6 +42,13 @@ class DeviceModel {
   virtual void program_n(int n, const float* g_target_uS, const float* z, const float* u, float* g_out_uS) const;
   virtual void sample_nu_n(int n, const float* g_uS, const float* z, float* nu) const;
   virtual void read_sigma_n(int n, const float* g_prog_uS, const float* g_now_uS, const float* t_s, float* sigma_uS) const;
+  // A read-noise law of the form sigma = |g_now| amp(g_prog) time(t) (PCM's 1/f law) lets an array
+  // whose cells stay (a KV cache, read again at every decode step) keep amp per cell and evaluate
+  // time once per token: read_amp_n fills amp[k] = amp(g_prog[k]) and returns true, and then
+  // read_sigma_n gives (|g_now| amp) * read_time_factor(t) bit for bit. The default: false (the
+  // law does not factor; read_sigma_n serves).
+  virtual bool read_amp_n(int /*n*/, const float* /*g_prog_uS*/, float* /*amp*/) const { return false; }
+  virtual float read_time_factor(float /*t_s*/) const { return 0.0f; }
 
   virtual double stuck_at_gmin_rate() const = 0;
   virtual double stuck_at_gmax_rate() const = 0;

@@ -85,19 +85,62 @@ void PcmDevice::sample_nu_n(int n, const float* g, const float* z, float* nu) co
   }
 }
 
+namespace {
+// ln((t + t_read) / (2 t_read)) as in pcm_1f_log, floored at 0 (no noise before one read pulse);
+// the inner floor keeps the log's argument normal.
+float read_time_log(float t) {
+  const float tr = float(kReadPulse_s);
+  return std::max(Fast::log(std::max((t + tr) / (2 * tr), 1e-30f)), 0.0f);
+}
+
+// The 1/f factors sqrt(read_time_log(t)) and read-noise amplitudes q_s(g) of 16 lanes. Every caller
+// runs these two compiled functions on whole 16-lane arrays, so a value's result does not depend on
+// its lane or the caller (Eigen's packet sqrt, with EIGEN_FAST_MATH, is not libm's to the last bit,
+// and a compiler may contract a vector loop's and a scalar loop's products differently).
+using Lanes = Eigen::Array<float, 16, 1>;
+[[gnu::noinline]] Lanes time_factor16(const Lanes& t) {
+  Lanes l;
+  for (int k = 0; k < 16; ++k) l[k] = read_time_log(t[k]);
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"  // GCC 12's AVX-512 sqrt intrinsic: "__m512 __Y = __Y"
+#endif
+  return l.sqrt();
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+}
+[[gnu::noinline]] Lanes amp16(const PcmDeviceConfig& p, const Lanes& g, float g_max) {
+  Lanes a;
+  for (int k = 0; k < 16; ++k) a[k] = read_q_law<Fast>(p, Fast::log(rel(g[k], g_max)));
+  return a;
+}
+// The first m <= 16 values of x in 16 lanes, the rest repeating x[0].
+Lanes lanes16(const float* x, int m) {
+  Lanes v = Lanes::Constant(x[0]);
+  for (int k = 1; k < m; ++k) v[k] = x[k];
+  return v;
+}
+}  // namespace
+
 void PcmDevice::read_sigma_n(int n, const float* gp, const float* gn, const float* t, float* out) const {
-  const float gm = float(g_max_), tr = float(kReadPulse_s);
+  const float gm = float(g_max_);
   for (int k0 = 0; k0 < n; k0 += 16) {
     const int m = std::min(16, n - k0);
-    Eigen::Array<float, 16, 1> l, a;
-    for (int k = 0; k < m; ++k) {
-      // ln((t + t_read) / (2 t_read)) as in pcm_1f_log; the floor keeps the log's argument normal.
-      const int c = k0 + k;
-      l[k] = std::max(Fast::log(std::max((t[c] + tr) / (2 * tr), 1e-30f)), 0.0f);
-      a[k] = std::abs(gn[c]) * read_q_law<Fast>(p_, Fast::log(rel(gp[c], gm)));
-    }
-    Eigen::Map<Eigen::ArrayXf>(out + k0, m) = a.head(m) * l.head(m).sqrt();
+    const Lanes r = time_factor16(lanes16(t + k0, m)), q = amp16(p_, lanes16(gp + k0, m), gm);
+    for (int k = 0; k < m; ++k) out[k0 + k] = std::abs(gn[k0 + k]) * q[k] * r[k];
   }
 }
+
+bool PcmDevice::read_amp_n(int n, const float* gp, float* amp) const {
+  for (int k0 = 0; k0 < n; k0 += 16) {
+    const int m = std::min(16, n - k0);
+    const Lanes q = amp16(p_, lanes16(gp + k0, m), float(g_max_));
+    for (int k = 0; k < m; ++k) amp[k0 + k] = q[k];
+  }
+  return true;
+}
+
+float PcmDevice::read_time_factor(float t) const { return time_factor16(Lanes::Constant(t))[0]; }
 
 }  // namespace xbar

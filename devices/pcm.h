@@ -22,6 +22,9 @@ class PcmDevice : public ParametricDevice {
   void program_n(int n, const float* g_target_uS, const float* z, const float* u, float* g_out_uS) const override;
   void sample_nu_n(int n, const float* g_uS, const float* z, float* nu) const override;
   void read_sigma_n(int n, const float* g_prog_uS, const float* g_now_uS, const float* t_s, float* sigma_uS) const override;
+  // The 1/f law factors: amp(g_prog) = q_s(g_prog), time(t) = sqrt(ln((t + t_read) / (2 t_read))).
+  bool read_amp_n(int n, const float* g_prog_uS, float* amp) const override;
+  float read_time_factor(float t_s) const override;
 
  private:
   PcmDeviceConfig p_;

@@ -5,6 +5,7 @@
 #include <Eigen/Dense>
 #include <cmath>
 #include <memory>
+#include <vector>
 
 #include "circuits/physical_array.h"
 #include "circuits/rng_streams.h"
@@ -184,33 +185,45 @@ TEST_CASE("physical array: a grown array keeps the draws of its cells in its str
 }
 
 TEST_CASE("physical array: a grown array's kept drift exponents give the redrawn ones' read states bit for bit") {
-  // PCM (exponents depend on each cell's programmed conductance), both fault kinds, ages per row
-  // and column (some cells not yet aged), several times; growth in both orders, by nothing (the
-  // array starts keeping) and by new cells (drawn kept), against arrays programmed whole.
-  const auto dev = pcm_with_faults(0.04, 0.03);
+  // PCM (exponents depend on each cell's programmed conductance; its read noise factors, so the
+  // kept array also keeps amplitudes) and the normal device (its read noise does not factor), both
+  // fault kinds; ages per row, per column or both (some cells not yet aged), several times; growth
+  // in both orders, by nothing (the array starts keeping) and by new cells (drawn kept), against
+  // arrays programmed whole.
+  DeviceConfig normal = drift_device();
+  normal.stuck_at_gmin_rate = 0.04;
+  normal.stuck_at_gmax_rate = 0.03;
+  const std::unique_ptr<DeviceModel> devices[] = {pcm_with_faults(0.04, 0.03), make_device(normal)};
   const Eigen::MatrixXf big = ramp_cells(11, 9);
-  CellAges ages;
-  for (int i = 0; i < 11; ++i) ages.row_s.push_back(i % 3 == 0 ? -1.0f : 0.3f * float(i));
-  for (int j = 0; j < 9; ++j) ages.col_s.push_back(0.7f * float(j));
-  for (CellOrder order : {CellOrder::column_major, CellOrder::row_major}) {
-    const bool rows_grow = order == CellOrder::row_major;
-    const Eigen::MatrixXf small = rows_grow ? Eigen::MatrixXf(big.topRows(6)) : Eigen::MatrixXf(big.leftCols(4));
-    CellAges small_ages = ages;
-    (rows_grow ? small_ages.row_s : small_ages.col_s).resize(size_t(rows_grow ? small.rows() : small.cols()));
-    const PhysicalArray whole_small(4, small, *dev, 31, order), whole_big(4, big, *dev, 31, order);
-    PhysicalArray kept(4, small, *dev, 31, order);
-    for (int step = 0; step < 2; ++step) {
-      kept.grow(step == 0 ? small : big);  // by nothing, then to the big array
-      const PhysicalArray& whole = step == 0 ? whole_small : whole_big;
-      const CellAges& a = step == 0 ? small_ages : ages;
-      for (double t : {0.0, 1.0, 3600.0, 3.0e7}) {
-        INFO("row_major " << rows_grow << " step " << step << " t " << t);
-        const ArrayReadState r = whole.drift_to(t, a, WireConfig{}), k = kept.drift_to(t, a, WireConfig{});
-        CHECK((whole.programmed_uS().array() == kept.programmed_uS().array()).all());
-        CHECK((r.M_uS.array() == k.M_uS.array()).all());
-        CHECK((r.noise_var.array() == k.noise_var.array()).all());
-        if (t > 0) CHECK_FALSE((r.M_uS.array() == whole.programmed_uS().array()).all());  // it drifted
+  CellAges both;
+  for (int i = 0; i < 11; ++i) both.row_s.push_back(i % 3 == 0 ? -1.0f : 0.3f * float(i));
+  for (int j = 0; j < 9; ++j) both.col_s.push_back(j % 4 == 1 ? 0.0f : 0.7f * float(j));
+  const CellAges rows_only{both.row_s, {}}, cols_only{{}, both.col_s};
+  const CellAges* const age_sets[] = {&both, &rows_only, &cols_only};
+  for (const auto& dev : devices)
+    for (const CellAges* ages : age_sets)
+      for (CellOrder order : {CellOrder::column_major, CellOrder::row_major}) {
+        const bool rows_grow = order == CellOrder::row_major;
+        const Eigen::MatrixXf small = rows_grow ? Eigen::MatrixXf(big.topRows(6)) : Eigen::MatrixXf(big.leftCols(4));
+        CellAges small_ages = *ages;
+        std::vector<float>& grown = rows_grow ? small_ages.row_s : small_ages.col_s;
+        if (!grown.empty()) grown.resize(size_t(rows_grow ? small.rows() : small.cols()));
+        const PhysicalArray whole_small(4, small, *dev, 31, order), whole_big(4, big, *dev, 31, order);
+        PhysicalArray kept(4, small, *dev, 31, order);
+        for (int step = 0; step < 2; ++step) {
+          kept.grow(step == 0 ? small : big);  // by nothing, then to the big array
+          const PhysicalArray& whole = step == 0 ? whole_small : whole_big;
+          const CellAges& a = step == 0 ? small_ages : *ages;
+          for (double t : {0.0, 1.0, 3600.0, 3.0e7}) {
+            INFO(dev->name() << " row ages " << a.row_s.size() << " column ages " << a.col_s.size() << " row_major "
+                             << rows_grow << " step " << step << " t " << t);
+            const ArrayReadState r = whole.drift_to(t, a, WireConfig{}), k = kept.drift_to(t, a, WireConfig{});
+            CHECK((whole.programmed_uS().array() == kept.programmed_uS().array()).all());
+            CHECK((r.M_uS.array() == k.M_uS.array()).all());
+            CHECK((r.noise_var.array() == k.noise_var.array()).all());
+            if (t > 0) CHECK_FALSE((r.M_uS.array() == whole.programmed_uS().array()).all());  // it drifted
+            if (t > 0) CHECK(r.noise_var.maxCoeff() > 0);  // and reads with noise
+          }
+        }
       }
-    }
-  }
 }

@@ -174,3 +174,32 @@ TEST_CASE("batched float device laws agree with the scalar double ones") {
     CHECK(positive_sigma > n / 2);  // the read-noise law is exercised, not only its zero branch
   }
 }
+
+TEST_CASE("a factored read-noise law gives read_sigma_n bit for bit") {
+  // PCM's 1/f law factors as |g_now| amp(g_prog) time(t): the products of read_amp_n and
+  // read_time_factor equal read_sigma_n exactly (what a kept KV-cache array relies on) for
+  // conductances and times in any lane and batch length. Models whose law does not factor say so.
+  auto d = make_device(cfg_of("pcm"));
+  std::vector<float> g, g_now, t;
+  for (double x : {0.0, 1e-4, 0.02, 0.3, 0.5, 0.77, 1.0})
+    for (double tt : {0.0, 1e-7, 2e-7, 3.3e-7, 1e-3, 0.05, 2.9, 25.0, 86400.0, 3.15e7}) {
+      g.push_back(float(x * d->g_max_uS()));
+      g_now.push_back(0.8f * g.back());
+      t.push_back(float(tt));
+    }
+  for (int n : {int(g.size()), 1, 5, 17}) {  // batch lengths shift values across lanes
+    std::vector<float> sig(static_cast<size_t>(n)), amp(static_cast<size_t>(n));
+    d->read_sigma_n(n, g.data(), g_now.data(), t.data(), sig.data());
+    REQUIRE(d->read_amp_n(n, g.data(), amp.data()));
+    int positive = 0;
+    for (int k = 0; k < n; ++k) {
+      INFO("n " << n << " g " << g[k] << " t " << t[k]);
+      CHECK(std::abs(g_now[k]) * amp[k] * d->read_time_factor(t[k]) == sig[k]);
+      positive += sig[k] > 0;
+    }
+    if (n > 5) CHECK(positive > 0);
+  }
+  float a = 0, g0 = 1;
+  CHECK_FALSE(make_device(cfg_of("rram"))->read_amp_n(1, &g0, &a));
+  CHECK_FALSE(make_device(cfg_of("normal"))->read_amp_n(1, &g0, &a));
+}
