@@ -53,11 +53,24 @@ at::Tensor quantize_sym(const at::Tensor& x, int64_t bits) {
   if (m == 0) return x;
   return at::round(x * (levels / m)) * (m / levels);
 }
+// a[r * lda + c] == b[r * ldb + c] for every r < rows, c < cols (as values: -0 == 0, NaN != NaN, as
+// at::equal), in one pass that vectorizes.
+bool equal_floats(const float* a, int64_t lda, const float* b, int64_t ldb, int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r) {
+    bool eq = true;
+    for (int64_t c = 0; c < cols; ++c) eq &= a[r * lda + c] == b[r * ldb + c];
+    if (!eq) return false;
+  }
+  return true;
+}
 // `t` holds the values `kept` (a detached copy of what was programmed): same dtype, shape and
-// elements, whichever tensor object carries them.
+// elements, whichever tensor object carries them. Contiguous float32 (every weight the converter
+// writes) is compared directly: at::equal's iterator costs a decode step's read of the weights.
 bool same_values(const at::Tensor& kept, const at::Tensor& t) {
-  return kept.defined() && kept.scalar_type() == t.scalar_type() && kept.sizes() == t.sizes() &&
-         at::equal(kept, t.detach());
+  if (!kept.defined() || kept.scalar_type() != t.scalar_type() || kept.sizes() != t.sizes()) return false;
+  if (t.scalar_type() == at::kFloat && kept.is_contiguous() && t.is_contiguous())
+    return equal_floats(kept.data_ptr<float>(), 0, t.data_ptr<float>(), 0, 1, t.numel());
+  return at::equal(kept, t.detach());
 }
 std::string join_doubles(const std::vector<double>& v) {
   std::string s;
@@ -282,37 +295,42 @@ at::Tensor XbarLayer::matmul_batch(const at::Tensor& A, const at::Tensor& B) {
   ensure_layer();
   const int64_t step = calls_++;
   const bool tokens_in_cols = op_class_ == OpClass::attn_qk;  // K^T: one column per token; V: one row
-  const int tok_dim = tokens_in_cols ? 1 : 0;
   const int64_t S = B.size(0), n = A.size(1), k = A.size(2), m = B.size(2);
   if (int64_t(slots_.size()) < S) slots_.resize(S);
-  // Every slice's operands in float32 at once; slice i is a block of each. W = b^T: for attn_qk
-  // its outputs are the tokens, for attn_av its inputs.
-  const at::Tensor kept = B.detach().clone();  // what the arrays hold (B may change in place later)
-  const at::Tensor W = float_contiguous(kept.transpose(1, 2), "xbar layer " + name_ + ": stationary operand");
+  // Every slice's stationary operand in float32 at once, W = B^T (slice i is W[i], m x k: for attn_qk
+  // its rows are the tokens, for attn_av its columns), our own copy: what the arrays hold must not
+  // change when B does in place later.
+  at::Tensor W = float_contiguous(B.transpose(1, 2), "xbar layer " + name_ + ": stationary operand");
+  if (W.is_alias_of(B)) W = W.clone();
   const at::Tensor Af = float_contiguous(A, "xbar layer " + name_ + ": input");
   at::Tensor out = at::empty({S, n, m}, at::kFloat);
   // Stream order along the token dimension, so the tokens already written keep their draws.
   layer_->set_cell_order(tokens_in_cols ? CellOrder::column_major : CellOrder::row_major);
+  const int w_tok = tokens_in_cols ? 0 : 1;  // the token dimension of W[i]
   for (int64_t i = 0; i < S; ++i) {
-    const at::Tensor b = kept[i];
+    const at::Tensor w_i = W[i];
     KvSlot& slot = slots_[i];
-    const int64_t T = b.size(tok_dim), prev = int64_t(slot.written_step.size());
-    // Decode appends tokens: a strictly longer B whose prefix is what the array holds.
-    const bool extends = slot.b.defined() && prev < T && slot.b.size(1 - tok_dim) == b.size(1 - tok_dim) &&
-                         at::equal(b.narrow(tok_dim, 0, prev).to(slot.b.scalar_type()), slot.b);
+    const int64_t T = w_i.size(w_tok), prev = int64_t(slot.written_step.size());
+    // Decode appends tokens: a strictly longer operand whose first tokens are what the array holds.
+    bool extends = slot.w.defined() && prev < T && slot.w.size(1 - w_tok) == w_i.size(1 - w_tok);
+    if (extends) {
+      const float *now = w_i.data_ptr<float>(), *was = slot.w.data_ptr<float>();
+      extends = tokens_in_cols ? equal_floats(now, 0, was, 0, 1, prev * k)  // the first prev rows
+                               : equal_floats(now, T, was, prev, m, prev);  // each row's first prev
+    }
     if (!extends) {
       slot.seq = seqs_++;
       slot.written_step.assign(size_t(T), step);
     } else {
       slot.written_step.resize(size_t(T), step);
     }
-    slot.b = b;
+    slot.w = w_i;
     std::vector<float> age(static_cast<size_t>(T), 0.f);
     for (int64_t t = 0; t < T; ++t) age[size_t(t)] = float(double(step - slot.written_step[size_t(t)]) * cfg_.run.token_interval_s);
     if (tokens_in_cols) layer_->set_age_offsets({}, std::move(age));
     else layer_->set_age_offsets(std::move(age), {});
     const uint64_t chip = uint64_t(chip_) * 1000003ull + uint64_t(slot.seq);
-    const Eigen::Map<const RowMatrixXf> w(W.data_ptr<float>() + i * m * k, m, k);
+    const Eigen::Map<const RowMatrixXf> w(w_i.data_ptr<float>(), m, k);
     // The tokens already written keep their cells; only the new ones are drawn.
     if (extends && slot.chip == chip && !slot.tiles.empty()) layer_->program_extended(w, chip, std::move(slot.tiles));
     else layer_->program(w, nullptr, chip);

@@ -138,7 +138,7 @@ class XbarLayer : public torch::CustomClassHolder {
   at::Tensor block_src_, block_;      // its source rows and the cached block-diagonal matrix
   LayerCounters totals_;              // accumulated over activation-product calls
   struct KvSlot {
-    at::Tensor b;                       // what this slice's array holds (a view of its call's copy)
+    at::Tensor w;                       // what this slice's array holds, W[i] (a view of its call's copy)
     std::vector<int64_t> written_step;  // step at which each token was written
     int64_t seq = 0;                    // sequence id: selects the programming-noise stream
     uint64_t chip = 0;                  // the chip number its tiles were programmed with

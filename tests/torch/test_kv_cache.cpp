@@ -2,6 +2,7 @@
 #include "tests/torch/torch_doctest.h"
 
 #include <cmath>
+#include <string>
 
 #include "torch/ops.h"
 
@@ -48,6 +49,31 @@ TEST_CASE("decode keeps earlier V tokens' programmed cells: rows are appended, n
   // Control: the same product as a fresh write (not an extension) has other noise.
   const at::Tensor y2 = op_matmul(p1, V1 * 1.0001, L);
   CHECK(test::rel_err(y2, y0) > 1e-3);
+}
+
+TEST_CASE("a KV operand changed in place after its write is written again, not extended") {
+  // The arrays hold a copy of what was written: K^T viewed from a contiguous K (which the layer
+  // could read without copying) then changed in place must not look like the prefix of the next
+  // call's longer K. Programming noise only: the stale cells would give the old scores exactly.
+  for (const char* op : {"attn_qk", "attn_av"}) {
+    torch::manual_seed(6);
+    const bool qk = std::string(op) == "attn_qk";
+    auto L = test::make_layer(kProgNoise, op);
+    at::Tensor K = at::randn({1, 2, 5, 8});
+    const at::Tensor x = qk ? at::randn({1, 2, 1, 8}) : at::rand({1, 2, 1, 5});
+    auto operand = [&](const at::Tensor& k) { return qk ? k.transpose(-2, -1) : k; };
+    const at::Tensor s0 = op_matmul(x, operand(K), L);
+    K.mul_(-1.0);  // in place, as a cache buffer reused for another sequence
+    const at::Tensor K1 = at::cat({K, at::randn({1, 2, 1, 8})}, 2);
+    const at::Tensor x1 = qk ? x : at::cat({x, at::zeros({1, 2, 1, 1})}, 3);
+    const at::Tensor s1 = op_matmul(x1, operand(K1), L);
+    const at::Tensor head = qk ? s1.narrow(-1, 0, 5) : s1;
+    INFO(op);
+    // New cells hold -K: the scores follow the float product of -K (programming noise, < 0.5
+    // relative), not the negated stale ones.
+    CHECK(test::rel_err(head, at::matmul(x, operand(K))) < 0.5);
+    CHECK(test::rel_err(head, -s0) > 1e-3);
+  }
 }
 
 TEST_CASE("decode: earlier tokens drift with their age") {
