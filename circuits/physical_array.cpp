@@ -74,13 +74,13 @@ PhysicalArray::PhysicalArray(uint64_t id, const Eigen::MatrixXf& cells, const De
   program_cells(cells, 0);
 }
 
-void PhysicalArray::grow(const Eigen::MatrixXf& cells) {
+void PhysicalArray::grow(const Eigen::MatrixXf& new_cells) {
   const Eigen::Index rows = g_prog_.rows(), cols = g_prog_.cols();
   const bool row_major = order_ == CellOrder::row_major;
-  if (row_major ? (cells.cols() != cols || cells.rows() < rows) : (cells.rows() != rows || cells.cols() < cols))
+  if (row_major ? new_cells.cols() != cols : new_cells.rows() != rows)
     throw InputError("PhysicalArray::grow: a " + std::to_string(rows) + " x " + std::to_string(cols) +
-                                " array cannot grow to " + std::to_string(cells.rows()) + " x " +
-                                std::to_string(cells.cols()) + (row_major ? " by rows" : " by columns"));
+                     " array cannot grow by a " + std::to_string(new_cells.rows()) + " x " +
+                     std::to_string(new_cells.cols()) + " block of " + (row_major ? "rows" : "columns"));
   if (!keep_nu_) {  // first growth: keep the existing cells' exponents (and amplitudes) from now on
     nu_.resize(rows, cols);
     const float g0 = float(device_->g_max_uS());
@@ -103,10 +103,11 @@ void PhysicalArray::grow(const Eigen::MatrixXf& cells) {
     keep_nu_ = true;
   }
   // Column-major storage: new columns append to it; new rows need the old values moved.
-  g_prog_.conservativeResize(cells.rows(), cells.cols());
-  nu_.conservativeResize(cells.rows(), cells.cols());
-  if (keep_amp_) amp_.conservativeResize(cells.rows(), cells.cols());
-  program_cells(cells, uint64_t(rows) * uint64_t(cols));
+  const Eigen::Index R = row_major ? rows + new_cells.rows() : rows, C = row_major ? cols : cols + new_cells.cols();
+  g_prog_.conservativeResize(R, C);
+  nu_.conservativeResize(R, C);
+  if (keep_amp_) amp_.conservativeResize(R, C);
+  program_cells(new_cells, uint64_t(rows) * uint64_t(cols));
 }
 
 void PhysicalArray::keep_exponents(const CounterRng& nu_rng, uint64_t k0, int m, const Eigen::Index* at,
@@ -128,25 +129,30 @@ void PhysicalArray::program_cells(const Eigen::MatrixXf& cells, uint64_t first) 
   const bool levels = !dev.levels_uS().empty();
   const CounterRng prog = array_stream(chip_key_, Stream::program, id_), fault = array_stream(chip_key_, Stream::fault, id_),
                    nu_rng = array_stream(chip_key_, Stream::drift_exponent, id_);
-  const float* c = cells.data();
   float* g_out = g_prog_.data();
-  const uint64_t n = uint64_t(cells.size());
+  const uint64_t n = uint64_t(g_prog_.size());
   uint32_t pw[4][kLanes], fw[4][kLanes];
   float target[kLanes], z[kLanes], u[kLanes], g[kLanes];
-  Eigen::Index at[kLanes];
+  Eigen::Index at[kLanes], src[kLanes];
   // Stream index k is cell (k / cols, k % cols) in row-major order, (k % rows, k / rows) in column-major.
   const bool row_major = order_ == CellOrder::row_major;
-  const Eigen::Index R = cells.rows(), C = cells.cols(), k = Eigen::Index(first);
+  const Eigen::Index R = g_prog_.rows(), C = g_prog_.cols(), k = Eigen::Index(first);
   CellWalk walk{R, C, row_major, row_major ? k / C : k % R, row_major ? k % C : k / R};
+  // `cells` is the block from the first new cell on: its cell (i - i0, j - j0) is the array's (i, j).
+  const Eigen::Index i0 = walk.i, j0 = walk.j, ld = cells.rows();
+  const float* c = cells.data();
   for (uint64_t k0 = first; k0 < n; k0 += kLanes) {
     prog.lanes16(k0, pw);
     fault.lanes16(k0, fw);
     const int m = int(std::min<uint64_t>(kLanes, n - k0));
-    for (int l = 0; l < m; ++l, walk.next()) at[l] = walk.storage();
-    for (int l = m; l < kLanes; ++l) at[l] = at[0];  // lanes past the end repeat lane 0
+    for (int l = 0; l < m; ++l, walk.next()) {
+      at[l] = walk.storage();
+      src[l] = (walk.j - j0) * ld + (walk.i - i0);
+    }
+    for (int l = m; l < kLanes; ++l) at[l] = at[0], src[l] = src[0];  // lanes past the end repeat lane 0
     normal_cos16(pw[0], pw[1], z);
     for (int l = 0; l < kLanes; ++l) {
-      const float t = gmin + c[at[l]] * dg;
+      const float t = gmin + c[src[l]] * dg;
       target[l] = levels ? float(dev.snap_to_level(t)) : t;
       u[l] = fastm::unit_f(pw[2][l]);
     }

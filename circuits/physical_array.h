@@ -46,13 +46,13 @@ class PhysicalArray {
   PhysicalArray(uint64_t id, const Eigen::MatrixXf& cells, const DeviceModel& device, uint64_t chip_key,
                 CellOrder order = CellOrder::column_major);
 
-  // Grows the array to `cells` (the targets of every cell), programming only the new cells: new
-  // columns in column_major order, new rows in row_major order (the other extent stays). Each new
-  // cell draws what it would in an array constructed from `cells`, so the result equals that
-  // array's bit for bit when the existing cells' targets are cells' top-left block.
-  // InputError when the shape does not grow that way. From the first growth on, the array keeps
-  // its cells' drift exponents.
-  void grow(const Eigen::MatrixXf& cells);
+  // Grows the array by `new_cells` (their targets), programming only them: new columns after the
+  // last in column_major order (new_cells has the array's rows), new rows below the last in
+  // row_major order (the array's columns). Each new cell draws what it would in an array
+  // constructed from the grown targets, so the result equals that array's bit for bit.
+  // InputError when the block does not fit that way. From the first growth on (a block of none
+  // included), the array keeps its cells' drift exponents.
+  void grow(const Eigen::MatrixXf& new_cells);
 
   uint64_t id() const { return id_; }
   const Eigen::MatrixXf& programmed_uS() const { return g_prog_; }
@@ -60,7 +60,9 @@ class PhysicalArray {
   ArrayReadState drift_to(double t_s, const CellAges& ages, const WireConfig& wires) const;
 
  private:
-  void program_cells(const Eigen::MatrixXf& cells, uint64_t first);  // stream indices first .. end
+  // Programs the cells at stream indices first .. end; `cells` holds their targets from the cell at
+  // index first on (the whole array when first = 0, the new block when growing).
+  void program_cells(const Eigen::MatrixXf& cells, uint64_t first);
   // Stores the drift exponents (-1: stuck) of the cells at stream indices k0 .. k0 + m - 1 (storage
   // positions at[0 .. 15], lanes past m repeating lane 0) given their fault-stream words.
   void keep_exponents(const CounterRng& nu_rng, uint64_t k0, int m, const Eigen::Index* at, const uint32_t* fault_word);

@@ -16,29 +16,28 @@ bool ReadState::adc_calibrated() const {
 }
 
 namespace {
-// Tile (r0, c0) of Wa with its column scales, and the targets of its slices' arrays (no arrays yet).
-struct TileTargets {
+// Tile (r0, c0) of Wa with its column scales (no arrays yet), and its block of W^T in units of them.
+struct ScaledTile {
   Tile tile;
-  std::vector<std::vector<Eigen::MatrixXf>> cells;  // [slice][array]
+  Eigen::MatrixXf w;  // rows x cols, |w| <= 1
 };
 
-TileTargets tile_targets(const Eigen::Ref<const RowMatrixXf>& Wa, const MappingConfig& mc, const SliceLayout& lay,
-                         int r0, int c0) {
-  TileTargets tt;
-  Tile& t = tt.tile;
+ScaledTile scaled_tile(const Eigen::Ref<const RowMatrixXf>& Wa, const MappingConfig& mc, int r0, int c0) {
+  ScaledTile st;
+  Tile& t = st.tile;
   t.r0 = r0;
   t.c0 = c0;
   t.rows = std::min(mc.tile_rows, int(Wa.cols()) - r0);
   t.cols = std::min(mc.tile_cols, int(Wa.rows()) - c0);
-  Eigen::MatrixXf w = Wa.block(c0, r0, t.cols, t.rows).transpose();
+  Eigen::MatrixXf& w = st.w;
+  w = Wa.block(c0, r0, t.cols, t.rows).transpose();
   t.col_scale.assign(t.cols, 0.f);
   for (int j = 0; j < t.cols; ++j) t.col_scale[j] = w.col(j).cwiseAbs().maxCoeff();
   if (mc.scale == WeightScale::tile) std::fill(t.col_scale.begin(), t.col_scale.end(), *std::max_element(t.col_scale.begin(), t.col_scale.end()));
   for (auto& s : t.col_scale)
     if (s == 0) s = 1;  // an all-zero column maps to zero conductance at any scale
   for (int j = 0; j < t.cols; ++j) w.col(j) /= t.col_scale[j];
-  tt.cells = map_tile(mc, lay, w);
-  return tt;
+  return st;
 }
 
 // Programs the arrays of tile t from its slices' targets; each array's id (tile, slice, index)
@@ -66,9 +65,9 @@ std::vector<Tile> program_tiles(const Eigen::Ref<const RowMatrixXf>& Wa, const M
   const SliceLayout lay = slice_layout(mc);
   std::vector<Tile> tiles;
   for_each_tile(Wa, mc, [&](int r0, int c0) {
-    TileTargets tt = tile_targets(Wa, mc, lay, r0, c0);
-    program_arrays(tt.tile, tt.cells, mc, device, chip_key, order);
-    tiles.push_back(std::move(tt.tile));
+    ScaledTile st = scaled_tile(Wa, mc, r0, c0);
+    program_arrays(st.tile, map_tile(mc, lay, st.w), mc, device, chip_key, order);
+    tiles.push_back(std::move(st.tile));
   });
   return tiles;
 }
@@ -78,14 +77,14 @@ bool grow_tiles(std::vector<Tile>& tiles, const Eigen::Ref<const RowMatrixXf>& W
   if (mc.mapping == SignedMapping::offset) return false;  // the reference column would move
   const SliceLayout lay = slice_layout(mc);
   const bool cols_grow = order == CellOrder::column_major;
-  // First every tile's targets and the check that each kept cell's target stays: `tiles` is
+  // First every tile's scales and the check that each kept cell's target stays: `tiles` is
   // untouched when growing is not possible.
-  std::vector<TileTargets> next;
+  std::vector<ScaledTile> next;
   std::vector<Tile*> kept;
   bool ok = true;
   for_each_tile(Wa, mc, [&](int r0, int c0) {
     if (!ok) return;
-    next.push_back(tile_targets(Wa, mc, lay, r0, c0));
+    next.push_back(scaled_tile(Wa, mc, r0, c0));
     const Tile& n = next.back().tile;
     Tile* old = nullptr;
     for (Tile& t : tiles)
@@ -102,13 +101,17 @@ bool grow_tiles(std::vector<Tile>& tiles, const Eigen::Ref<const RowMatrixXf>& W
   std::vector<Tile> out;
   for (size_t k = 0; k < next.size(); ++k) {
     Tile& t = next[k].tile;
-    const auto& cells = next[k].cells;
+    const Eigen::MatrixXf& w = next[k].w;
     if (kept[k]) {
+      // Only the new cells are mapped (the mapping is elementwise): new columns or new rows.
+      const Tile& old = *kept[k];
+      const auto cells = map_tile(mc, lay, cols_grow ? Eigen::MatrixXf(w.rightCols(t.cols - old.cols))
+                                                     : Eigen::MatrixXf(w.bottomRows(t.rows - old.rows)));
       t.arrays = std::move(kept[k]->arrays);
       for (size_t s = 0; s < cells.size(); ++s)
         for (size_t a = 0; a < cells[s].size(); ++a) t.arrays[s][a].grow(cells[s][a]);
     } else {
-      program_arrays(t, cells, mc, device, chip_key, order);
+      program_arrays(t, map_tile(mc, lay, w), mc, device, chip_key, order);
     }
     out.push_back(std::move(t));
   }

@@ -211,7 +211,11 @@ TEST_CASE("physical array: a grown array's kept drift exponents give the redrawn
         const PhysicalArray whole_small(4, small, *dev, 31, order), whole_big(4, big, *dev, 31, order);
         PhysicalArray kept(4, small, *dev, 31, order);
         for (int step = 0; step < 2; ++step) {
-          kept.grow(step == 0 ? small : big);  // by nothing, then to the big array
+          // By nothing, then to the big array.
+          const Eigen::MatrixXf block = step == 0 ? (rows_grow ? Eigen::MatrixXf(0, big.cols()) : Eigen::MatrixXf(big.rows(), 0))
+                                                  : (rows_grow ? Eigen::MatrixXf(big.bottomRows(big.rows() - small.rows()))
+                                                               : Eigen::MatrixXf(big.rightCols(big.cols() - small.cols())));
+          kept.grow(block);
           const PhysicalArray& whole = step == 0 ? whole_small : whole_big;
           const CellAges& a = step == 0 ? small_ages : *ages;
           for (double t : {0.0, 1.0, 3600.0, 3.0e7}) {

@@ -140,7 +140,12 @@ TEST_CASE("a physical array grows only along its stream order") {
   const auto dev = make_device(dc);
   const Eigen::MatrixXf cells = Eigen::MatrixXf::Constant(4, 3, 0.5f);
   PhysicalArray col(1, cells, *dev, 2, CellOrder::column_major), row(1, cells, *dev, 2, CellOrder::row_major);
-  CHECK_THROWS_AS(col.grow(Eigen::MatrixXf::Constant(5, 3, 0.5f)), InputError);
-  CHECK_THROWS_AS(row.grow(Eigen::MatrixXf::Constant(4, 4, 0.5f)), InputError);
-  CHECK_THROWS_AS(col.grow(Eigen::MatrixXf::Constant(4, 2, 0.5f)), InputError);
+  // Blocks of new cells: columns with the array's 4 rows, rows with its 3 columns.
+  CHECK_THROWS_AS(col.grow(Eigen::MatrixXf::Constant(5, 1, 0.5f)), InputError);
+  CHECK_THROWS_AS(row.grow(Eigen::MatrixXf::Constant(1, 4, 0.5f)), InputError);
+  CHECK_THROWS_AS(col.grow(Eigen::MatrixXf::Constant(1, 3, 0.5f)), InputError);
+  col.grow(Eigen::MatrixXf::Constant(4, 2, 0.5f));
+  row.grow(Eigen::MatrixXf::Constant(1, 3, 0.5f));
+  CHECK(col.programmed_uS().cols() == 5);
+  CHECK(row.programmed_uS().rows() == 5);
 }
