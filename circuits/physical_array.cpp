@@ -229,28 +229,38 @@ void PhysicalArray::drift_kept(double t_s, const CellAges& ages, Eigen::MatrixXf
   const float read_scale = float(dev.read_scale);
   const Eigen::Index rows = g_prog_.rows(), cols = g_prog_.cols();
   const bool per_row = !ages.row_s.empty(), per_col = !ages.col_s.empty();
-  // Time terms of one column's cells, the same expressions as the redrawing loop: read time, drift
-  // log-age and (factored read noise) 1/f factor. Recomputed per column only with column ages, and
-  // once per column, not per cell, without row ages.
-  const size_t n = size_t(rows);
-  std::vector<float> tc(n), lt(n), tf(n), sr(n);
-  auto terms = [&](Eigen::Index i, Eigen::Index j) {
-    tc[size_t(i)] = float(t_s + (per_row ? ages.row_s[size_t(i)] : 0.0) + (per_col ? ages.col_s[size_t(j)] : 0.0));
-    lt[size_t(i)] = fastm::log_pos(tc[size_t(i)] * inv_t0 + 1.0f);  // unused where tc <= 0
-    if (keep_amp_) tf[size_t(i)] = dev.read_time_factor(tc[size_t(i)]);
+  // Time terms of a line of cells, the same expressions as the redrawing loop: read time, drift
+  // log-age and (factored read noise) 1/f factor. Without row ages they are one value per column,
+  // taken for all columns at once; with row ages one per row, again per column only with column
+  // ages too.
+  struct Terms {
+    std::vector<float> tc, lt, tf;
   };
+  auto terms = [&](Eigen::Index n, auto t_of) {
+    Terms x{std::vector<float>(size_t(n)), std::vector<float>(size_t(n)), std::vector<float>(size_t(n))};
+    for (Eigen::Index k = 0; k < n; ++k) {
+      x.tc[size_t(k)] = t_of(k);
+      x.lt[size_t(k)] = fastm::log_pos(x.tc[size_t(k)] * inv_t0 + 1.0f);  // unused where tc <= 0
+    }
+    if (keep_amp_) dev.read_time_factors_n(int(n), x.tc.data(), x.tf.data());
+    return x;
+  };
+  auto cell_t = [&](Eigen::Index i, Eigen::Index j) {
+    return float(t_s + (per_row ? ages.row_s[size_t(i)] : 0.0) + (per_col ? ages.col_s[size_t(j)] : 0.0));
+  };
+  const Terms by_col = per_row ? Terms{} : terms(cols, [&](Eigen::Index j) { return cell_t(0, j); });
+  Terms col;  // the current column's terms, one per row
+  std::vector<float> sr(static_cast<size_t>(rows));
   if (!read_noise) var.setZero();
   for (Eigen::Index j = 0; j < cols; ++j) {
-    if (j == 0 || per_col) {
-      if (per_row) {
-        for (Eigen::Index i = 0; i < rows; ++i) terms(i, j);
-      } else if (rows > 0) {
-        terms(0, j);
-        std::fill(tc.begin() + 1, tc.end(), tc[0]);
-        std::fill(lt.begin() + 1, lt.end(), lt[0]);
-        std::fill(tf.begin() + 1, tf.end(), tf[0]);
-      }
+    if (!per_row) {
+      col.tc.assign(size_t(rows), by_col.tc[size_t(j)]);
+      col.lt.assign(size_t(rows), by_col.lt[size_t(j)]);
+      col.tf.assign(size_t(rows), keep_amp_ ? by_col.tf[size_t(j)] : 0.0f);
+    } else if (j == 0 || per_col) {
+      col = terms(rows, [&](Eigen::Index i) { return cell_t(i, j); });
     }
+    const std::vector<float>&tc = col.tc, &lt = col.lt, &tf = col.tf;
     const float* gp = g_prog_.data() + j * rows;
     const float* nu = nu_.data() + j * rows;
     float* gt = g.data() + j * rows;

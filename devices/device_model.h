@@ -45,10 +45,10 @@ class DeviceModel {
   // A read-noise law of the form sigma = |g_now| amp(g_prog) time(t) (PCM's 1/f law) lets an array
   // whose cells stay (a KV cache, read again at every decode step) keep amp per cell and evaluate
   // time once per token: read_amp_n fills amp[k] = amp(g_prog[k]) and returns true, and then
-  // read_sigma_n gives (|g_now| amp) * read_time_factor(t) bit for bit. The default: false (the
-  // law does not factor; read_sigma_n serves).
+  // read_sigma_n gives (|g_now| amp) * time(t) bit for bit, time(t_s[k]) from read_time_factors_n.
+  // The default: false (the law does not factor; read_sigma_n serves).
   virtual bool read_amp_n(int /*n*/, const float* /*g_prog_uS*/, float* /*amp*/) const { return false; }
-  virtual float read_time_factor(float /*t_s*/) const { return 0.0f; }
+  virtual void read_time_factors_n(int /*n*/, const float* /*t_s*/, float* /*time*/) const {}
 
   virtual double stuck_at_gmin_rate() const = 0;
   virtual double stuck_at_gmax_rate() const = 0;

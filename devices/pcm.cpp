@@ -141,6 +141,12 @@ bool PcmDevice::read_amp_n(int n, const float* gp, float* amp) const {
   return true;
 }
 
-float PcmDevice::read_time_factor(float t) const { return time_factor16(Lanes::Constant(t))[0]; }
+void PcmDevice::read_time_factors_n(int n, const float* t, float* time) const {
+  for (int k0 = 0; k0 < n; k0 += 16) {
+    const int m = std::min(16, n - k0);
+    const Lanes r = time_factor16(lanes16(t + k0, m));
+    for (int k = 0; k < m; ++k) time[k0 + k] = r[k];
+  }
+}
 
 }  // namespace xbar

@@ -24,7 +24,7 @@ class PcmDevice : public ParametricDevice {
   void read_sigma_n(int n, const float* g_prog_uS, const float* g_now_uS, const float* t_s, float* sigma_uS) const override;
   // The 1/f law factors: amp(g_prog) = q_s(g_prog), time(t) = sqrt(ln((t + t_read) / (2 t_read))).
   bool read_amp_n(int n, const float* g_prog_uS, float* amp) const override;
-  float read_time_factor(float t_s) const override;
+  void read_time_factors_n(int n, const float* t_s, float* time) const override;
 
  private:
   PcmDeviceConfig p_;

@@ -177,7 +177,7 @@ TEST_CASE("batched float device laws agree with the scalar double ones") {
 
 TEST_CASE("a factored read-noise law gives read_sigma_n bit for bit") {
   // PCM's 1/f law factors as |g_now| amp(g_prog) time(t): the products of read_amp_n and
-  // read_time_factor equal read_sigma_n exactly (what a kept KV-cache array relies on) for
+  // read_time_factors_n equal read_sigma_n exactly (what a kept KV-cache array relies on) for
   // conductances and times in any lane and batch length. Models whose law does not factor say so.
   auto d = make_device(cfg_of("pcm"));
   std::vector<float> g, g_now, t;
@@ -188,13 +188,14 @@ TEST_CASE("a factored read-noise law gives read_sigma_n bit for bit") {
       t.push_back(float(tt));
     }
   for (int n : {int(g.size()), 1, 5, 17}) {  // batch lengths shift values across lanes
-    std::vector<float> sig(static_cast<size_t>(n)), amp(static_cast<size_t>(n));
+    std::vector<float> sig(static_cast<size_t>(n)), amp(static_cast<size_t>(n)), time(static_cast<size_t>(n));
     d->read_sigma_n(n, g.data(), g_now.data(), t.data(), sig.data());
     REQUIRE(d->read_amp_n(n, g.data(), amp.data()));
+    d->read_time_factors_n(n, t.data(), time.data());
     int positive = 0;
     for (int k = 0; k < n; ++k) {
       INFO("n " << n << " g " << g[k] << " t " << t[k]);
-      CHECK(std::abs(g_now[k]) * amp[k] * d->read_time_factor(t[k]) == sig[k]);
+      CHECK(std::abs(g_now[k]) * amp[k] * time[k] == sig[k]);
       positive += sig[k] > 0;
     }
     if (n > 5) CHECK(positive > 0);
