@@ -93,60 +93,57 @@ float read_time_log(float t) {
   return std::max(Fast::log(std::max((t + tr) / (2 * tr), 1e-30f)), 0.0f);
 }
 
-// The 1/f factors sqrt(read_time_log(t)) and read-noise amplitudes q_s(g) of 16 lanes. Every caller
-// runs these two compiled functions on whole 16-lane arrays, so a value's result does not depend on
-// its lane or the caller (Eigen's packet sqrt, with EIGEN_FAST_MATH, is not libm's to the last bit,
-// and a compiler may contract a vector loop's and a scalar loop's products differently).
+// The 1/f factors sqrt(read_time_log(t)) and read-noise amplitudes q_s(g) of 16 values: every
+// caller runs these loops on whole 16-lane blocks and takes the root of an aligned 16-lane array
+// (Eigen's packet sqrt, with EIGEN_FAST_MATH, is not libm's to the last bit), so a value's result
+// does not depend on its lane, the caller or the buffers.
 using Lanes = Eigen::Array<float, 16, 1>;
-[[gnu::noinline]] Lanes time_factor16(const Lanes& t) {
+inline void time_factor16(const float* t, float* out) {
   Lanes l;
   for (int k = 0; k < 16; ++k) l[k] = read_time_log(t[k]);
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"  // GCC 12's AVX-512 sqrt intrinsic: "__m512 __Y = __Y"
 #endif
-  return l.sqrt();
+  const Lanes r = l.sqrt();
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
+  for (int k = 0; k < 16; ++k) out[k] = r[k];
 }
-[[gnu::noinline]] Lanes amp16(const PcmDeviceConfig& p, const Lanes& g, float g_max) {
-  Lanes a;
-  for (int k = 0; k < 16; ++k) a[k] = read_q_law<Fast>(p, Fast::log(rel(g[k], g_max)));
-  return a;
+inline void amp16(const PcmDeviceConfig& p, const float* g, float g_max, float* out) {
+  for (int k = 0; k < 16; ++k) out[k] = read_q_law<Fast>(p, Fast::log(rel(g[k], g_max)));
 }
-// The first m <= 16 values of x in 16 lanes, the rest repeating x[0].
-Lanes lanes16(const float* x, int m) {
-  Lanes v = Lanes::Constant(x[0]);
-  for (int k = 1; k < m; ++k) v[k] = x[k];
-  return v;
+// f(in, out) over n values in blocks of 16; the last block padded with its first value.
+template <class F>
+void by16(int n, const float* in, float* out, F f) {
+  int k0 = 0;
+  for (; k0 + 16 <= n; k0 += 16) f(in + k0, out + k0);
+  if (k0 == n) return;
+  float x[16], y[16];
+  for (int k = 0; k < 16; ++k) x[k] = in[k0 + (k0 + k < n ? k : 0)];
+  f(x, y);
+  std::copy(y, y + (n - k0), out + k0);
 }
 }  // namespace
 
 void PcmDevice::read_sigma_n(int n, const float* gp, const float* gn, const float* t, float* out) const {
   const float gm = float(g_max_);
+  float q[16], r[16];
   for (int k0 = 0; k0 < n; k0 += 16) {
     const int m = std::min(16, n - k0);
-    const Lanes r = time_factor16(lanes16(t + k0, m)), q = amp16(p_, lanes16(gp + k0, m), gm);
+    by16(m, t + k0, r, time_factor16);
+    by16(m, gp + k0, q, [&](const float* g, float* o) { amp16(p_, g, gm, o); });
     for (int k = 0; k < m; ++k) out[k0 + k] = std::abs(gn[k0 + k]) * q[k] * r[k];
   }
 }
 
 bool PcmDevice::read_amp_n(int n, const float* gp, float* amp) const {
-  for (int k0 = 0; k0 < n; k0 += 16) {
-    const int m = std::min(16, n - k0);
-    const Lanes q = amp16(p_, lanes16(gp + k0, m), float(g_max_));
-    for (int k = 0; k < m; ++k) amp[k0 + k] = q[k];
-  }
+  const float gm = float(g_max_);
+  by16(n, gp, amp, [&](const float* g, float* o) { amp16(p_, g, gm, o); });
   return true;
 }
 
-void PcmDevice::read_time_factors_n(int n, const float* t, float* time) const {
-  for (int k0 = 0; k0 < n; k0 += 16) {
-    const int m = std::min(16, n - k0);
-    const Lanes r = time_factor16(lanes16(t + k0, m));
-    for (int k = 0; k < m; ++k) time[k0 + k] = r[k];
-  }
-}
+void PcmDevice::read_time_factors_n(int n, const float* t, float* time) const { by16(n, t, time, time_factor16); }
 
 }  // namespace xbar
