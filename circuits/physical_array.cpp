@@ -51,6 +51,44 @@ void drift_exponents(const CounterRng& nu_rng, const DeviceModel& dev, uint64_t 
   const double rate_stuck = dev.stuck_at_gmin_rate() + dev.stuck_at_gmax_rate();
   for (int l = 0; l < kLanes; ++l) nu[l] = CounterRng::unit(fault_word[l]) < rate_stuck ? -1.0f : nu[l];
 }
+// Read time of cell (i, j): t plus its row's and column's extra ages.
+float cell_time(double t_s, const CellAges& ages, Eigen::Index i, Eigen::Index j) {
+  return float(t_s + (ages.row_s.empty() ? 0.0 : ages.row_s[size_t(i)]) + (ages.col_s.empty() ? 0.0 : ages.col_s[size_t(j)]));
+}
+
+// Whether the device's read noise factors as |g_now| amp(g_prog) time(t) (DeviceModel::read_amp_n).
+bool read_noise_factors(const DeviceModel& dev) {
+  const float g = float(dev.g_max_uS());
+  float a;
+  return dev.read_scale > 0 && dev.read_amp_n(1, &g, &a);
+}
+
+// Time terms of n cells read at times tc[k] = t_of(k): the drift log-age ln(tc / t0 + 1) (unused
+// where tc <= 0) and, for a factoring read-noise law, the 1/f factor. Cells of equal age share
+// them: a row or column of an array takes them once, not once per cell.
+struct TimeTerms {
+  std::vector<float> tc, lt, tf;
+};
+template <class F>
+TimeTerms time_terms(const DeviceModel& dev, bool factored, Eigen::Index n, F t_of) {
+  const float inv_t0 = float(1.0 / dev.t0_s());
+  TimeTerms x{std::vector<float>(size_t(n)), std::vector<float>(size_t(n)), std::vector<float>(size_t(n))};
+  for (Eigen::Index k = 0; k < n; ++k) {
+    x.tc[size_t(k)] = t_of(k);
+    x.lt[size_t(k)] = fastm::log_pos(x.tc[size_t(k)] * inv_t0 + 1.0f);
+  }
+  if (factored) dev.read_time_factors_n(int(n), x.tc.data(), x.tf.data());
+  return x;
+}
+
+// The drifted conductance of a cell programmed to gp with exponent nu (-1: stuck) and log-age lt
+// at read time tc: G(t) = G_prog ((t + t0) / t0)^-nu; stuck cells and cells not yet aged do not
+// drift (a NaN exponent drifts: it must reach the layer's non-finite check).
+inline float drifted(float gp, float nu, float tc, float lt) {
+  const bool drifts = tc > 0 && !(nu < 0);
+  return gp * fastm::exp_f(drifts ? -nu * lt : 0.0f);
+}
+
 // The read state of conductances g (noise variances in st) through the wires.
 ArrayReadState through_wires(Eigen::MatrixXf g, ArrayReadState st, const WireConfig& wires, bool read_noise) {
   if (wires.ideal()) {  // the read matrix is the conductances themselves
@@ -83,9 +121,7 @@ void PhysicalArray::grow(const Eigen::MatrixXf& new_cells) {
                      std::to_string(new_cells.cols()) + " block of " + (row_major ? "rows" : "columns"));
   if (!keep_nu_) {  // first growth: keep the existing cells' exponents (and amplitudes) from now on
     nu_.resize(rows, cols);
-    const float g0 = float(device_->g_max_uS());
-    float a0;
-    keep_amp_ = device_->read_scale > 0 && device_->read_amp_n(1, &g0, &a0);
+    keep_amp_ = read_noise_factors(*device_);
     if (keep_amp_) amp_.resize(rows, cols);
     const CounterRng fault = array_stream(chip_key_, Stream::fault, id_),
                      nu_rng = array_stream(chip_key_, Stream::drift_exponent, id_);
@@ -168,11 +204,8 @@ void PhysicalArray::program_cells(const Eigen::MatrixXf& cells, uint64_t first) 
 ArrayReadState PhysicalArray::drift_to(double t_s, const CellAges& ages, const WireConfig& wires) const {
   const DeviceModel& dev = *device_;
   const float dg = float(dev.g_max_uS() - dev.g_min_uS());
-  const float inv_t0 = float(1.0 / dev.t0_s());
   const bool read_noise = dev.read_scale > 0;
   const float read_scale = float(dev.read_scale);
-  const CounterRng fault = array_stream(chip_key_, Stream::fault, id_),
-                   nu_rng = array_stream(chip_key_, Stream::drift_exponent, id_);
   const Eigen::Index rows = g_prog_.rows(), cols = g_prog_.cols();
   Eigen::MatrixXf g(rows, cols);
   ArrayReadState st;
@@ -181,37 +214,48 @@ ArrayReadState PhysicalArray::drift_to(double t_s, const CellAges& ages, const W
     drift_kept(t_s, ages, g, st.noise_var);
     return through_wires(std::move(g), std::move(st), wires, read_noise);
   }
+  const CounterRng fault = array_stream(chip_key_, Stream::fault, id_),
+                   nu_rng = array_stream(chip_key_, Stream::drift_exponent, id_);
+  // Time terms per column (no row ages) or per row (row ages only); per cell with both.
+  const bool per_row = !ages.row_s.empty(), per_col = !ages.col_s.empty(), by_line = !(per_row && per_col);
+  const bool factored = by_line && read_noise_factors(dev);
+  const TimeTerms line = !by_line ? TimeTerms{}
+                         : per_row ? time_terms(dev, factored, rows, [&](Eigen::Index i) { return cell_time(t_s, ages, i, 0); })
+                                   : time_terms(dev, factored, cols, [&](Eigen::Index j) { return cell_time(t_s, ages, 0, j); });
+  const float inv_t0 = float(1.0 / dev.t0_s());
   const float* gp_all = g_prog_.data();
   float* g_all = g.data();
   float* var_all = st.noise_var.data();
   uint32_t fw[4][kLanes];
-  float gp[kLanes], tc[kLanes], nu[kLanes], gt[kLanes], sr[kLanes];
+  float gp[kLanes], tc[kLanes], lt[kLanes], nu[kLanes], gt[kLanes], sr[kLanes], amp[kLanes];
+  Eigen::Index at[kLanes], li[kLanes];
   const uint64_t n_cells = uint64_t(rows) * uint64_t(cols);
-  Eigen::Index at[kLanes];
   CellWalk walk{rows, cols, order_ == CellOrder::row_major};
   for (uint64_t k0 = 0; k0 < n_cells; k0 += kLanes) {
     const int m = int(std::min<uint64_t>(kLanes, n_cells - k0));
     for (int l = 0; l < m; ++l, walk.next()) {
       at[l] = walk.storage();
+      li[l] = per_row ? walk.i : walk.j;
       gp[l] = gp_all[at[l]];
-      tc[l] = float(t_s + (ages.row_s.empty() ? 0.0 : ages.row_s[size_t(walk.i)]) +
-                    (ages.col_s.empty() ? 0.0 : ages.col_s[size_t(walk.j)]));
+      tc[l] = cell_time(t_s, ages, walk.i, walk.j);
     }
     for (int l = m; l < kLanes; ++l) {  // lanes past the end repeat lane 0
       at[l] = at[0];
+      li[l] = li[0];
       gp[l] = gp[0];
       tc[l] = tc[0];
     }
+    for (int l = 0; l < kLanes; ++l)
+      lt[l] = by_line ? line.lt[size_t(li[l])] : fastm::log_pos(tc[l] * inv_t0 + 1.0f);
     fault.lanes16(k0, fw);
     drift_exponents(nu_rng, dev, k0, gp, fw[2], nu);
-    for (int l = 0; l < kLanes; ++l) {
-      // G(t) = G_prog ((t + t0) / t0)^-nu; stuck cells and cells not yet aged do not drift (a NaN
-      // exponent drifts: it must reach the layer's non-finite check).
-      const bool drifts = tc[l] > 0 && !(nu[l] < 0);
-      const float e = drifts ? -nu[l] * fastm::log_pos(tc[l] * inv_t0 + 1.0f) : 0.0f;
-      gt[l] = gp[l] * fastm::exp_f(e);
+    for (int l = 0; l < kLanes; ++l) gt[l] = drifted(gp[l], nu[l], tc[l], lt[l]);
+    if (factored) {
+      dev.read_amp_n(kLanes, gp, amp);
+      for (int l = 0; l < kLanes; ++l) sr[l] = std::abs(gt[l]) * amp[l] * line.tf[size_t(li[l])];
+    } else if (read_noise) {
+      dev.read_sigma_n(kLanes, gp, gt, tc, sr);
     }
-    if (read_noise) dev.read_sigma_n(kLanes, gp, gt, tc, sr);
     for (int l = 0; l < m; ++l) {
       g_all[at[l]] = gt[l];
       const float sd = read_noise ? read_scale * sr[l] / dg : 0.0f;
@@ -224,57 +268,36 @@ ArrayReadState PhysicalArray::drift_to(double t_s, const CellAges& ages, const W
 void PhysicalArray::drift_kept(double t_s, const CellAges& ages, Eigen::MatrixXf& g, Eigen::MatrixXf& var) const {
   const DeviceModel& dev = *device_;
   const float dg = float(dev.g_max_uS() - dev.g_min_uS());
-  const float inv_t0 = float(1.0 / dev.t0_s());
   const bool read_noise = dev.read_scale > 0;
   const float read_scale = float(dev.read_scale);
   const Eigen::Index rows = g_prog_.rows(), cols = g_prog_.cols();
   const bool per_row = !ages.row_s.empty(), per_col = !ages.col_s.empty();
-  // Time terms of a line of cells, the same expressions as the redrawing loop: read time, drift
-  // log-age and (factored read noise) 1/f factor. Without row ages they are one value per column,
-  // taken for all columns at once; with row ages one per row, again per column only with column
-  // ages too.
-  struct Terms {
-    std::vector<float> tc, lt, tf;
-  };
-  auto terms = [&](Eigen::Index n, auto t_of) {
-    Terms x{std::vector<float>(size_t(n)), std::vector<float>(size_t(n)), std::vector<float>(size_t(n))};
-    for (Eigen::Index k = 0; k < n; ++k) {
-      x.tc[size_t(k)] = t_of(k);
-      x.lt[size_t(k)] = fastm::log_pos(x.tc[size_t(k)] * inv_t0 + 1.0f);  // unused where tc <= 0
-    }
-    if (keep_amp_) dev.read_time_factors_n(int(n), x.tc.data(), x.tf.data());
-    return x;
-  };
-  auto cell_t = [&](Eigen::Index i, Eigen::Index j) {
-    return float(t_s + (per_row ? ages.row_s[size_t(i)] : 0.0) + (per_col ? ages.col_s[size_t(j)] : 0.0));
-  };
-  const Terms by_col = per_row ? Terms{} : terms(cols, [&](Eigen::Index j) { return cell_t(0, j); });
-  Terms col;  // the current column's terms, one per row
+  // Storage order, a column at a time, with the column's time terms one per row: without row ages
+  // one value per column (taken for all columns at once), with them per row (again per column
+  // only with column ages too).
+  const TimeTerms by_col = per_row ? TimeTerms{}
+                                   : time_terms(dev, keep_amp_, cols, [&](Eigen::Index j) { return cell_time(t_s, ages, 0, j); });
+  TimeTerms col;
   std::vector<float> sr(static_cast<size_t>(rows));
   if (!read_noise) var.setZero();
   for (Eigen::Index j = 0; j < cols; ++j) {
     if (!per_row) {
       col.tc.assign(size_t(rows), by_col.tc[size_t(j)]);
       col.lt.assign(size_t(rows), by_col.lt[size_t(j)]);
-      col.tf.assign(size_t(rows), keep_amp_ ? by_col.tf[size_t(j)] : 0.0f);
+      col.tf.assign(size_t(rows), by_col.tf[size_t(j)]);
     } else if (j == 0 || per_col) {
-      col = terms(rows, [&](Eigen::Index i) { return cell_t(i, j); });
+      col = time_terms(dev, keep_amp_, rows, [&](Eigen::Index i) { return cell_time(t_s, ages, i, j); });
     }
-    const std::vector<float>&tc = col.tc, &lt = col.lt, &tf = col.tf;
     const float* gp = g_prog_.data() + j * rows;
     const float* nu = nu_.data() + j * rows;
     float* gt = g.data() + j * rows;
-    for (Eigen::Index i = 0; i < rows; ++i) {
-      const bool drifts = tc[size_t(i)] > 0 && !(nu[i] < 0);  // as drift_to's loop
-      const float e = drifts ? -nu[i] * lt[size_t(i)] : 0.0f;
-      gt[i] = gp[i] * fastm::exp_f(e);
-    }
+    for (Eigen::Index i = 0; i < rows; ++i) gt[i] = drifted(gp[i], nu[i], col.tc[size_t(i)], col.lt[size_t(i)]);
     if (!read_noise) continue;
     if (keep_amp_) {
       const float* amp = amp_.data() + j * rows;
-      for (Eigen::Index i = 0; i < rows; ++i) sr[size_t(i)] = std::abs(gt[i]) * amp[i] * tf[size_t(i)];
+      for (Eigen::Index i = 0; i < rows; ++i) sr[size_t(i)] = std::abs(gt[i]) * amp[i] * col.tf[size_t(i)];
     } else {
-      dev.read_sigma_n(int(rows), gp, gt, tc.data(), sr.data());
+      dev.read_sigma_n(int(rows), gp, gt, col.tc.data(), sr.data());
     }
     float* v = var.data() + j * rows;
     for (Eigen::Index i = 0; i < rows; ++i) {
@@ -283,6 +306,5 @@ void PhysicalArray::drift_kept(double t_s, const CellAges& ages, Eigen::MatrixXf
     }
   }
 }
-
 
 }  // namespace xbar
