@@ -56,6 +56,9 @@ class PhysicalArray {
 
   uint64_t id() const { return id_; }
   const Eigen::MatrixXf& programmed_uS() const { return g_prog_; }
+  // Bytes of state held per array: programmed conductances and, once grown, the kept exponents
+  // and amplitudes.
+  int64_t bytes() const { return int64_t(g_prog_.size() + nu_.size() + amp_.size()) * int64_t(sizeof(float)); }
   // Conductances drifted to t_s after programming (stuck cells do not drift) through the wires.
   ArrayReadState drift_to(double t_s, const CellAges& ages, const WireConfig& wires) const;
 

@@ -172,7 +172,7 @@ SliceRead slice_read(const Tile& t, size_t s, double t_s, const CellAges& ages, 
     else r.lsb = calibrated_lsb;  // 0 until calibrate()
     r.adc.draw(cfg.adc, t.cols, make_key(chip_key, stream_id(Stream::adc_bank), arrays[0].id()));
   }
-  for (const auto& arr : arrays) st.bytes += int64_t(arr.programmed_uS().size()) * 4;
+  for (const auto& arr : arrays) st.bytes += arr.bytes();
   st.bytes += int64_t(r.A.size() + r.S2.size() + r.S2ref.size()) * 4;
   return r;
 }

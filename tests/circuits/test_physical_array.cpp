@@ -231,3 +231,18 @@ TEST_CASE("physical array: a grown array's kept drift exponents give the redrawn
         }
       }
 }
+
+TEST_CASE("physical array: its bytes count the kept exponents and amplitudes of a grown array") {
+  // 4 bytes per cell programmed; from the first growth 4 more per cell for the drift exponent and,
+  // when the read-noise law factors (PCM, not the normal device), 4 more for the amplitude.
+  const Eigen::MatrixXf cells = ramp_cells(4, 3);
+  const auto pcm = pcm_with_faults(0, 0), normal = make_device(drift_device());
+  PhysicalArray p(1, cells, *pcm, 2), n(1, cells, *normal, 2);
+  CHECK(p.bytes() == 12 * 4);
+  p.grow(Eigen::MatrixXf(4, 0));
+  n.grow(Eigen::MatrixXf(4, 0));
+  CHECK(p.bytes() == 12 * 12);
+  CHECK(n.bytes() == 12 * 8);
+  p.grow(ramp_cells(4, 2));
+  CHECK(p.bytes() == 20 * 12);
+}
