@@ -56,12 +56,8 @@ float cell_time(double t_s, const CellAges& ages, Eigen::Index i, Eigen::Index j
   return float(t_s + (ages.row_s.empty() ? 0.0 : ages.row_s[size_t(i)]) + (ages.col_s.empty() ? 0.0 : ages.col_s[size_t(j)]));
 }
 
-// Whether the device's read noise factors as |g_now| amp(g_prog) time(t) (DeviceModel::read_amp_n).
-bool read_noise_factors(const DeviceModel& dev) {
-  const float g = float(dev.g_max_uS());
-  float a;
-  return dev.read_scale > 0 && dev.read_amp_n(1, &g, &a);
-}
+// Whether the device has read noise that factors as |g_now| amp(g_prog) time(t).
+bool read_noise_factors(const DeviceModel& dev) { return dev.read_scale > 0 && dev.read_sigma_factors(); }
 
 // Time terms of n cells read at times tc[k] = t_of(k): the drift log-age ln(tc / t0 + 1) (unused
 // where tc <= 0) and, for a factoring read-noise law, the 1/f factor. Cells of equal age share

@@ -5,7 +5,7 @@
 // is a function of (chip, id, t) alone and never stored twice. An array that grows (a KV-cache
 // operand, drifted again at every decode step as its cells age) keeps its cells' drift exponents
 // from its first growth instead (4 bytes per cell), and for a device whose read noise factors
-// (DeviceModel::read_amp_n) each cell's read-noise amplitude (4 more), with the same results; its
+// (DeviceModel::read_sigma_factors) each cell's read-noise amplitude (4 more), with the same results; its
 // drift then runs in storage order with the time terms taken once per row or column of equal age.
 #pragma once
 #include <Eigen/Dense>

@@ -44,10 +44,11 @@ class DeviceModel {
   virtual void read_sigma_n(int n, const float* g_prog_uS, const float* g_now_uS, const float* t_s, float* sigma_uS) const;
   // A read-noise law of the form sigma = |g_now| amp(g_prog) time(t) (PCM's 1/f law) lets an array
   // whose cells stay (a KV cache, read again at every decode step) keep amp per cell and evaluate
-  // time once per token: read_amp_n fills amp[k] = amp(g_prog[k]) and returns true, and then
-  // read_sigma_n gives (|g_now| amp) * time(t) bit for bit, time(t_s[k]) from read_time_factors_n.
-  // The default: false (the law does not factor; read_sigma_n serves).
-  virtual bool read_amp_n(int /*n*/, const float* /*g_prog_uS*/, float* /*amp*/) const { return false; }
+  // time once per token. When read_sigma_factors() is true, read_amp_n fills amp[k] =
+  // amp(g_prog[k]), read_time_factors_n time[k] = time(t_s[k]), and read_sigma_n gives
+  // (|g_now| amp) * time bit for bit. The default: false (read_sigma_n serves; the two do nothing).
+  virtual bool read_sigma_factors() const { return false; }
+  virtual void read_amp_n(int /*n*/, const float* /*g_prog_uS*/, float* /*amp*/) const {}
   virtual void read_time_factors_n(int /*n*/, const float* /*t_s*/, float* /*time*/) const {}
 
   virtual double stuck_at_gmin_rate() const = 0;

@@ -138,10 +138,9 @@ void PcmDevice::read_sigma_n(int n, const float* gp, const float* gn, const floa
   }
 }
 
-bool PcmDevice::read_amp_n(int n, const float* gp, float* amp) const {
+void PcmDevice::read_amp_n(int n, const float* gp, float* amp) const {
   const float gm = float(g_max_);
   by16(n, gp, amp, [&](const float* g, float* o) { amp16(p_, g, gm, o); });
-  return true;
 }
 
 void PcmDevice::read_time_factors_n(int n, const float* t, float* time) const { by16(n, t, time, time_factor16); }

@@ -23,7 +23,8 @@ class PcmDevice : public ParametricDevice {
   void sample_nu_n(int n, const float* g_uS, const float* z, float* nu) const override;
   void read_sigma_n(int n, const float* g_prog_uS, const float* g_now_uS, const float* t_s, float* sigma_uS) const override;
   // The 1/f law factors: amp(g_prog) = q_s(g_prog), time(t) = sqrt(ln((t + t_read) / (2 t_read))).
-  bool read_amp_n(int n, const float* g_prog_uS, float* amp) const override;
+  bool read_sigma_factors() const override { return true; }
+  void read_amp_n(int n, const float* g_prog_uS, float* amp) const override;
   void read_time_factors_n(int n, const float* t_s, float* time) const override;
 
  private:
