@@ -281,8 +281,7 @@ at::Tensor XbarLayer::block_diagonal(const at::Tensor& w2d, int64_t groups) {
   std::lock_guard<std::mutex> g(mu_);
   groups_ = groups;
   if (at::GradMode::is_enabled() && w2d.requires_grad()) return build();
-  if (!block_.defined() || block_src_.sizes() != w2d.sizes() || block_src_.scalar_type() != w2d.scalar_type() ||
-      !at::equal(block_src_, w2d.detach())) {
+  if (!block_.defined() || !same_values(block_src_, w2d)) {
     block_src_ = w2d.detach().clone();
     block_ = at::block_diag(block_src_.split(w2d.size(0) / groups));
   }
