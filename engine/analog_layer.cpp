@@ -23,12 +23,13 @@ bool all_finite(const Eigen::Ref<const RowMatrixXf>& M) {
   return bad == 0;
 }
 
-void check_finite(const Eigen::Ref<const RowMatrixXf>& M, const char* name) {
+// M: rows first.. of the matrix `name`.
+void check_finite(const Eigen::Ref<const RowMatrixXf>& M, const char* name, Eigen::Index first = 0) {
   if (all_finite(M)) return;  // fast path; the loop below names the first bad entry
   for (Eigen::Index i = 0; i < M.rows(); ++i)
     for (Eigen::Index j = 0; j < M.cols(); ++j)
       if (!std::isfinite(M(i, j)))
-        throw InputError(std::string(name) + "[" + std::to_string(i) + "][" + std::to_string(j) +
+        throw InputError(std::string(name) + "[" + std::to_string(first + i) + "][" + std::to_string(j) +
                          "] = " + std::to_string(M(i, j)) + " is not finite");
 }
 
@@ -138,8 +139,11 @@ RowMatrixXf AnalogLayer::reference_read(double t_s) {
 }
 
 ReadOutput AnalogLayer::run(ReadRequest request, const Eigen::Ref<const RowMatrixXf>& X, const ReadState& state) {
-  const ReadTarget target{cfg_, tiles_, state, out_, chip_key_, bias_, compensation_.factors()};
-  return kernel_.run(target, request, X);
+  return kernel_.run(target(state), request, X);
+}
+
+ReadTarget AnalogLayer::target(const ReadState& state) const {
+  return ReadTarget{cfg_, tiles_, state, out_, chip_key_, bias_, compensation_.factors()};
 }
 
 void AnalogLayer::calibrate(const Eigen::Ref<const RowMatrixXf>& X) { calibrate(X, nullptr); }
@@ -227,7 +231,11 @@ RowMatrixXf AnalogLayer::read(const Eigen::Ref<const RowMatrixXf>& X, KeptProduc
     out = run(request, Xa, state_);
     out.Y += digital;
   }
-  if (X.rows() > 0) {  // an empty batch reads nothing
+  return finish_read(X.rows(), std::move(out));
+}
+
+RowMatrixXf AnalogLayer::finish_read(Eigen::Index batch, ReadOutput&& out) {
+  if (batch > 0) {  // an empty batch reads nothing
     ++read_index_;
     ++counters_.reads;
   }
@@ -235,8 +243,25 @@ RowMatrixXf AnalogLayer::read(const Eigen::Ref<const RowMatrixXf>& X, KeptProduc
   counters_.conversions += out.conversions;
   counters_.dac_clipped += out.dac_clipped;
   if (!all_finite(out.Y)) throw InputError(nonfinite_output(out.Y));
-  add_events(X.rows(), out.events);
+  add_events(batch, out.events);
   return std::move(out.Y);
+}
+
+RowMatrixXf AnalogLayer::read(const RowSource& source) {
+  check_programmed("read");
+  if (source.cols != in_)
+    throw InputError("X has " + std::to_string(source.cols) + " columns, the layer has " + std::to_string(in_) + " inputs");
+  if (cfg_.outliers.inputs() || outliers_.digital_weights() > 0) {  // the outlier paths take X whole
+    RowMatrixXf X(source.rows, source.cols);
+    if (X.size() > 0) source.fill(0, X.rows(), X.data());
+    return read(X);
+  }
+  const RowSource checked{source.rows, source.cols, [&](Eigen::Index first, Eigen::Index n, float* out) {
+                            source.fill(first, n, out);
+                            check_finite(Eigen::Map<const RowMatrixXf>(out, n, source.cols), "X", first);
+                          }};
+  ReadOutput out = kernel_.run(target(state_), {ReadKind::user, read_index_, nullptr}, checked);
+  return finish_read(source.rows, std::move(out));
 }
 
 void AnalogLayer::add_events(Eigen::Index batch, const ReadEvents& e) {

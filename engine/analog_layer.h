@@ -17,6 +17,7 @@
 #include "engine/layer_counters.h"
 #include "engine/outliers.h"
 #include "engine/read_kernel.h"
+#include "engine/row_source.h"
 #include "engine/tile.h"
 
 namespace xbar {
@@ -46,6 +47,9 @@ class AnalogLayer {
   // y = W x + b for every row of X (batch x in); returns batch x out (0 x out for an empty
   // batch, calibrated or not). A non-finite output is an InputError naming the entry and stage.
   RowMatrixXf read(const Eigen::Ref<const RowMatrixXf>& X);
+  // read(X) for the rows of `source`, taken a block at a time (engine/row_source.h): the same
+  // output, counters and errors (a non-finite input names its row in X).
+  RowMatrixXf read(const RowSource& source);
   // calibrate(X) then read(X), with the same results, computing the array products once
   // (KeptProducts): a forward that calibrates on its own batch.
   RowMatrixXf calibrate_and_read(const Eigen::Ref<const RowMatrixXf>& X);
@@ -95,12 +99,15 @@ class AnalogLayer {
   void check_input(const Eigen::Ref<const RowMatrixXf>& X, const char* what, bool finite = true) const;
   std::string nonfinite_output(const Eigen::Ref<const RowMatrixXf>& Y) const;
   ReadOutput run(ReadRequest request, const Eigen::Ref<const RowMatrixXf>& X, const ReadState& state);
+  ReadTarget target(const ReadState& state) const;  // the programmed layer as a read of `state` sees it
   void calibrate(const Eigen::Ref<const RowMatrixXf>& X, KeptProducts* kept);
   RowMatrixXf read(const Eigen::Ref<const RowMatrixXf>& X, KeptProducts* kept);
   // The drift-compensation reference read at t_s (waits for calibrate() when the ADC range is
   // calibrated).
   void update_compensation();
   RowMatrixXf reference_read(double t_s);
+  // A user read's counters and output check: the read of `batch` rows that gave `out`.
+  RowMatrixXf finish_read(Eigen::Index batch, ReadOutput&& out);
   void add_events(Eigen::Index batch, const ReadEvents& e);
 
   XbarConfig cfg_;

@@ -139,13 +139,28 @@ ReadKernel::ReadKernel(ReadKernel&&) noexcept = default;
 ReadKernel& ReadKernel::operator=(ReadKernel&&) noexcept = default;
 
 ReadOutput ReadKernel::run(const ReadTarget& target, ReadRequest request, const Eigen::Ref<const RowMatrixXf>& X) {
+  return run_blocks(target, request, X.rows(), X.cols(), false,
+                    [&](Eigen::Index first, Eigen::Index n) { return BlockRef(X.middleRows(first, n)); });
+}
+
+ReadOutput ReadKernel::run(const ReadTarget& target, ReadRequest request, const RowSource& source) {
+  if (request.kind != ReadKind::user || request.kept)
+    throw Error("read: a row source serves user reads without kept products only");
+  return run_blocks(target, request, source.rows, source.cols, true, [&](Eigen::Index first, Eigen::Index n) {
+    rows_.resize(n, source.cols);
+    source.fill(first, n, rows_.data());
+    return BlockRef(rows_);
+  });
+}
+
+ReadOutput ReadKernel::run_blocks(const ReadTarget& target, ReadRequest request, Eigen::Index B, Eigen::Index cols,
+                                  bool in_blocks, const BlockFn& rows_of) {
   const XbarConfig& cfg = target.cfg;
   const std::vector<Tile>& tiles = target.tiles;
   const std::vector<std::vector<SliceRead>>& state = target.state.tiles;
   const bool calibration = request.kind == ReadKind::calibration;
   const bool reference = request.kind == ReadKind::drift_reference;
   ReadOutput out;
-  const Eigen::Index B = X.rows();
   if (B == 0) {  // nothing to convert: no range needed
     out.Y = RowMatrixXf::Zero(B, target.out);
     return out;
@@ -161,21 +176,25 @@ ReadOutput ReadKernel::run(const ReadTarget& target, ReadRequest request, const 
   if (take && kept->batch != B)
     throw Error("read: products kept for a batch of " + std::to_string(kept->batch) + " taken by a batch of " +
                 std::to_string(B));
-  if (take) std::swap(dac_, kept->dac);
-  else dac_convert(cfg.dac, X, dac_);
-  const DacOutput& in = dac_;
-  const int K = int(in.weight.size());
   const SliceLayout lay = slice_layout(cfg.mapping);
   const Keys keys = read_keys(target.chip_key, request);
   // Work items: (batch chunk, column tile); each owns its block of Y.
   std::vector<int> col_starts;
   for (const auto& t : tiles)
     if (col_starts.empty() || col_starts.back() != t.c0) col_starts.push_back(t.c0);
-  const Eigen::Index chunk = batch_chunk(B, int64_t(col_starts.size()));
+  const int64_t n_cols = int64_t(col_starts.size());
+  const Eigen::Index chunk = batch_chunk(B, n_cols);
   const Eigen::Index n_chunks = (B + chunk - 1) / chunk;
-  const int64_t n_items = n_chunks * int64_t(col_starts.size());
+  const int64_t n_items = n_chunks * n_cols;
   const int threads = cfg.run.threads > 0 ? cfg.run.threads : omp_get_max_threads();
   if (int(scratch_.size()) < threads) scratch_.resize(size_t(threads));
+  // Rows taken and converted at a time: all of them, or whole batch chunks of about
+  // kSourceBlockBytes (at least one chunk per thread), so that a block stays in cache from its
+  // copy to the products. Items, and so every result, are those of one block.
+  const Eigen::Index per_chunk = chunk * std::max<Eigen::Index>(cols, 1) * Eigen::Index(sizeof(float));
+  const Eigen::Index block =
+      in_blocks ? chunk * std::max<Eigen::Index>(threads, kSourceBlockBytes / per_chunk) : B;
+  const int K = cfg.dac.slices();
   if (calibration) {
     // Each thread selects over its items; the merged selection does not depend on the split.
     std::vector<LargestSelector> fresh;
@@ -203,118 +222,129 @@ ReadOutput ReadKernel::run(const ReadTarget& target, ReadRequest request, const 
     if (noisy) kept->variances.resize(kept->products.size()), kept->ref_variances.resize(kept->products.size());
   }
   const bool count = count_events_ && request.kind == ReadKind::user;
-  std::vector<InputStats> stats;  // per batch chunk, shared by its column tiles
-  if (count) {
-    item_events_.assign(size_t(n_items), ReadEvents{});
-    stats.resize(size_t(n_chunks));
-    parallel_for(n_chunks, threads, Split::even, true, [&](int64_t c) {
-      stats[size_t(c)] = input_stats(in.stacked, B, K, c * chunk, std::min(chunk, B - c * chunk));
+  if (count) item_events_.assign(size_t(n_items), ReadEvents{});
+  std::vector<InputStats> stats;  // per batch chunk of the block, shared by its column tiles
+
+  Counts counts;
+  for (Eigen::Index first = 0; first < B; first += block) {
+    const Eigen::Index rows = std::min(block, B - first);
+    if (take) std::swap(dac_, kept->dac);
+    else dac_convert(cfg.dac, rows_of(first, rows), dac_);
+    out.dac_clipped += dac_.clipped;
+    const DacOutput& in = dac_;  // rows [first, first + rows) of the batch
+    const Eigen::Index c_first = first / chunk, c_count = (rows + chunk - 1) / chunk;
+    if (count) {
+      stats.assign(size_t(c_count), InputStats{});
+      parallel_for(c_count, threads, Split::even, true, [&](int64_t c) {
+        stats[size_t(c)] = input_stats(in.stacked, rows, K, c * chunk, std::min(chunk, rows - c * chunk));
+      });
+    }
+
+    // Products inside a work item run on its thread: the fixed GEMM blocking keeps results
+    // independent of the thread count.
+    counts += parallel_sum<Counts>(c_count * n_cols, threads, Split::dynamic, true, [&](int64_t local_item) {
+      Counts n;
+      const int64_t item = c_first * n_cols + local_item;
+      const Eigen::Index b0 = (item / n_cols) * chunk, lb0 = b0 - first;  // batch row, row in the block
+      const Eigen::Index nb = std::min(chunk, B - b0);
+      const int c0 = col_starts[size_t(item % n_cols)];
+      Scratch& work = scratch_[size_t(omp_get_thread_num())];
+      RowMatrixXf &V = work.V, &Yk = work.Yk, &T = work.T, &acc = work.acc;
+      std::vector<float>& factor = work.factor;
+      bool acc_used = false;
+      size_t collect_k = 0;
+      for (size_t ti = 0; ti < tiles.size(); ++ti) {
+        const Tile& t = tiles[ti];
+        const std::vector<SliceRead>& ts = state[ti];
+        if (t.c0 != c0) {
+          collect_k += ts.size();
+          continue;
+        }
+        if (!acc_used) acc.setZero(nb, t.cols);
+        ReadEvents* ev = count ? &item_events_[size_t(item)] : nullptr;
+        if (ev && acc_used) ev->accumulations += int64_t(nb) * t.cols;
+        acc_used = true;
+        const Eigen::Map<const Eigen::ArrayXf> col_scale(t.col_scale.data(), t.cols);
+        // Input voltages of this tile's rows for all slices, stacked: row k*nb + b.
+        // One input slice: read the DAC output in place; several: stack them for one GEMM.
+        if (K > 1) {
+          V.resize(K * nb, t.rows);
+          for (int k = 0; k < K; ++k) V.middleRows(k * nb, nb) = in.stacked.block(k * rows + lb0, t.r0, nb, t.rows);
+        }
+        const VRef Vr = K > 1 ? VRef(V) : VRef(in.stacked.block(lb0, t.r0, nb, t.rows));
+        if (ev) {
+          const InputStats& st = stats[size_t(lb0 / chunk)];
+          int64_t n_arrays = 0;
+          for (const auto& a : t.arrays) n_arrays += int64_t(a.size());
+          ev->input_pulses += st.nonzero.segment(t.r0, t.rows).sum() * n_arrays;
+          ev->input_drives += int64_t(K) * nb * t.rows * n_arrays;
+          ev->analog_macs += int64_t(nb) * t.rows * t.cols;
+          ev->column_outputs += int64_t(K) * nb * t.cols * int64_t(ts.size());
+          for (const SliceRead& sr : ts) ev->array_v2g_uS += st.v2.segment(t.r0, t.rows).dot(sr.g_row_uS);
+        }
+        // Ideal readout (no read noise, no ADC): the slices' GEMMs sum straight into T.
+        const bool direct = !calibration && cfg.adc.ideal();
+        bool t_used = false;
+        for (size_t s = 0; s < ts.size(); ++s, ++collect_k) {
+          const SliceRead& sr = ts[s];
+          if (direct && sr.S2.size() == 0) {
+            for (int k = 0; k < K; ++k) {
+              const float w = float(lay.weight[s] * in.weight[k]);
+              if (t_used) T.noalias() += w * (Vr.middleRows(k * nb, nb) * sr.A);
+              else T.noalias() = w * (Vr.middleRows(k * nb, nb) * sr.A);
+              t_used = true;
+            }
+            continue;
+          }
+          const size_t kept_at = size_t(item) * n_slices + collect_k;
+          if (reuse) Yk.swap(kept->products[kept_at]);
+          else Yk.noalias() = Vr * sr.A;
+          if (keep) kept->products[kept_at] = Yk;
+          const uint64_t aid = t.arrays[s][0].id();
+          if (sr.S2.size() > 0) {
+            if (reuse) {
+              work.noise.Var.swap(kept->variances[kept_at]);
+              work.noise.zref.swap(kept->ref_variances[kept_at]);
+            } else {
+              read_noise_variance(sr, Vr, work.noise);
+            }
+            if (keep) kept->variances[kept_at] = work.noise.Var, kept->ref_variances[kept_at] = work.noise.zref;
+            add_read_noise(t, sr, CounterRng(keys.noise, aid), B, b0, K, nb, work.noise, Yk);
+          }
+          if (calibration) {
+            work.largest[collect_k].add_abs(Yk.data(), size_t(Yk.size()));
+            continue;
+          }
+          for (int k = 0; k < K; ++k) {
+            // Digital shift-add and unscaling: column factor slice weight x input weight x scale.
+            const float w = float(lay.weight[s] * in.weight[k]);
+            factor.resize(size_t(t.cols));
+            Eigen::Map<Eigen::ArrayXf>(factor.data(), t.cols) = w * col_scale;
+            if (cfg.adc.ideal()) {
+              acc.array() += Yk.middleRows(k * nb, nb).array().rowwise() * Eigen::Map<const Eigen::ArrayXf>(factor.data(), t.cols).transpose();
+            } else {
+              const CounterRng rng(keys.adc, aid);
+              n.sat += adc_convert_add(cfg.adc, sr.lsb, sr.adc, Yk.middleRows(k * nb, nb), rng, uint64_t(k) * B + b0,
+                                     uint64_t(t.cols), factor.data(), acc);
+            }
+          }
+          if (!cfg.adc.ideal()) n.conv += int64_t(K) * nb * t.cols;
+        }
+        if (t_used) acc.array() += T.array().rowwise() * col_scale.transpose();
+      }
+      if (calibration || !acc_used) return n;
+      // Input unscaling (per vector), written once into Y.
+      const Eigen::Map<const Eigen::ArrayXf> scale(in.scale.data() + lb0, nb);
+      auto Yb = Y.block(b0, c0, nb, acc.cols()).array();
+      Yb = acc.array().colwise() * scale;
+      if (reference) return n;  // the reference response is compared without factors or bias
+      // Drift compensation: digital, after the ADC and before the bias.
+      if (!target.drift_factor.empty())
+        Yb.rowwise() *= Eigen::Map<const Eigen::ArrayXf>(target.drift_factor.data() + c0, acc.cols()).transpose();
+      Yb.rowwise() += Eigen::Map<const Eigen::ArrayXf>(target.bias.data() + c0, acc.cols()).transpose();
+      return n;
     });
   }
-
-  // Products inside a work item run on its thread: the fixed GEMM blocking keeps results
-  // independent of the thread count.
-  const Counts counts = parallel_sum<Counts>(n_items, threads, Split::dynamic, true, [&](int64_t item) {
-    Counts n;
-    const Eigen::Index b0 = (item / int64_t(col_starts.size())) * chunk;
-    const Eigen::Index nb = std::min(chunk, B - b0);
-    const int c0 = col_starts[item % int64_t(col_starts.size())];
-    Scratch& work = scratch_[size_t(omp_get_thread_num())];
-    RowMatrixXf &V = work.V, &Yk = work.Yk, &T = work.T, &acc = work.acc;
-    std::vector<float>& factor = work.factor;
-    bool acc_used = false;
-    size_t collect_k = 0;
-    for (size_t ti = 0; ti < tiles.size(); ++ti) {
-      const Tile& t = tiles[ti];
-      const std::vector<SliceRead>& ts = state[ti];
-      if (t.c0 != c0) {
-        collect_k += ts.size();
-        continue;
-      }
-      if (!acc_used) acc.setZero(nb, t.cols);
-      ReadEvents* ev = count ? &item_events_[size_t(item)] : nullptr;
-      if (ev && acc_used) ev->accumulations += int64_t(nb) * t.cols;
-      acc_used = true;
-      const Eigen::Map<const Eigen::ArrayXf> col_scale(t.col_scale.data(), t.cols);
-      // Input voltages of this tile's rows for all slices, stacked: row k*nb + b.
-      // One input slice: read the DAC output in place; several: stack them for one GEMM.
-      if (K > 1) {
-        V.resize(K * nb, t.rows);
-        for (int k = 0; k < K; ++k) V.middleRows(k * nb, nb) = in.stacked.block(k * B + b0, t.r0, nb, t.rows);
-      }
-      const VRef Vr = K > 1 ? VRef(V) : VRef(in.stacked.block(b0, t.r0, nb, t.rows));
-      if (ev) {
-        const InputStats& st = stats[size_t(b0 / chunk)];
-        int64_t n_arrays = 0;
-        for (const auto& a : t.arrays) n_arrays += int64_t(a.size());
-        ev->input_pulses += st.nonzero.segment(t.r0, t.rows).sum() * n_arrays;
-        ev->input_drives += int64_t(K) * nb * t.rows * n_arrays;
-        ev->analog_macs += int64_t(nb) * t.rows * t.cols;
-        ev->column_outputs += int64_t(K) * nb * t.cols * int64_t(ts.size());
-        for (const SliceRead& sr : ts) ev->array_v2g_uS += st.v2.segment(t.r0, t.rows).dot(sr.g_row_uS);
-      }
-      // Ideal readout (no read noise, no ADC): the slices' GEMMs sum straight into T.
-      const bool direct = !calibration && cfg.adc.ideal();
-      bool t_used = false;
-      for (size_t s = 0; s < ts.size(); ++s, ++collect_k) {
-        const SliceRead& sr = ts[s];
-        if (direct && sr.S2.size() == 0) {
-          for (int k = 0; k < K; ++k) {
-            const float w = float(lay.weight[s] * in.weight[k]);
-            if (t_used) T.noalias() += w * (Vr.middleRows(k * nb, nb) * sr.A);
-            else T.noalias() = w * (Vr.middleRows(k * nb, nb) * sr.A);
-            t_used = true;
-          }
-          continue;
-        }
-        const size_t kept_at = size_t(item) * n_slices + collect_k;
-        if (reuse) Yk.swap(kept->products[kept_at]);
-        else Yk.noalias() = Vr * sr.A;
-        if (keep) kept->products[kept_at] = Yk;
-        const uint64_t aid = t.arrays[s][0].id();
-        if (sr.S2.size() > 0) {
-          if (reuse) {
-            work.noise.Var.swap(kept->variances[kept_at]);
-            work.noise.zref.swap(kept->ref_variances[kept_at]);
-          } else {
-            read_noise_variance(sr, Vr, work.noise);
-          }
-          if (keep) kept->variances[kept_at] = work.noise.Var, kept->ref_variances[kept_at] = work.noise.zref;
-          add_read_noise(t, sr, CounterRng(keys.noise, aid), B, b0, K, nb, work.noise, Yk);
-        }
-        if (calibration) {
-          work.largest[collect_k].add_abs(Yk.data(), size_t(Yk.size()));
-          continue;
-        }
-        for (int k = 0; k < K; ++k) {
-          // Digital shift-add and unscaling: column factor slice weight x input weight x scale.
-          const float w = float(lay.weight[s] * in.weight[k]);
-          factor.resize(size_t(t.cols));
-          Eigen::Map<Eigen::ArrayXf>(factor.data(), t.cols) = w * col_scale;
-          if (cfg.adc.ideal()) {
-            acc.array() += Yk.middleRows(k * nb, nb).array().rowwise() * Eigen::Map<const Eigen::ArrayXf>(factor.data(), t.cols).transpose();
-          } else {
-            const CounterRng rng(keys.adc, aid);
-            n.sat += adc_convert_add(cfg.adc, sr.lsb, sr.adc, Yk.middleRows(k * nb, nb), rng, uint64_t(k) * B + b0,
-                                   uint64_t(t.cols), factor.data(), acc);
-          }
-        }
-        if (!cfg.adc.ideal()) n.conv += int64_t(K) * nb * t.cols;
-      }
-      if (t_used) acc.array() += T.array().rowwise() * col_scale.transpose();
-    }
-    if (calibration || !acc_used) return n;
-    // Input unscaling (per vector), written once into Y.
-    const Eigen::Map<const Eigen::ArrayXf> scale(in.scale.data() + b0, nb);
-    auto Yb = Y.block(b0, c0, nb, acc.cols()).array();
-    Yb = acc.array().colwise() * scale;
-    if (reference) return n;  // the reference response is compared without factors or bias
-    // Drift compensation: digital, after the ADC and before the bias.
-    if (!target.drift_factor.empty())
-      Yb.rowwise() *= Eigen::Map<const Eigen::ArrayXf>(target.drift_factor.data() + c0, acc.cols()).transpose();
-    Yb.rowwise() += Eigen::Map<const Eigen::ArrayXf>(target.bias.data() + c0, acc.cols()).transpose();
-    return n;
-  });
   if (calibration) {
     std::vector<LargestSelector>& all = scratch_[0].largest;
     for (int th = 1; th < threads; ++th)
@@ -326,7 +356,6 @@ ReadOutput ReadKernel::run(const ReadTarget& target, ReadRequest request, const 
   out.conversions = counts.conv;
   if (count)
     for (const ReadEvents& e : item_events_) out.events.add(e);
-  out.dac_clipped = in.clipped;
   if (calibration && kept) {
     kept->batch = B;
     std::swap(dac_, kept->dac);

@@ -5,11 +5,13 @@
 #pragma once
 #include <Eigen/Dense>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "circuits/dac.h"
 #include "common/matrix.h"
 #include "engine/config.h"
+#include "engine/row_source.h"
 #include "engine/tile.h"
 
 namespace xbar {
@@ -35,6 +37,8 @@ struct KeptProducts {
 };
 
 inline constexpr int64_t kKeptProductsLimit = int64_t(256) << 20;  // bytes
+// Input rows a read from a RowSource takes and converts at a time (about; whole batch chunks).
+inline constexpr Eigen::Index kSourceBlockBytes = Eigen::Index(1) << 20;
 
 struct ReadRequest {
   ReadKind kind = ReadKind::user;
@@ -84,17 +88,28 @@ class ReadKernel {
 
   // X: batch x in, every entry finite.
   ReadOutput run(const ReadTarget& target, ReadRequest request, const Eigen::Ref<const RowMatrixXf>& X);
+  // The same for the rows of `source` (a user read without kept products), filled and converted
+  // a block at a time: the output is run()'s on all the rows, bit for bit.
+  ReadOutput run(const ReadTarget& target, ReadRequest request, const RowSource& source);
   // Counting the cost events of user reads (on by default; off only to measure its overhead).
   void count_events(bool on) { count_events_ = on; }
 
   struct Scratch;  // matrices of one work item
 
  private:
+  using BlockRef = Eigen::Ref<const RowMatrixXf>;
+  using BlockFn = std::function<BlockRef(Eigen::Index first, Eigen::Index n)>;
+  // The read of B rows of `cols` inputs, rows_of(first, n) giving rows [first, first + n): all at
+  // once, or (in_blocks) in blocks of whole batch chunks.
+  ReadOutput run_blocks(const ReadTarget& target, ReadRequest request, Eigen::Index B, Eigen::Index cols,
+                        bool in_blocks, const BlockFn& rows_of);
+
   // One per worker thread, kept across reads: fresh buffers would cost a page fault per 4 KiB on
   // every read (they are mmap-sized).
   std::vector<Scratch> scratch_;
   std::vector<ReadEvents> item_events_;
   DacOutput dac_;  // the inputs' DAC output, kept for the same reason
+  RowMatrixXf rows_;  // a block of a RowSource's rows
   bool count_events_ = true;
 };
 

@@ -2,6 +2,8 @@
 
 #include <ATen/Parallel.h>
 
+#include <algorithm>
+
 
 namespace xbar {
 
@@ -37,50 +39,57 @@ Interior interior(const ConvGeometry& g, int64_t W) {
   return r;
 }
 
-// Rows (n, ho, 0 .. out_w) of the patches, written input row by input row: for channel c and
+// Rows (n, ho, wa .. wb) of the patches, written input row by input row: for channel c and
 // kernel row i, every output column takes its kw taps of input row h (zeros outside the image).
-// The block of out_w rows stays in L1 while it is filled. KW > 0: the kernel width known at
-// compile time (the common 1, 3, 5, 7: the taps unroll); 0: any width.
+// The block of at most out_w rows stays in L1 while it is filled. KW > 0: the kernel width known
+// at compile time (the common 1, 3, 5, 7: the taps unroll); 0: any width. out: row (n, ho, wa).
 template <int KW, class T>
 void fill_rows(const T* x, int64_t C, int64_t H, int64_t W, const ConvGeometry& g, Interior in, int64_t n,
-               int64_t ho, T* out) {
+               int64_t ho, int64_t wa, int64_t wb, T* out) {
   const int64_t kw = KW > 0 ? KW : g.kw, K = C * g.kh * kw, sw = g.stride_w, dw = g.dil_w;
+  const int64_t lo = std::clamp(in.lo, wa, wb), hi = std::clamp(in.hi, lo, wb);
   for (int64_t c = 0; c < C; ++c) {
     const T* xc = x + (n * C + c) * H * W;
     for (int64_t i = 0; i < g.kh; ++i) {
       const int64_t col = (c * g.kh + i) * kw;
       const int64_t h = ho * g.stride_h - g.pad_h + i * g.dil_h;
       if (h < 0 || h >= H) {
-        for (int64_t wo = 0; wo < g.out_w; ++wo)
-          for (int64_t j = 0; j < kw; ++j) out[wo * K + col + j] = T(0);
+        for (int64_t wo = wa; wo < wb; ++wo)
+          for (int64_t j = 0; j < kw; ++j) out[(wo - wa) * K + col + j] = T(0);
         continue;
       }
       const T* xr = xc + h * W;
       auto edge = [&](int64_t wo) {
         for (int64_t j = 0; j < kw; ++j) {
           const int64_t w = wo * sw - g.pad_w + j * dw;
-          out[wo * K + col + j] = w >= 0 && w < W ? xr[w] : T(0);
+          out[(wo - wa) * K + col + j] = w >= 0 && w < W ? xr[w] : T(0);
         }
       };
-      for (int64_t wo = 0; wo < in.lo; ++wo) edge(wo);
-      for (int64_t wo = in.lo; wo < in.hi; ++wo) {
-        T* dst = out + wo * K + col;
+      for (int64_t wo = wa; wo < lo; ++wo) edge(wo);
+      for (int64_t wo = lo; wo < hi; ++wo) {
+        T* dst = out + (wo - wa) * K + col;
         const T* src = xr + (wo * sw - g.pad_w);  // interior: at or after xr
         for (int64_t j = 0; j < kw; ++j) dst[j] = src[j * dw];
       }
-      for (int64_t wo = in.hi; wo < g.out_w; ++wo) edge(wo);
+      for (int64_t wo = hi; wo < wb; ++wo) edge(wo);
     }
   }
 }
 
+// Patch rows [first, first + count) into out (row-major, C kh kw wide), one (n, ho) segment at
+// a time. Pure copies: any split of the rows gives the same patches.
 template <class T>
-void fill_all(const T* x, int64_t N, int64_t C, int64_t H, int64_t W, const ConvGeometry& g, T* out) {
+void fill_range(const T* x, int64_t C, int64_t H, int64_t W, const ConvGeometry& g, int64_t first, int64_t count,
+                T* out) {
   const Interior in = interior(g, W);
-  const int64_t block = g.out_w * C * g.kh * g.kw;
+  const int64_t K = C * g.kh * g.kw, seg_first = first / g.out_w, seg_end = (first + count + g.out_w - 1) / g.out_w;
   auto run = [&](auto fill) {
-    // Pure copies: any split of the rows gives the same patches.
-    at::parallel_for(0, N * g.out_h, 1, [&](int64_t a, int64_t b) {
-      for (int64_t r = a; r < b; ++r) fill(x, C, H, W, g, in, r / g.out_h, r % g.out_h, out + r * block);
+    at::parallel_for(seg_first, seg_end, 1, [&](int64_t a, int64_t b) {
+      for (int64_t r = a; r < b; ++r) {
+        const int64_t wa = std::max(first, r * g.out_w) - r * g.out_w;
+        const int64_t wb = std::min(first + count, (r + 1) * g.out_w) - r * g.out_w;
+        fill(x, C, H, W, g, in, r / g.out_h, r % g.out_h, wa, wb, out + (r * g.out_w + wa - first) * K);
+      }
     });
   };
   switch (g.kw) {
@@ -99,9 +108,19 @@ at::Tensor conv_patches(const at::Tensor& x, const ConvGeometry& g) {
   const at::Tensor xc = x.contiguous();
   const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3), K = C * g.kh * g.kw;
   at::Tensor out = at::empty({N * g.out_h * g.out_w, K}, x.options());
-  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "xbar::conv_patches",
-                             [&] { fill_all(xc.data_ptr<scalar_t>(), N, C, H, W, g, out.data_ptr<scalar_t>()); });
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "xbar::conv_patches", [&] {
+    fill_range(xc.data_ptr<scalar_t>(), C, H, W, g, 0, out.size(0), out.data_ptr<scalar_t>());
+  });
   return out;
+}
+
+void conv_patch_rows(const at::Tensor& x, const ConvGeometry& g, int64_t first, int64_t count, float* out) {
+  TORCH_CHECK(x.scalar_type() == at::kFloat && x.is_contiguous() && x.dim() == 4,
+              "conv_patch_rows: x must be a contiguous 4-D float32 tensor, got ", x.sizes(), " ", x.scalar_type());
+  const int64_t rows = x.size(0) * g.out_h * g.out_w;
+  TORCH_CHECK(first >= 0 && count >= 0 && first + count <= rows, "conv_patch_rows: rows [", first, ", ",
+              first + count, ") outside the ", rows, " patch rows");
+  fill_range(x.data_ptr<float>(), x.size(1), x.size(2), x.size(3), g, first, count, out);
 }
 
 }  // namespace xbar

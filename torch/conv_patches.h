@@ -15,5 +15,8 @@ struct ConvGeometry {
 // Written by one loop over the output rows (no padded copy, no strided 6-D view); under autograd
 // (x requires grad) through unfold views instead, so gradients reach x.
 at::Tensor conv_patches(const at::Tensor& x, const ConvGeometry& g);
+// Rows [first, first + count) of conv_patches(x, g) into out (row-major, C kh kw wide); x
+// contiguous float32 (a read that takes the patches a block at a time, engine/row_source.h).
+void conv_patch_rows(const at::Tensor& x, const ConvGeometry& g, int64_t first, int64_t count, float* out);
 
 }  // namespace xbar

@@ -205,8 +205,13 @@ void XbarLayer::set_chip(int64_t chip) {
 }
 
 RowMatrixXf XbarLayer::read_named(const Eigen::Ref<const RowMatrixXf>& X, bool calibrate_first) {
+  return named([&] { return calibrate_first ? layer_->calibrate_and_read(X) : layer_->read(X); });
+}
+
+template <class F>
+RowMatrixXf XbarLayer::named(F&& read) {
   try {
-    return calibrate_first ? layer_->calibrate_and_read(X) : layer_->read(X);
+    return read();
   } catch (const InputError& e) {
     throw InputError("xbar layer " + name_ + ": " + e.what());
   }
@@ -250,6 +255,39 @@ at::Tensor XbarLayer::linear(const at::Tensor& x, const at::Tensor& weight, cons
     if (digital_bits_ == 0) return at::linear(x, weight, bias);
     return at::linear(quantize_sym(x, digital_bits_), quantize_sym(weight, digital_bits_), bias);
   }
+  program_if_changed(weight, bias);
+  std::lock_guard<std::mutex> g(mu_);
+  const at::Tensor xc = float_contiguous(x, "xbar layer " + name_ + ": input");
+  const Eigen::Map<const RowMatrixXf> X = eigen_view(xc);
+  // adc.range = calibrated: ranges come from a calibration pass only; an empty batch reads nothing.
+  const bool calibrate = X.rows() > 0 && calibrating_ && needs_ranges(cfg_, mode_);
+  if (X.rows() > 0 && !calibrate) require_ranges();
+  RowMatrixXf Y = read_named(X, calibrate);
+  if (calibrate) adc_lsbs_ = layer_->adc_lsbs();
+  reads_ = int64_t(layer_->read_index());
+  return to_tensor(std::move(Y), x.scalar_type());
+}
+
+at::Tensor XbarLayer::linear(const RowSource& rows, const at::Tensor& weight, const c10::optional<at::Tensor>& bias) {
+  bool whole;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    whole = mode_ == OpMode::digital || (rows.rows > 0 && calibrating_ && needs_ranges(cfg_, mode_));
+  }
+  if (whole) {  // digital products and calibration passes take the rows at once
+    at::Tensor x = at::empty({int64_t(rows.rows), int64_t(rows.cols)}, at::kFloat);
+    if (x.numel() > 0) rows.fill(0, rows.rows, x.data_ptr<float>());
+    return linear(x, weight, bias);
+  }
+  program_if_changed(weight, bias);
+  std::lock_guard<std::mutex> g(mu_);
+  if (rows.rows > 0) require_ranges();
+  RowMatrixXf Y = named([&] { return layer_->read(rows); });
+  reads_ = int64_t(layer_->read_index());
+  return to_tensor(std::move(Y), at::kFloat);
+}
+
+void XbarLayer::program_if_changed(const at::Tensor& weight, const c10::optional<at::Tensor>& bias) {
   bool stale;
   {
     std::lock_guard<std::mutex> g(mu_);
@@ -262,16 +300,6 @@ at::Tensor XbarLayer::linear(const at::Tensor& x, const at::Tensor& weight, cons
             (has_bias && !same_values(prog_b_, *bias));
   }
   if (stale) program(weight, bias, chip_);
-  std::lock_guard<std::mutex> g(mu_);
-  const at::Tensor xc = float_contiguous(x, "xbar layer " + name_ + ": input");
-  const Eigen::Map<const RowMatrixXf> X = eigen_view(xc);
-  // adc.range = calibrated: ranges come from a calibration pass only; an empty batch reads nothing.
-  const bool calibrate = X.rows() > 0 && calibrating_ && needs_ranges(cfg_, mode_);
-  if (X.rows() > 0 && !calibrate) require_ranges();
-  RowMatrixXf Y = read_named(X, calibrate);
-  if (calibrate) adc_lsbs_ = layer_->adc_lsbs();
-  reads_ = int64_t(layer_->read_index());
-  return to_tensor(std::move(Y), x.scalar_type());
 }
 
 at::Tensor XbarLayer::block_diagonal(const at::Tensor& w2d, int64_t groups) {

@@ -51,6 +51,9 @@ class XbarLayer : public torch::CustomClassHolder {
   // y = x W^T + b for x (N x in); programs lazily, and again when the values of W or b differ from
   // what was programmed (not when the same values come in another tensor).
   at::Tensor linear(const at::Tensor& x2d, const at::Tensor& weight, const c10::optional<at::Tensor>& bias);
+  // The same for the rows of `rows` (a convolution's patches), read a block at a time
+  // (AnalogLayer::read(const RowSource&)); float32 output.
+  at::Tensor linear(const RowSource& rows, const at::Tensor& weight, const c10::optional<at::Tensor>& bias);
   // Grouped convolution: the O x (groups K) block-diagonal matrix whose g-th diagonal block is rows
   // [g O/groups, (g+1) O/groups) of w2d (O x K). The same tensor is returned while w2d's contents
   // stay (the layer is programmed once); a fresh, differentiable one when w2d requires grad.
@@ -109,6 +112,9 @@ class XbarLayer : public torch::CustomClassHolder {
   void add_counters(const LayerCounters& c);
   // layer_->read (after layer_->calibrate on the same inputs when calibrate_first); errors name this layer
   RowMatrixXf read_named(const Eigen::Ref<const RowMatrixXf>& X, bool calibrate_first = false);
+  template <class F>
+  RowMatrixXf named(F&& read);  // read(), its input errors naming this layer
+  void program_if_changed(const at::Tensor& weight, const c10::optional<at::Tensor>& bias);
   bool has_ranges() const;  // ranges present or none needed (caller holds mu_)
   void require_ranges() const;                          // throws when needed and absent
   void calibrate_operand(const Eigen::Ref<const RowMatrixXf>& a);       // attention, calibration mode

@@ -39,12 +39,18 @@ struct LinearFn : public torch::autograd::Function<LinearFn> {
 // is the crossbar read through a static DAC of range r. Straight-through for the weights and the
 // unclipped inputs; for r the gradient of r * q(clamp(x / r)) with the rounding treated as
 // identity inside (LSQ, Esser et al. 2020): q(v) - v for unclipped, sign(v) for clipped entries.
+// The DAC input u = clamp(x / r) and the output r y + b of the read y of u.
+at::Tensor ranged_input_of(const at::Tensor& x, double rv, const XbarLayer& s) {
+  return (x / rv).clamp(s.dac_signed() ? -1.0 : 0.0, 1.0);
+}
+at::Tensor ranged_output(const at::Tensor& y, const c10::optional<at::Tensor>& b, double rv) {
+  at::Tensor out = y * rv;
+  if (b && b->defined()) out = out + b->to(out.scalar_type());
+  return out;
+}
 at::Tensor ranged_read(const at::Tensor& x2d, const at::Tensor& w, const c10::optional<at::Tensor>& b, double rv,
                        XbarLayer& s) {
-  const at::Tensor u = (x2d / rv).clamp(s.dac_signed() ? -1.0 : 0.0, 1.0);
-  at::Tensor y = s.linear(u, w, c10::nullopt) * rv;
-  if (b && b->defined()) y = y + b->to(y.scalar_type());
-  return y;
+  return ranged_output(s.linear(ranged_input_of(x2d, rv, s), w, c10::nullopt), b, rv);
 }
 
 void save_dac(AutogradContext* ctx, const XbarLayer& s) {
@@ -106,26 +112,50 @@ struct ConvArgs {
 };
 
 struct ConvFn : public torch::autograd::Function<ConvFn> {
-  // patches: conv_patches(x) (no gradient through them); r: the learned input range, if any.
-  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& patches,
+  // Tensor arguments of forward, in order. Autograd numbers only those given (an absent optional
+  // has no input edge), so needs_input_grad takes the count of given ones before.
+  enum Arg { kArgX, kArgPatches, kArgWeight, kArgBias, kArgR };
+  static bool needs_grad(AutogradContext* ctx, Arg arg) {
+    const bool given[] = {true, ctx->saved_data["has_patches"].toBool(), true, ctx->saved_data["has_bias"].toBool(), true};
+    size_t edge = 0;
+    for (int k = 0; k < arg; ++k) edge += given[k] ? 1 : 0;
+    return ctx->needs_input_grad(edge);
+  }
+
+  // patches: conv_patches(x) (no gradient through them), or none (the read then takes the patch
+  // rows a block at a time); r: the learned input range, if any.
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const c10::optional<at::Tensor>& patches,
                             const at::Tensor& weight, const c10::optional<at::Tensor>& b,
                             const c10::optional<at::Tensor>& r, const ConvArgs& a,
                             const c10::intrusive_ptr<XbarLayer>& s) {
     const bool ranged = r.has_value() && r->defined();
     ctx->save_for_backward({x, weight, ranged ? *r : at::Tensor()});
     ctx->saved_data["has_bias"] = b.has_value() && b->defined();
+    ctx->saved_data["has_patches"] = patches.has_value();
     ctx->saved_data["stride"] = a.stride;
     ctx->saved_data["padding"] = a.padding;
     ctx->saved_data["dilation"] = a.dilation;
     ctx->saved_data["groups"] = a.groups;
     save_dac(ctx, *s);
     at::AutoDispatchBelowADInplaceOrView guard;
-    const int64_t N = x.size(0), O = weight.size(0), K = patches.size(1);
+    const int64_t N = x.size(0), O = weight.size(0), K = x.size(1) * a.geo.kh * a.geo.kw;
     // Groups: im2col orders columns channel-major, so group g reads columns [g K/G, (g+1) K/G) and
     // its weights form the g-th diagonal block of one O x K matrix (zeros elsewhere).
     const at::Tensor w2d = weight.reshape({O, K / a.groups});
     const at::Tensor w = a.groups == 1 ? w2d : s->block_diagonal(w2d, a.groups);
-    const at::Tensor y = ranged ? ranged_read(patches, w, b, r->item<double>(), *s) : s->linear(patches, w, b);
+    const double rv = ranged ? r->item<double>() : 1.0;
+    at::Tensor y;
+    if (patches) {
+      y = ranged ? ranged_read(*patches, w, b, rv, *s) : s->linear(*patches, w, b);
+    } else {
+      // The patch rows are filled a block at a time as the read takes them. A patch entry is a
+      // copy of an entry of x or padding (0, which the range maps to 0), so x is ranged first.
+      const at::Tensor xc = (ranged ? ranged_input_of(x.detach(), rv, *s) : x.detach()).contiguous();
+      const RowSource rows{N * a.geo.out_h * a.geo.out_w, K, [&](Eigen::Index first, Eigen::Index n, float* out) {
+                             conv_patch_rows(xc, a.geo, first, n, out);
+                           }};
+      y = ranged ? ranged_output(s->linear(rows, w, c10::nullopt), b, rv) : s->linear(rows, w, b);
+    }
     return y.reshape({N, a.geo.out_h * a.geo.out_w, O}).transpose(1, 2).reshape({N, O, a.geo.out_h, a.geo.out_w});
   }
   static variable_list backward(AutogradContext* ctx, variable_list grad) {
@@ -145,10 +175,10 @@ struct ConvFn : public torch::autograd::Function<ConvFn> {
     auto [gx, gw, gb] = at::convolution_backward(
         g, input, weight.to(g.scalar_type()), has_bias ? at::OptionalIntArrayRef(bias_sizes) : c10::nullopt, stride,
         padding, dilation, false, std::vector<int64_t>(stride.size(), 0), ctx->saved_data["groups"].toInt(),
-        {ctx->needs_input_grad(0) || (ranged && ctx->needs_input_grad(4)), ctx->needs_input_grad(2), has_bias});
+        {ctx->needs_input_grad(0) || (ranged && needs_grad(ctx, kArgR)), needs_grad(ctx, kArgWeight), has_bias});
     at::Tensor gr;
     if (ranged) {
-      if (ctx->needs_input_grad(4)) gr = range_grad(ctx, gx, in, r);
+      if (needs_grad(ctx, kArgR)) gr = range_grad(ctx, gx, in, r);
       if (ctx->needs_input_grad(0)) gx = gx * in.inside;
     }
     if (!ctx->needs_input_grad(0)) gx = at::Tensor();
@@ -235,8 +265,11 @@ at::Tensor op_conv2d(const at::Tensor& x, const at::Tensor& weight, const c10::o
   const int64_t Wo = (x.size(3) + 2 * padding[1] - dilation[1] * (kw - 1) - 1) / stride[1] + 1;
   TORCH_CHECK(Ho > 0 && Wo > 0, "xbar::conv2d: output would be empty for input sizes ", x.sizes());
   const ConvGeometry geo{kh, kw, stride[0], stride[1], padding[0], padding[1], dilation[0], dilation[1], Ho, Wo};
-  const at::Tensor patches = conv_patches(x.detach(), geo);
-  const at::Tensor r = state->input_range(patches);
+  // The patches are materialized only for a float64 x and for a learned range's first value
+  // (a percentile of the patch entries).
+  const bool stream = x.scalar_type() == at::kFloat && (!state->learns_input_range() || state->input_range().defined());
+  const c10::optional<at::Tensor> patches = stream ? c10::nullopt : c10::make_optional(conv_patches(x.detach(), geo));
+  const at::Tensor r = stream ? state->input_range() : state->input_range(*patches);
   const ConvArgs args{geo, stride.vec(), padding.vec(), dilation.vec(), groups};
   return ConvFn::apply(x, patches, weight, bias, r.defined() ? c10::optional<at::Tensor>(r) : c10::nullopt, args,
                        state);

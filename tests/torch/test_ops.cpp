@@ -118,6 +118,50 @@ TEST_CASE("conv_patches equals at::im2col's columns as rows, exactly (float32 an
     }
 }
 
+TEST_CASE("conv_patch_rows: any range of rows equals those rows of conv_patches, exactly") {
+  at::manual_seed(5);
+  // Ranges starting and ending inside an output row (n, ho), spanning images, empty, and whole.
+  const std::vector<ConvGeometry> cases = {{3, 3, 1, 1, 1, 1, 1, 1}, {2, 5, 1, 2, 1, 2, 1, 1}, {5, 7, 2, 3, 3, 4, 1, 2}};
+  for (ConvGeometry g : cases) {
+    const at::Tensor x = randn({3, 2, 9, 11});
+    g.out_h = (x.size(2) + 2 * g.pad_h - g.dil_h * (g.kh - 1) - 1) / g.stride_h + 1;
+    g.out_w = (x.size(3) + 2 * g.pad_w - g.dil_w * (g.kw - 1) - 1) / g.stride_w + 1;
+    const at::Tensor ref = conv_patches(x, g);
+    const int64_t rows = ref.size(0), K = ref.size(1);
+    for (const auto& [first, count] : std::vector<std::pair<int64_t, int64_t>>{
+             {0, rows}, {1, g.out_w}, {g.out_w - 1, 2}, {3, rows - 5}, {rows / 2, 0}, {rows - 1, 1}}) {
+      INFO("kernel " << g.kh << "x" << g.kw << " rows [" << first << ", " << first + count << ") of " << rows);
+      at::Tensor out = at::full({count, K}, 7.0f);
+      conv_patch_rows(x, g, first, count, out.data_ptr<float>());
+      CHECK(at::equal(out, ref.narrow(0, first, count)));
+    }
+    CHECK_THROWS_AS(conv_patch_rows(x, g, rows - 1, 2, at::empty({2, K}).data_ptr<float>()), c10::Error);
+  }
+}
+
+TEST_CASE("noisy conv2d reads its patches a block at a time with linear()'s result on the whole patches, bit for bit") {
+  // PCM programming and read noise, drift, 8-bit DAC and a noisy fixed-range ADC; 150 x 140 input
+  // rows (patches) make several blocks, 3 x 3 x 40 = 360 inputs span two row tiles.
+  const char* toml = "[device]\nmodel = \"pcm\"\n[dac]\nbits = 8\n[adc]\nbits = 8\nnoise_sigma_lsb = 0.5\n";
+  at::manual_seed(6);
+  const at::Tensor x = randn({6, 40, 25, 23}), w = randn({12, 40, 3, 3}) * 0.1, b = randn({12});
+  for (const int64_t groups : {1, 4}) {
+    CAPTURE(groups);
+    const at::Tensor wg = w.narrow(1, 0, 40 / groups).contiguous();
+    auto a = make_layer(toml, "conv"), ref = make_layer(toml, "conv");
+    const ConvGeometry g{3, 3, 1, 1, 1, 1, 1, 1, 25, 23};
+    const at::Tensor w2d = wg.reshape({12, -1});
+    const at::Tensor wr = groups == 1 ? w2d : ref->block_diagonal(w2d, groups);
+    for (int read = 0; read < 2; ++read) {
+      const at::Tensor y = op_conv2d(x, wg, b, {1, 1}, {1, 1}, {1, 1}, groups, a);
+      const at::Tensor yr =
+          ref->linear(conv_patches(x, g), wr, b).reshape({6, 25 * 23, 12}).transpose(1, 2).reshape({6, 12, 25, 23});
+      CHECK(at::equal(y, yr));
+    }
+    CHECK(a->counters() == ref->counters());
+  }
+}
+
 TEST_CASE("ideal conv2d equals at::conv2d (stride, padding, dilation, non-square kernels)") {
   at::manual_seed(2);
   struct Case {
