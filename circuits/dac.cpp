@@ -81,26 +81,32 @@ void dac_convert(const DacConfig& cfg, const Eigen::Ref<const RowMatrixXf>& x, D
     out.scale[b] = float(r);
     float* yr = out.stacked.row(b).data();  // slice 0 (the only one unless sliced)
     int64_t row_clipped = 0;
-    // v = clamp(x / r, lo, 1), counting the clipped inputs.
-    auto clamp = [&](Eigen::Index i) {
-      const double v = double(xr[i]) / r;
-      row_clipped += int64_t(v > 1.0) + int64_t(v < lo);
-      return std::max(std::min(v, 1.0), lo);
-    };
-    if (cfg.bits == 0) {
-      for (Eigen::Index i = 0; i < N; ++i) yr[i] = float(clamp(i));
-    } else if (!sliced) {
-      // rint is symmetric (half to even), so this is sign(v) * round(|v| levels) / levels; the
-      // product with 1 / levels rounds to the same float as the quotient (see inv_levels).
-      for (Eigen::Index i = 0; i < N; ++i) yr[i] = float(std::rint(clamp(i) * levels) * inv_levels);
-    } else {
-      for (Eigen::Index i = 0; i < N; ++i) {
-        const double v = clamp(i);
-        const double sign = v < 0 ? -1.0 : 1.0;
-        const int64_t m = int64_t(std::nearbyint(std::abs(v) * levels));
-        for (int k = 0; k < K; ++k) out.stacked(k * B + b, i) = float(sign * double((m >> (kb * k)) & mask) / step);
+    const double inv_r = 1.0 / r;
+    // v = clamp(x / r, lo, 1), counting the clipped inputs; x / r by fastm::div_floats when r is a
+    // float (always for absmax), the divide otherwise.
+    auto convert = [&](auto quotient) {
+      auto clamp = [&](Eigen::Index i) {
+        const double v = quotient(double(xr[i]));
+        row_clipped += int64_t(v > 1.0) + int64_t(v < lo);
+        return std::max(std::min(v, 1.0), lo);
+      };
+      if (cfg.bits == 0) {
+        for (Eigen::Index i = 0; i < N; ++i) yr[i] = float(clamp(i));
+      } else if (!sliced) {
+        // rint is symmetric (half to even), so this is sign(v) * round(|v| levels) / levels; the
+        // product with 1 / levels rounds to the same float as the quotient (see inv_levels).
+        for (Eigen::Index i = 0; i < N; ++i) yr[i] = float(std::rint(clamp(i) * levels) * inv_levels);
+      } else {
+        for (Eigen::Index i = 0; i < N; ++i) {
+          const double v = clamp(i);
+          const double sign = v < 0 ? -1.0 : 1.0;
+          const int64_t m = int64_t(std::nearbyint(std::abs(v) * levels));
+          for (int k = 0; k < K; ++k) out.stacked(k * B + b, i) = float(sign * double((m >> (kb * k)) & mask) / step);
+        }
       }
-    }
+    };
+    if (double(float(r)) == r) convert([&](double x) { return fastm::div_floats(x, r, inv_r); });
+    else convert([&](double x) { return x / r; });
     return row_clipped;
   });
 }

@@ -85,4 +85,17 @@ inline float abs_max(const float* x, size_t n) {
   return r;
 }
 
+// x / r in double, correctly rounded (bit for bit the quotient), for x and r that are floats
+// (r > 0 finite, inv_r = 1 / r in double), by a reciprocal product and one exact-residual
+// correction, all multiplies and FMAs that vectorize (a divide does ~10x slower). Why it is exact:
+// q = x inv_r is within 2 double ulps of x / r; e = x - q r is exact (FMA, no underflow for float
+// operands); q + e inv_r is then within 2^-104 relative of x / r, while a quotient of two 24-bit
+// significands lies at least 2^-78 relative from any double rounding midpoint (it cannot be one),
+// so the FMA's single rounding is that of the quotient. x = 0 keeps its sign through q.
+inline double div_floats(double x, double r, double inv_r) {
+  const double q = x * inv_r;
+  const double c = __builtin_fma(__builtin_fma(-q, r, x), inv_r, q);
+  return x == 0 ? q : c;
+}
+
 }  // namespace xbar::fastm

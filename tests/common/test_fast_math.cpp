@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <random>
 #include <vector>
 
 #include "common/fast_math.h"
@@ -83,4 +84,39 @@ TEST_CASE("abs_max: the largest magnitude, as a plain loop over std::abs finds i
       const float got = fastm::abs_max(x.data(), n);
       CHECK(std::memcmp(&got, &ref, 4) == 0);
     }
+}
+
+TEST_CASE("div_floats: x / r bit for bit for float x and r, over every exponent and near-tie significands") {
+  // Random significands and exponents (x from subnormal to r, r over the normal range), plus the
+  // hard cases: r with all-ones significands, x = r (1 - k ulp), integer-valued x over r = 2 k + 1
+  // (quotients near double midpoints), and signed zeros.
+  std::mt19937_64 g(7);
+  auto check = [](float x, float r) {
+    const double got = fastm::div_floats(x, r, 1.0 / double(r)), want = double(x) / double(r);
+    uint64_t a, b;
+    std::memcpy(&a, &got, 8);
+    std::memcpy(&b, &want, 8);
+    return a == b;
+  };
+  int64_t bad = 0, n = 0;
+  std::uniform_int_distribution<uint32_t> mant(0, (1u << 23) - 1), ex(1, 254), xex(0, 254);
+  for (int k = 0; k < 4000000; ++k) {
+    const float r = from_bits((ex(g) << 23) | mant(g));
+    const float x = from_bits((uint32_t(g() & 1) << 31) | (xex(g) << 23) | mant(g));
+    if (std::abs(x) > r) continue;  // the DAC divides by the abs-max: |x| <= r
+    bad += !check(x, r);
+    ++n;
+  }
+  for (uint32_t e = 1; e < 255; e += 3)
+    for (uint32_t k = 0; k < 2000; ++k, ++n) {
+      const float r = from_bits((e << 23) | 0x7FFFFFu);
+      bad += !check(from_bits(((e << 23) | 0x7FFFFFu) - k), r);
+      bad += !check(-from_bits((e << 23) | (k * 4099u % 0x7FFFFFu)), r);
+    }
+  for (int r = 1; r < 4000; r += 2)
+    for (int x = -r; x <= r; x += 7, ++n) bad += !check(float(x), float(r)) + !check(float(x) * 0.5f, float(r) * 3.0f);
+  CHECK(bad == 0);
+  CHECK(n > 2000000);
+  CHECK(std::signbit(fastm::div_floats(-0.0, 3.0, 1.0 / 3.0)));
+  CHECK_FALSE(std::signbit(fastm::div_floats(0.0, 3.0, 1.0 / 3.0)));
 }
