@@ -51,6 +51,11 @@ void AdcBank::draw(const AdcConfig& cfg, int columns, uint64_t key) {
   offset_lsb.assign(columns, 0.f);
   gain.assign(columns, 1.f);
   const CounterRng rng(key);
+  if (cfg.offset_sigma_lsb == 0 && cfg.gain_sigma == 0) {
+    // gain 1 + 0 z1 = 1; offset 0 z0: a zero with z0's sign (it decides the sign of a zero code).
+    for (int j = 0; j < columns; ++j) offset_lsb[j] = rng.normal_negative(uint64_t(j)) ? -0.0f : 0.0f;
+    return;
+  }
   for (int j = 0; j < columns; ++j) {
     double z0, z1;
     rng.normal2(uint64_t(j), z0, z1);

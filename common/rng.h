@@ -126,6 +126,7 @@ inline uint64_t make_key(uint64_t a, uint64_t b = 0, uint64_t c = 0, uint64_t d 
 class CounterRng {
  public:
   CounterRng(uint64_t key, uint64_t sub = 0) : key_(key), sub_(sub) {}
+  static constexpr double kTwoPi = 6.283185307179586;  // Box-Muller's angle factor
   // A block word as a uniform in (0, 1).
   static inline double unit(uint32_t w) { return (double(w) + 0.5) * (1.0 / 4294967296.0); }
   // Two independent standard normals for element i (Box-Muller).
@@ -135,8 +136,15 @@ class CounterRng {
     const double u1 = unit(w[0]);
     const double u2 = unit(w[1]);
     const double r = std::sqrt(-2.0 * std::log(u1));
-    z0 = r * std::cos(6.283185307179586 * u2);
-    z1 = r * std::sin(6.283185307179586 * u2);
+    z0 = r * std::cos(kTwoPi * u2);
+    z1 = r * std::sin(kTwoPi * u2);
+  }
+  // Whether normal2's z0 for element i is negative, without its log, root and sine: the radius is
+  // positive (u1 < 1), so z0 has the cosine's sign (never 0: the angle is not a multiple of pi/2).
+  inline bool normal_negative(uint64_t i) const {
+    uint32_t w[4];
+    Philox::block(key_, sub_, i, w);
+    return std::cos(kTwoPi * unit(w[1])) < 0;
   }
   // The four raw words of block i, and of n consecutive blocks.
   inline void block(uint64_t i, uint32_t w[4]) const { Philox::block(key_, sub_, i, w); }

@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "circuits/adc.h"
 
@@ -74,6 +75,29 @@ TEST_CASE("ADC offset, gain and noise have the configured statistics") {
   const Eigen::ArrayXf e = Eigen::Map<Eigen::ArrayXf>(y.data(), 20000);
   // Rounded Gaussian noise: variance sigma^2 + 1/12.
   CHECK(std::sqrt((e - e.mean()).square().mean()) == doctest::Approx(std::sqrt(9.0 + 1.0 / 12)).epsilon(0.03));
+}
+
+TEST_CASE("an ADC bank with zero offset and gain sigmas holds sigma z bit for bit: gains 1, zeros signed as z") {
+  // The reference is the drawing formula itself on normal2's draws: offset float(0 z0), gain
+  // float(1 + 0 z1). The signed zeros matter: a zero signal plus -0 is -0, a code's sign.
+  AdcConfig c;
+  c.bits = 8;
+  AdcBank bank;
+  const int cols = 5000;
+  bank.draw(c, cols, 11);
+  const CounterRng rng(11);
+  int mismatch = 0, negative = 0;
+  for (int j = 0; j < cols; ++j) {
+    double z0, z1;
+    rng.normal2(uint64_t(j), z0, z1);
+    const float off = float(c.offset_sigma_lsb * z0), gain = float(1.0 + c.gain_sigma * z1);
+    mismatch += std::memcmp(&off, &bank.offset_lsb[size_t(j)], 4) != 0;
+    mismatch += std::memcmp(&gain, &bank.gain[size_t(j)], 4) != 0;
+    negative += std::signbit(bank.offset_lsb[size_t(j)]);
+  }
+  CHECK(mismatch == 0);
+  CHECK(negative > cols / 3);
+  CHECK(negative < 2 * cols / 3);
 }
 
 TEST_CASE("invalid ADC configs name the field") {

@@ -41,6 +41,21 @@ TEST_CASE("normal draws have mean 0, variance 1, and uniform draws mean 1/2") {
   CHECK(std::abs(u / n - 0.5) < 5 * std::sqrt(1.0 / 12 / n));
 }
 
+TEST_CASE("normal_negative is the sign of normal(i), and 0 x normal(i) is the signed zero it predicts") {
+  const CounterRng rng(make_key(3, 8), 2);
+  int64_t negative = 0, mismatch = 0;
+  const int64_t n = 1000000;
+  for (uint64_t i = 0; i < uint64_t(n); ++i) {
+    const double z = rng.normal(i);
+    const bool neg = rng.normal_negative(i);
+    mismatch += neg != (z < 0);
+    mismatch += std::signbit(float(0.0 * z)) != neg;
+    negative += neg;
+  }
+  CHECK(mismatch == 0);
+  CHECK(std::abs(double(negative) / n - 0.5) < 5 * 0.5 / std::sqrt(double(n)));  // both signs occur
+}
+
 TEST_CASE("batched Philox blocks equal the scalar ones") {
   const uint64_t key = make_key(9, 4);
   std::vector<uint32_t> w(4 * 37);
