@@ -34,7 +34,21 @@ struct CellWalk {
       i = 0, ++j;
     }
   }
+  // The next min(16, n - k0) cells of the n from stream index k0 (the walk's position): calls
+  // cell(l, *this) for each and returns their count m.
+  template <class F>
+  int take(uint64_t k0, uint64_t n, F cell) {
+    const int m = int(std::min<uint64_t>(kLanes, n - k0));
+    for (int l = 0; l < m; ++l, next()) cell(l, *this);
+    return m;
+  }
 };
+
+// Lanes m .. 15 of each array repeat lane 0 (a partial last block computes on valid values).
+template <class... T>
+void pad_lanes(int m, T*... lanes) {
+  for (int l = m; l < kLanes; ++l) ((lanes[l] = lanes[0]), ...);
+}
 
 // Stream s of array `id` on the chip.
 CounterRng array_stream(uint64_t chip_key, Stream s, uint64_t id) { return CounterRng(make_key(chip_key, stream_id(s)), id); }
@@ -126,9 +140,8 @@ void PhysicalArray::grow(const Eigen::MatrixXf& new_cells) {
     Eigen::Index at[kLanes];
     CellWalk walk{rows, cols, row_major};
     for (uint64_t k0 = 0; k0 < n; k0 += kLanes) {
-      const int m = int(std::min<uint64_t>(kLanes, n - k0));
-      for (int l = 0; l < m; ++l, walk.next()) at[l] = walk.storage();
-      for (int l = m; l < kLanes; ++l) at[l] = at[0];
+      const int m = walk.take(k0, n, [&](int l, const CellWalk& w) { at[l] = w.storage(); });
+      pad_lanes(m, at);
       fault.lanes16(k0, fw);
       keep_exponents(nu_rng, k0, m, at, fw[2]);
     }
@@ -176,12 +189,11 @@ void PhysicalArray::program_cells(const Eigen::MatrixXf& cells, uint64_t first) 
   for (uint64_t k0 = first; k0 < n; k0 += kLanes) {
     prog.lanes16(k0, pw);
     fault.lanes16(k0, fw);
-    const int m = int(std::min<uint64_t>(kLanes, n - k0));
-    for (int l = 0; l < m; ++l, walk.next()) {
-      at[l] = walk.storage();
-      src[l] = (walk.j - j0) * ld + (walk.i - i0);
-    }
-    for (int l = m; l < kLanes; ++l) at[l] = at[0], src[l] = src[0];  // lanes past the end repeat lane 0
+    const int m = walk.take(k0, n, [&](int l, const CellWalk& w) {
+      at[l] = w.storage();
+      src[l] = (w.j - j0) * ld + (w.i - i0);
+    });
+    pad_lanes(m, at, src);
     normal_cos16(pw[0], pw[1], z);
     for (int l = 0; l < kLanes; ++l) {
       const float t = gmin + c[src[l]] * dg;
@@ -228,19 +240,13 @@ ArrayReadState PhysicalArray::drift_to(double t_s, const CellAges& ages, const W
   const uint64_t n_cells = uint64_t(rows) * uint64_t(cols);
   CellWalk walk{rows, cols, order_ == CellOrder::row_major};
   for (uint64_t k0 = 0; k0 < n_cells; k0 += kLanes) {
-    const int m = int(std::min<uint64_t>(kLanes, n_cells - k0));
-    for (int l = 0; l < m; ++l, walk.next()) {
-      at[l] = walk.storage();
-      li[l] = per_row ? walk.i : walk.j;
+    const int m = walk.take(k0, n_cells, [&](int l, const CellWalk& w) {
+      at[l] = w.storage();
+      li[l] = per_row ? w.i : w.j;
       gp[l] = gp_all[at[l]];
-      tc[l] = cell_time(t_s, ages, walk.i, walk.j);
-    }
-    for (int l = m; l < kLanes; ++l) {  // lanes past the end repeat lane 0
-      at[l] = at[0];
-      li[l] = li[0];
-      gp[l] = gp[0];
-      tc[l] = tc[0];
-    }
+      tc[l] = cell_time(t_s, ages, w.i, w.j);
+    });
+    pad_lanes(m, at, li, gp, tc);
     for (int l = 0; l < kLanes; ++l)
       lt[l] = by_line ? line.lt[size_t(li[l])] : fastm::log_pos(tc[l] * inv_t0 + 1.0f);
     fault.lanes16(k0, fw);
