@@ -54,7 +54,8 @@ void pad_lanes(int m, T*... lanes) {
 CounterRng array_stream(uint64_t chip_key, Stream s, uint64_t id) { return CounterRng(make_key(chip_key, stream_id(s)), id); }
 
 // Drift exponents of the 16 cells at stream indices k0.. with programmed conductances gp, -1 for
-// the cells their fault-stream words mark stuck (device exponents are >= 0 or NaN).
+// the cells their fault-stream words mark stuck (device exponents are >= 0 or NaN); fault_word
+// null: the device has no stuck cells.
 void drift_exponents(const CounterRng& nu_rng, const DeviceModel& dev, uint64_t k0, const float* gp,
                      const uint32_t* fault_word, float* nu) {
   uint32_t w[4][kLanes];
@@ -63,8 +64,13 @@ void drift_exponents(const CounterRng& nu_rng, const DeviceModel& dev, uint64_t 
   normal_cos16(w[0], w[1], z);
   dev.sample_nu_n(kLanes, gp, z, nu);
   const double rate_stuck = dev.stuck_at_gmin_rate() + dev.stuck_at_gmax_rate();
+  if (!fault_word) return;
   for (int l = 0; l < kLanes; ++l) nu[l] = CounterRng::unit(fault_word[l]) < rate_stuck ? -1.0f : nu[l];
 }
+// Whether any cell can be stuck: without, the fault stream is not drawn (a uniform in (0, 1) is
+// never below a rate of 0, so the draw could not change a cell).
+bool has_faults(const DeviceModel& dev) { return dev.stuck_at_gmin_rate() + dev.stuck_at_gmax_rate() > 0; }
+
 // Read time of cell (i, j): t plus its row's and column's extra ages.
 float cell_time(double t_s, const CellAges& ages, Eigen::Index i, Eigen::Index j) {
   return float(t_s + (ages.row_s.empty() ? 0.0 : ages.row_s[size_t(i)]) + (ages.col_s.empty() ? 0.0 : ages.col_s[size_t(j)]));
@@ -137,13 +143,14 @@ void PhysicalArray::grow(const Eigen::MatrixXf& new_cells) {
                      nu_rng = array_stream(chip_key_, Stream::drift_exponent, id_);
     const uint64_t n = uint64_t(rows) * uint64_t(cols);
     uint32_t fw[4][kLanes];
+    const bool faults = has_faults(*device_);
     Eigen::Index at[kLanes];
     CellWalk walk{rows, cols, row_major};
     for (uint64_t k0 = 0; k0 < n; k0 += kLanes) {
       const int m = walk.take(k0, n, [&](int l, const CellWalk& w) { at[l] = w.storage(); });
       pad_lanes(m, at);
-      fault.lanes16(k0, fw);
-      keep_exponents(nu_rng, k0, m, at, fw[2]);
+      if (faults) fault.lanes16(k0, fw);
+      keep_exponents(nu_rng, k0, m, at, faults ? fw[2] : nullptr);
     }
     keep_nu_ = true;
   }
@@ -177,6 +184,7 @@ void PhysicalArray::program_cells(const Eigen::MatrixXf& cells, uint64_t first) 
   float* g_out = g_prog_.data();
   const uint64_t n = uint64_t(g_prog_.size());
   uint32_t pw[4][kLanes], fw[4][kLanes];
+  const bool faults = has_faults(dev);
   float target[kLanes], z[kLanes], u[kLanes], g[kLanes];
   Eigen::Index at[kLanes], src[kLanes];
   // Stream index k is cell (k / cols, k % cols) in row-major order, (k % rows, k / rows) in column-major.
@@ -188,7 +196,7 @@ void PhysicalArray::program_cells(const Eigen::MatrixXf& cells, uint64_t first) 
   const float* c = cells.data();
   for (uint64_t k0 = first; k0 < n; k0 += kLanes) {
     prog.lanes16(k0, pw);
-    fault.lanes16(k0, fw);
+    if (faults) fault.lanes16(k0, fw);
     const int m = walk.take(k0, n, [&](int l, const CellWalk& w) {
       at[l] = w.storage();
       src[l] = (w.j - j0) * ld + (w.i - i0);
@@ -202,10 +210,10 @@ void PhysicalArray::program_cells(const Eigen::MatrixXf& cells, uint64_t first) 
     }
     dev.program_n(kLanes, target, z, u, g);
     for (int l = 0; l < m; ++l) {
-      const double uf = CounterRng::unit(fw[2][l]);
+      const double uf = faults ? CounterRng::unit(fw[2][l]) : 1.0;
       g_out[at[l]] = uf < rate_min ? gmin : (uf < rate_min + rate_max ? gmin + dg : g[l]);
     }
-    if (keep_nu_) keep_exponents(nu_rng, k0, m, at, fw[2]);
+    if (keep_nu_) keep_exponents(nu_rng, k0, m, at, faults ? fw[2] : nullptr);
   }
 }
 
@@ -235,6 +243,7 @@ ArrayReadState PhysicalArray::drift_to(double t_s, const CellAges& ages, const W
   float* g_all = g.data();
   float* var_all = st.noise_var.data();
   uint32_t fw[4][kLanes];
+  const bool faults = has_faults(dev);
   float gp[kLanes], tc[kLanes], lt[kLanes], nu[kLanes], gt[kLanes], sr[kLanes], amp[kLanes];
   Eigen::Index at[kLanes], li[kLanes];
   const uint64_t n_cells = uint64_t(rows) * uint64_t(cols);
@@ -249,8 +258,8 @@ ArrayReadState PhysicalArray::drift_to(double t_s, const CellAges& ages, const W
     pad_lanes(m, at, li, gp, tc);
     for (int l = 0; l < kLanes; ++l)
       lt[l] = by_line ? line.lt[size_t(li[l])] : fastm::log_pos(tc[l] * inv_t0 + 1.0f);
-    fault.lanes16(k0, fw);
-    drift_exponents(nu_rng, dev, k0, gp, fw[2], nu);
+    if (faults) fault.lanes16(k0, fw);
+    drift_exponents(nu_rng, dev, k0, gp, faults ? fw[2] : nullptr, nu);
     for (int l = 0; l < kLanes; ++l) gt[l] = drifted(gp[l], nu[l], tc[l], lt[l]);
     if (factored) {
       dev.read_amp_n(kLanes, gp, amp);
