@@ -86,6 +86,17 @@ std::vector<std::vector<Eigen::MatrixXf>> map_tile(const MappingConfig& cfg, con
   const int64_t mask = (int64_t(1) << cb) - 1;
   const float dmax = float(mask);
   const int64_t Z = int64_t(1) << (cfg.weight_bits - 1);
+  if (!offset && L.slices == 1) {  // one cell per weight: the loop below without its branches (vectorizes)
+    const float* wv = w.data();
+    float *pos = out[0][0].data(), *neg = out[0][1].data();
+    for (Eigen::Index k = 0; k < R * C; ++k) {
+      const int64_t q = int64_t(std::nearbyint(double(wv[k]) * levels));
+      const float v = float((q < 0 ? -q : q) & mask) / dmax;
+      pos[k] = q < 0 ? 0.0f : v;
+      neg[k] = q < 0 ? v : 0.0f;
+    }
+    return out;
+  }
   for (Eigen::Index j = 0; j < C; ++j)
     for (Eigen::Index i = 0; i < R; ++i) {
       const int64_t q = int64_t(std::nearbyint(double(w(i, j)) * levels));
