@@ -53,14 +53,12 @@ void pad_lanes(int m, T*... lanes) {
 // Stream s of array `id` on the chip.
 CounterRng array_stream(uint64_t chip_key, Stream s, uint64_t id) { return CounterRng(make_key(chip_key, stream_id(s)), id); }
 
-// Drift exponents of the 16 cells at stream indices k0.. with programmed conductances gp, -1 for
-// the cells their fault-stream words mark stuck (device exponents are >= 0 or NaN); fault_word
+// Drift exponents of 16 cells from their drift-exponent stream words w and programmed conductances
+// gp, -1 for the cells their fault-stream words mark stuck (device exponents are >= 0 or NaN); fault_word
 // null: the device has no stuck cells.
-void drift_exponents(const CounterRng& nu_rng, const DeviceModel& dev, uint64_t k0, const float* gp,
-                     const uint32_t* fault_word, float* nu) {
-  uint32_t w[4][kLanes];
+void drift_exponents(const uint32_t w[4][kLanes], const DeviceModel& dev, const float* gp, const uint32_t* fault_word,
+                     float* nu) {
   float z[kLanes];
-  nu_rng.lanes16(k0, w);
   normal_cos16(w[0], w[1], z);
   dev.sample_nu_n(kLanes, gp, z, nu);
   const double rate_stuck = dev.stuck_at_gmin_rate() + dev.stuck_at_gmax_rate();
@@ -122,6 +120,27 @@ ArrayReadState through_wires(Eigen::MatrixXf g, ArrayReadState st, const WireCon
 }
 }  // namespace
 
+// The stream indices of 16 cells: consecutive from k0, or listed in idx (not null).
+struct PhysicalArray::Lanes {
+  uint64_t k0 = 0;
+  const uint64_t* idx = nullptr;
+  void draw(const CounterRng& r, uint32_t w[4][kLanes]) const {
+    if (idx) r.lanes16_at(idx, w);
+    else r.lanes16(k0, w);
+  }
+};
+
+// The array's programming, fault and drift-exponent streams.
+struct PhysicalArray::Streams {
+  CounterRng prog, fault, nu;
+  bool faults;  // the device has stuck cells
+};
+
+PhysicalArray::Streams PhysicalArray::streams() const {
+  return {array_stream(chip_key_, Stream::program, id_), array_stream(chip_key_, Stream::fault, id_),
+          array_stream(chip_key_, Stream::drift_exponent, id_), has_faults(*device_)};
+}
+
 PhysicalArray::PhysicalArray(uint64_t id, const Eigen::MatrixXf& cells, const DeviceModel& dev, uint64_t chip_key,
                              CellOrder order)
     : id_(id), device_(&dev), chip_key_(chip_key), order_(order), g_prog_(cells.rows(), cells.cols()) {
@@ -139,18 +158,16 @@ void PhysicalArray::grow(const Eigen::MatrixXf& new_cells) {
     nu_.resize(rows, cols);
     keep_amp_ = read_noise_factors(*device_);
     if (keep_amp_) amp_.resize(rows, cols);
-    const CounterRng fault = array_stream(chip_key_, Stream::fault, id_),
-                     nu_rng = array_stream(chip_key_, Stream::drift_exponent, id_);
+    const Streams st = streams();
     const uint64_t n = uint64_t(rows) * uint64_t(cols);
     uint32_t fw[4][kLanes];
-    const bool faults = has_faults(*device_);
     Eigen::Index at[kLanes];
     CellWalk walk{rows, cols, row_major};
     for (uint64_t k0 = 0; k0 < n; k0 += kLanes) {
       const int m = walk.take(k0, n, [&](int l, const CellWalk& w) { at[l] = w.storage(); });
       pad_lanes(m, at);
-      if (faults) fault.lanes16(k0, fw);
-      keep_exponents(nu_rng, k0, m, at, faults ? fw[2] : nullptr);
+      if (st.faults) st.fault.lanes16(k0, fw);
+      keep_exponents(st.nu, Lanes{k0}, m, at, st.faults ? fw[2] : nullptr);
     }
     keep_nu_ = true;
   }
@@ -162,11 +179,13 @@ void PhysicalArray::grow(const Eigen::MatrixXf& new_cells) {
   program_cells(new_cells, uint64_t(rows) * uint64_t(cols));
 }
 
-void PhysicalArray::keep_exponents(const CounterRng& nu_rng, uint64_t k0, int m, const Eigen::Index* at,
+void PhysicalArray::keep_exponents(const CounterRng& nu_rng, const Lanes& lanes, int m, const Eigen::Index* at,
                                    const uint32_t* fault_word) {
   float gp[kLanes], nu[kLanes];
+  uint32_t w[4][kLanes];
   for (int l = 0; l < kLanes; ++l) gp[l] = g_prog_.data()[at[l]];
-  drift_exponents(nu_rng, *device_, k0, gp, fault_word, nu);
+  lanes.draw(nu_rng, w);
+  drift_exponents(w, *device_, gp, fault_word, nu);
   for (int l = 0; l < m; ++l) nu_.data()[at[l]] = nu[l];
   if (!keep_amp_) return;
   float amp[kLanes];
@@ -175,46 +194,78 @@ void PhysicalArray::keep_exponents(const CounterRng& nu_rng, uint64_t k0, int m,
 }
 
 void PhysicalArray::program_cells(const Eigen::MatrixXf& cells, uint64_t first) {
-  const DeviceModel& dev = *device_;
-  const float gmin = float(dev.g_min_uS()), dg = float(dev.g_max_uS() - dev.g_min_uS());
-  const double rate_min = dev.stuck_at_gmin_rate(), rate_max = dev.stuck_at_gmax_rate();
-  const bool levels = !dev.levels_uS().empty();
-  const CounterRng prog = array_stream(chip_key_, Stream::program, id_), fault = array_stream(chip_key_, Stream::fault, id_),
-                   nu_rng = array_stream(chip_key_, Stream::drift_exponent, id_);
-  float* g_out = g_prog_.data();
+  const Streams st = streams();
   const uint64_t n = uint64_t(g_prog_.size());
-  uint32_t pw[4][kLanes], fw[4][kLanes];
-  const bool faults = has_faults(dev);
-  float target[kLanes], z[kLanes], u[kLanes], g[kLanes];
-  Eigen::Index at[kLanes], src[kLanes];
+  float c[kLanes];
+  Eigen::Index at[kLanes];
   // Stream index k is cell (k / cols, k % cols) in row-major order, (k % rows, k / rows) in column-major.
   const bool row_major = order_ == CellOrder::row_major;
   const Eigen::Index R = g_prog_.rows(), C = g_prog_.cols(), k = Eigen::Index(first);
   CellWalk walk{R, C, row_major, row_major ? k / C : k % R, row_major ? k % C : k / R};
   // `cells` is the block from the first new cell on: its cell (i - i0, j - j0) is the array's (i, j).
   const Eigen::Index i0 = walk.i, j0 = walk.j, ld = cells.rows();
-  const float* c = cells.data();
   for (uint64_t k0 = first; k0 < n; k0 += kLanes) {
-    prog.lanes16(k0, pw);
-    if (faults) fault.lanes16(k0, fw);
     const int m = walk.take(k0, n, [&](int l, const CellWalk& w) {
       at[l] = w.storage();
-      src[l] = (w.j - j0) * ld + (w.i - i0);
+      c[l] = cells.data()[(w.j - j0) * ld + (w.i - i0)];
     });
-    pad_lanes(m, at, src);
-    normal_cos16(pw[0], pw[1], z);
-    for (int l = 0; l < kLanes; ++l) {
-      const float t = gmin + c[src[l]] * dg;
-      target[l] = levels ? float(dev.snap_to_level(t)) : t;
-      u[l] = fastm::unit_f(pw[2][l]);
-    }
-    dev.program_n(kLanes, target, z, u, g);
-    for (int l = 0; l < m; ++l) {
-      const double uf = faults ? CounterRng::unit(fw[2][l]) : 1.0;
-      g_out[at[l]] = uf < rate_min ? gmin : (uf < rate_min + rate_max ? gmin + dg : g[l]);
-    }
-    if (keep_nu_) keep_exponents(nu_rng, k0, m, at, faults ? fw[2] : nullptr);
+    pad_lanes(m, at, c);
+    program_lanes(Lanes{k0}, m, at, c, st);
   }
+}
+
+void PhysicalArray::rewrite_columns(const Eigen::MatrixXf& cells, const std::vector<int>& cols) {
+  const Eigen::Index R = g_prog_.rows(), C = g_prog_.cols(), r = cells.rows();
+  if (cells.cols() != Eigen::Index(cols.size()) || r > R)
+    throw InputError("PhysicalArray::rewrite_columns: " + std::to_string(r) + " x " + std::to_string(cells.cols()) +
+                     " targets for " + std::to_string(cols.size()) + " columns of a " + std::to_string(R) + " x " +
+                     std::to_string(C) + " array");
+  const Streams st = streams();
+  const bool row_major = order_ == CellOrder::row_major;
+  uint64_t idx[kLanes];
+  Eigen::Index at[kLanes];
+  float c[kLanes];
+  for (size_t q = 0; q < cols.size(); ++q) {
+    const Eigen::Index j = cols[q];
+    if (j < 0 || j >= C)
+      throw InputError("PhysicalArray::rewrite_columns: column " + std::to_string(j) + " of a " + std::to_string(R) +
+                       " x " + std::to_string(C) + " array");
+    for (Eigen::Index i0 = 0; i0 < r; i0 += kLanes) {
+      const int m = int(std::min<Eigen::Index>(kLanes, r - i0));
+      for (int l = 0; l < m; ++l) {
+        const Eigen::Index i = i0 + l;
+        idx[l] = uint64_t(row_major ? i * C + j : j * R + i);
+        at[l] = j * R + i;
+        c[l] = cells(i, Eigen::Index(q));
+      }
+      pad_lanes(m, idx, at, c);
+      program_lanes(Lanes{0, idx}, m, at, c, st);
+    }
+  }
+}
+
+void PhysicalArray::program_lanes(const Lanes& lanes, int m, const Eigen::Index* at, const float* c, const Streams& st) {
+  const DeviceModel& dev = *device_;
+  const float gmin = float(dev.g_min_uS()), dg = float(dev.g_max_uS() - dev.g_min_uS());
+  const double rate_min = dev.stuck_at_gmin_rate(), rate_max = dev.stuck_at_gmax_rate();
+  const bool levels = !dev.levels_uS().empty();
+  uint32_t pw[4][kLanes], fw[4][kLanes];
+  float target[kLanes], z[kLanes], u[kLanes], g[kLanes];
+  lanes.draw(st.prog, pw);
+  if (st.faults) lanes.draw(st.fault, fw);
+  normal_cos16(pw[0], pw[1], z);
+  for (int l = 0; l < kLanes; ++l) {
+    const float t = gmin + c[l] * dg;
+    target[l] = levels ? float(dev.snap_to_level(t)) : t;
+    u[l] = fastm::unit_f(pw[2][l]);
+  }
+  dev.program_n(kLanes, target, z, u, g);
+  float* g_out = g_prog_.data();
+  for (int l = 0; l < m; ++l) {
+    const double uf = st.faults ? CounterRng::unit(fw[2][l]) : 1.0;
+    g_out[at[l]] = uf < rate_min ? gmin : (uf < rate_min + rate_max ? gmin + dg : g[l]);
+  }
+  if (keep_nu_) keep_exponents(st.nu, lanes, m, at, st.faults ? fw[2] : nullptr);
 }
 
 ArrayReadState PhysicalArray::drift_to(double t_s, const CellAges& ages, const WireConfig& wires) const {
@@ -259,7 +310,9 @@ ArrayReadState PhysicalArray::drift_to(double t_s, const CellAges& ages, const W
     for (int l = 0; l < kLanes; ++l)
       lt[l] = by_line ? line.lt[size_t(li[l])] : fastm::log_pos(tc[l] * inv_t0 + 1.0f);
     if (faults) fault.lanes16(k0, fw);
-    drift_exponents(nu_rng, dev, k0, gp, faults ? fw[2] : nullptr, nu);
+    uint32_t nw[4][kLanes];
+    nu_rng.lanes16(k0, nw);
+    drift_exponents(nw, dev, gp, faults ? fw[2] : nullptr, nu);
     for (int l = 0; l < kLanes; ++l) gt[l] = drifted(gp[l], nu[l], tc[l], lt[l]);
     if (factored) {
       dev.read_amp_n(kLanes, gp, amp);

@@ -54,6 +54,12 @@ class PhysicalArray {
   // included), the array keeps its cells' drift exponents.
   void grow(const Eigen::MatrixXf& new_cells);
 
+  // Programs again the cells of rows 0 .. cells.rows() - 1 of columns cols[q] to targets
+  // cells(i, q) (the rest stay): each cell draws what it would in an array constructed from the new
+  // targets, so the result equals that array's bit for bit. A KV cache's V column whose scale grew.
+  // InputError when the block does not fit.
+  void rewrite_columns(const Eigen::MatrixXf& cells, const std::vector<int>& cols);
+
   uint64_t id() const { return id_; }
   const Eigen::MatrixXf& programmed_uS() const { return g_prog_; }
   // Bytes of state held per array: programmed conductances and, once grown, the kept exponents
@@ -66,9 +72,15 @@ class PhysicalArray {
   // Programs the cells at stream indices first .. end; `cells` holds their targets from the cell at
   // index first on (the whole array when first = 0, the new block when growing).
   void program_cells(const Eigen::MatrixXf& cells, uint64_t first);
-  // Stores the drift exponents (-1: stuck) of the cells at stream indices k0 .. k0 + m - 1 (storage
+  struct Lanes;    // the stream indices of 16 cells
+  struct Streams;  // the array's programming, fault and drift-exponent streams
+  Streams streams() const;
+  // Programs the m cells at stream indices `lanes`, storage positions at[0 .. 15] to normalized
+  // targets c[0 .. 15] (lanes past m repeat lane 0), keeping their exponents once grown.
+  void program_lanes(const Lanes& lanes, int m, const Eigen::Index* at, const float* c, const Streams& st);
+  // Stores the drift exponents (-1: stuck) of the m cells at stream indices `lanes` (storage
   // positions at[0 .. 15], lanes past m repeating lane 0) given their fault-stream words.
-  void keep_exponents(const CounterRng& nu_rng, uint64_t k0, int m, const Eigen::Index* at, const uint32_t* fault_word);
+  void keep_exponents(const CounterRng& nu_rng, const Lanes& lanes, int m, const Eigen::Index* at, const uint32_t* fault_word);
   // drift_to's conductances and read-noise variances (dg units, before wires) from the kept cells.
   void drift_kept(double t_s, const CellAges& ages, Eigen::MatrixXf& g, Eigen::MatrixXf& var) const;
 

@@ -38,10 +38,30 @@ struct Philox {
   }
 };
 
-// Sixteen consecutive blocks first .. first + 15 of (key, ctr_hi) in lanes: word w of block
-// first + l is c[w][l]. With AVX-512 the rounds run on 16 lanes at once (a 32x32 -> 64-bit
-// multiply per even/odd lane pair); otherwise a plain loop. Both equal Philox::block.
-inline void philox_lanes16(uint64_t key, uint64_t ctr_hi, uint64_t first, uint32_t c[4][16]) {
+namespace detail {
+// The low counter words of 16 lanes: first + l (consecutive) or idx[l] (listed).
+struct ConsecutiveCounters {
+  uint64_t first;
+  uint64_t lane(int l) const { return first + uint64_t(l); }
+#if defined(__AVX512F__)
+  __m512i half(int h) const {
+    return _mm512_add_epi64(_mm512_set1_epi64(int64_t(first + uint64_t(8 * h))), _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0));
+  }
+#endif
+};
+struct ListedCounters {
+  const uint64_t* idx;
+  uint64_t lane(int l) const { return idx[l]; }
+#if defined(__AVX512F__)
+  __m512i half(int h) const { return _mm512_loadu_si512(idx + 8 * h); }
+#endif
+};
+
+// Philox4x32-10 of the 16 blocks (key, ctr_hi, ctr.lane(l)) in lanes: word w of lane l is c[w][l].
+// With AVX-512 the rounds run on 16 lanes at once (a 32x32 -> 64-bit multiply per even/odd lane
+// pair); otherwise a plain loop. Both equal Philox::block.
+template <class Counters>
+inline void philox16(uint64_t key, uint64_t ctr_hi, const Counters& ctrs, uint32_t c[4][16]) {
   uint32_t k0 = uint32_t(key), k1 = uint32_t(key >> 32);
 #if defined(__AVX512F__)
   // Two halves of 8 blocks; each word sits in the low 32 bits of a 64-bit lane, so one
@@ -52,8 +72,7 @@ inline void philox_lanes16(uint64_t key, uint64_t ctr_hi, uint64_t first, uint32
   const __mmask8 all = 0xFF;
   const __m512i m0 = _mm512_set1_epi64(0xD2511F53), m1 = _mm512_set1_epi64(0xCD9E8D57);
   for (int half = 0; half < 2; ++half) {
-    const __m512i ctr = _mm512_add_epi64(_mm512_set1_epi64(int64_t(first + uint64_t(8 * half))),
-                                         _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0));
+    const __m512i ctr = ctrs.half(half);
     __m512i c0 = ctr, c1 = _mm512_maskz_srli_epi64(all, ctr, 32);
     __m512i c2 = _mm512_set1_epi64(int64_t(ctr_hi & 0xFFFFFFFFu)), c3 = _mm512_set1_epi64(int64_t(ctr_hi >> 32));
     uint32_t q0 = k0, q1 = k1;
@@ -75,7 +94,7 @@ inline void philox_lanes16(uint64_t key, uint64_t ctr_hi, uint64_t first, uint32
   }
 #else
   for (int l = 0; l < 16; ++l) {
-    const uint64_t ctr = first + uint64_t(l);
+    const uint64_t ctr = ctrs.lane(l);
     c[0][l] = uint32_t(ctr);
     c[1][l] = uint32_t(ctr >> 32);
     c[2][l] = uint32_t(ctr_hi);
@@ -96,6 +115,17 @@ inline void philox_lanes16(uint64_t key, uint64_t ctr_hi, uint64_t first, uint32
     k1 += 0xBB67AE85u;
   }
 #endif
+}
+}  // namespace detail
+
+// Sixteen consecutive blocks first .. first + 15 of (key, ctr_hi) in lanes: word w of block
+// first + l is c[w][l].
+inline void philox_lanes16(uint64_t key, uint64_t ctr_hi, uint64_t first, uint32_t c[4][16]) {
+  detail::philox16(key, ctr_hi, detail::ConsecutiveCounters{first}, c);
+}
+// The blocks idx[0 .. 15] of (key, ctr_hi) in lanes: word w of block idx[l] is c[w][l].
+inline void philox_lanes16_at(uint64_t key, uint64_t ctr_hi, const uint64_t idx[16], uint32_t c[4][16]) {
+  detail::philox16(key, ctr_hi, detail::ListedCounters{idx}, c);
 }
 
 // Blocks first .. first + n - 1 of (key, ctr_hi) into out[4 n]; identical to calling
@@ -151,6 +181,8 @@ class CounterRng {
   inline void blocks(uint64_t first, uint64_t n, uint32_t* w) const { philox_blocks(key_, sub_, first, n, w); }
   // Blocks first .. first + 15 in lanes (see philox_lanes16).
   inline void lanes16(uint64_t first, uint32_t c[4][16]) const { philox_lanes16(key_, sub_, first, c); }
+  // Blocks idx[0 .. 15] in lanes (see philox_lanes16_at).
+  inline void lanes16_at(const uint64_t idx[16], uint32_t c[4][16]) const { philox_lanes16_at(key_, sub_, idx, c); }
   inline double normal(uint64_t i) const {
     double a, b;
     normal2(i, a, b);

@@ -85,8 +85,9 @@ void AnalogLayer::program_with(const Eigen::Ref<const RowMatrixXf>& W, const flo
   chip_key_ = make_key(uint64_t(cfg_.run.seed), chip);
   const RowMatrixXf Wa = outliers_.split_weights(cfg_.outliers, W);
   // Outlier weights are chosen over the whole matrix: growing applies without them only.
+  int64_t grown_cells = 0;
   const bool grown = earlier && !earlier->empty() && cfg_.outliers.weight_topk_percent == 0 &&
-                     grow_tiles(*earlier, Wa, cfg_.mapping, *device_, chip_key_, cell_order_);
+                     grow_tiles(*earlier, Wa, cfg_.mapping, *device_, chip_key_, cell_order_, &grown_cells);
   tiles_ = grown ? std::move(*earlier) : program_tiles(Wa, cfg_.mapping, *device_, chip_key_, cell_order_);
   state_ = ReadState{};
   read_index_ = 0;
@@ -95,9 +96,11 @@ void AnalogLayer::program_with(const Eigen::Ref<const RowMatrixXf>& W, const flo
   for (const auto& t : tiles_)
     for (const auto& s : t.arrays) n_arrays += int64_t(s.size());
   counters_ = LayerCounters{};
-  for (const auto& t : tiles_)
-    for (const auto& s : t.arrays)
-      for (const auto& a : s) counters_.cells_written += int64_t(a.programmed_uS().size());
+  counters_.cells_written = grown_cells;  // a grown layer writes its new and rescaled cells only
+  if (!grown)
+    for (const auto& t : tiles_)
+      for (const auto& s : t.arrays)
+        for (const auto& a : s) counters_.cells_written += int64_t(a.programmed_uS().size());
   counters_.digital_weights = outliers_.digital_weights();
   counters_.tiles = int64_t(tiles_.size());
   counters_.arrays = n_arrays;

@@ -34,9 +34,10 @@ class AnalogLayer {
   // earlier programming of this layer with the same chip and cell order) by output rows
   // (CellOrder::column_major) or input columns (row_major), as a KV cache grows: the cells already
   // programmed keep their conductances and only the new ones are drawn, which is program()'s result
-  // bit for bit (each cell's draws are keyed by its stream index). Programs every cell when a kept
-  // cell's target changes (its column's scale grew), with the offset mapping or outlier weights
-  // (outliers.weight_topk_percent > 0).
+  // bit for bit (each cell's draws are keyed by its stream index). A kept column whose scale grew
+  // is written again; every cell is programmed when all kept columns of a tile rescale, with the
+  // offset mapping or outlier weights (outliers.weight_topk_percent > 0). cells_written counts
+  // the cells programmed.
   void program_extended(const Eigen::Ref<const RowMatrixXf>& W, uint64_t chip, std::vector<Tile> earlier);
   // Recomputes the read state for time t_s after programming (drift, read-noise sigmas, M) and
   // the drift-compensation factors (drift_compensation.mode).

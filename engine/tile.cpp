@@ -73,14 +73,15 @@ std::vector<Tile> program_tiles(const Eigen::Ref<const RowMatrixXf>& Wa, const M
 }
 
 bool grow_tiles(std::vector<Tile>& tiles, const Eigen::Ref<const RowMatrixXf>& Wa, const MappingConfig& mc,
-                const DeviceModel& device, uint64_t chip_key, CellOrder order) {
+                const DeviceModel& device, uint64_t chip_key, CellOrder order, int64_t* cells_written) {
   if (mc.mapping == SignedMapping::offset) return false;  // the reference column would move
   const SliceLayout lay = slice_layout(mc);
   const bool cols_grow = order == CellOrder::column_major;
-  // First every tile's scales and the check that each kept cell's target stays: `tiles` is
-  // untouched when growing is not possible.
+  // First every tile's scales and which kept columns' scales changed: `tiles` is untouched when
+  // growing is not possible.
   std::vector<ScaledTile> next;
   std::vector<Tile*> kept;
+  std::vector<std::vector<int>> rescaled;  // per tile: kept columns whose scale changed
   bool ok = true;
   for_each_tile(Wa, mc, [&](int r0, int c0) {
     if (!ok) return;
@@ -89,33 +90,52 @@ bool grow_tiles(std::vector<Tile>& tiles, const Eigen::Ref<const RowMatrixXf>& W
     Tile* old = nullptr;
     for (Tile& t : tiles)
       if (t.r0 == r0 && t.c0 == c0) old = &t;
+    std::vector<int> changed;
     if (old) {
-      const bool grows = cols_grow ? old->rows == n.rows && old->cols <= n.cols : old->cols == n.cols && old->rows <= n.rows;
-      // Same scale per kept column: the kept cells' targets (elementwise maps of w / scale) stay.
-      ok = grows && std::equal(old->col_scale.begin(), old->col_scale.end(), n.col_scale.begin());
+      ok = cols_grow ? old->rows == n.rows && old->cols <= n.cols : old->cols == n.cols && old->rows <= n.rows;
+      // A kept column keeps its cells when its scale stays (their targets are elementwise maps of
+      // w / scale); a column whose scale changed is written again. All of them: a full write.
+      for (int j = 0; ok && j < old->cols; ++j)
+        if (old->col_scale[size_t(j)] != n.col_scale[size_t(j)]) changed.push_back(j);
+      ok = ok && int(changed.size()) < old->cols;
     }
     kept.push_back(old);
+    rescaled.push_back(std::move(changed));
   });
   if (!ok || size_t(std::count_if(kept.begin(), kept.end(), [](Tile* t) { return t != nullptr; })) != tiles.size())
     return false;
   std::vector<Tile> out;
+  int64_t written = 0;
   for (size_t k = 0; k < next.size(); ++k) {
     Tile& t = next[k].tile;
     const Eigen::MatrixXf& w = next[k].w;
     if (kept[k]) {
-      // Only the new cells are mapped (the mapping is elementwise): new columns or new rows.
+      // Only the new cells are mapped (the mapping is elementwise): new columns or new rows, and
+      // the kept rows of the rescaled columns.
       const Tile& old = *kept[k];
+      const std::vector<int>& cols = rescaled[k];
+      Eigen::MatrixXf w_re(old.rows, Eigen::Index(cols.size()));
+      for (size_t q = 0; q < cols.size(); ++q) w_re.col(Eigen::Index(q)) = w.col(cols[q]).head(old.rows);
       const auto cells = map_tile(mc, lay, cols_grow ? Eigen::MatrixXf(w.rightCols(t.cols - old.cols))
                                                      : Eigen::MatrixXf(w.bottomRows(t.rows - old.rows)));
+      const auto cells_re = cols.empty() ? decltype(cells){} : map_tile(mc, lay, w_re);
       t.arrays = std::move(kept[k]->arrays);
       for (size_t s = 0; s < cells.size(); ++s)
-        for (size_t a = 0; a < cells[s].size(); ++a) t.arrays[s][a].grow(cells[s][a]);
+        for (size_t a = 0; a < cells[s].size(); ++a) {
+          PhysicalArray& arr = t.arrays[s][a];
+          if (!cols.empty()) arr.rewrite_columns(cells_re[s][a], cols);  // before growing: no exponents kept twice
+          arr.grow(cells[s][a]);
+          written += int64_t(cells[s][a].size()) + int64_t(cols.empty() ? 0 : cells_re[s][a].size());
+        }
     } else {
       program_arrays(t, map_tile(mc, lay, w), mc, device, chip_key, order);
+      for (const auto& s : t.arrays)
+        for (const auto& a : s) written += int64_t(a.programmed_uS().size());
     }
     out.push_back(std::move(t));
   }
   tiles = std::move(out);
+  if (cells_written) *cells_written = written;
   return true;
 }
 

@@ -50,11 +50,13 @@ std::vector<Tile> program_tiles(const Eigen::Ref<const RowMatrixXf>& Wa, const M
 // Programs Wa onto `tiles`, the program_tiles() of a matrix (same chip key and order) that Wa
 // extends by output rows (column_major order: the arrays grow by columns) or by input columns
 // (row_major: by rows), keeping the cells already programmed and drawing only the new ones: the
-// result equals program_tiles(Wa) bit for bit. False, with `tiles` unchanged, when a kept cell's
-// target would change (its column's scale differs) or with the offset mapping (whose reference
-// column would move).
+// result equals program_tiles(Wa) bit for bit. A kept column whose scale changed (a V token larger
+// than the column's earlier ones) is written again, its cells drawn as the full write draws them.
+// False, with `tiles` unchanged, when every kept column of a tile changed scale (a full write costs
+// less) or with the offset mapping (whose reference column would move). cells_written (optional):
+// the cells programmed, new and rewritten.
 bool grow_tiles(std::vector<Tile>& tiles, const Eigen::Ref<const RowMatrixXf>& Wa, const MappingConfig& mc,
-                const DeviceModel& device, uint64_t chip_key, CellOrder order);
+                const DeviceModel& device, uint64_t chip_key, CellOrder order, int64_t* cells_written = nullptr);
 
 // Read state at t_s: drifted arrays through the wires, ADC ranges and banks. Calibrated ADC
 // ranges are taken from `previous` (empty: not calibrated yet). in_age / out_age: extra age (s)

@@ -374,11 +374,7 @@ at::Tensor XbarLayer::matmul_batch(const at::Tensor& A, const at::Tensor& B) {
       else apply_operand_range();
     }
     const RowMatrixXf Y = read_named(a);
-    LayerCounters c = layer_->counters();
-    // The tokens already in the array keep their cells: only the new ones are written (cells
-    // are proportional to tokens up to the offset mapping's reference column).
-    if (extends) c.cells_written = c.cells_written * (T - prev) / T;
-    add_counters(c);
+    add_counters(layer_->counters());  // cells_written: the new and rewritten cells of a grown operand
     std::copy(Y.data(), Y.data() + Y.size(), out.data_ptr<float>() + i * n * m);
     slot.tiles = layer_->take_tiles();  // the slice's arrays, kept for the tokens that follow
   }

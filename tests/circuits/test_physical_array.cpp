@@ -232,6 +232,45 @@ TEST_CASE("physical array: a grown array's kept drift exponents give the redrawn
       }
 }
 
+TEST_CASE("physical array: rewritten columns draw what an array programmed with their new targets draws") {
+  // Columns 1, 4 and 6 of 9 get new targets, in both stream orders, with both fault kinds, on a fresh
+  // array and on a grown one (kept exponents and amplitudes recomputed for the rewritten cells):
+  // programmed conductances and read states equal those of the array programmed whole with the
+  // new targets, bit for bit; the other columns keep their cells.
+  const auto dev = pcm_with_faults(0.04, 0.03);
+  const Eigen::MatrixXf before = ramp_cells(21, 9);  // 21 rows: a column spans a full and a partial 16-lane block
+  const std::vector<int> cols = {1, 4, 6};
+  Eigen::MatrixXf after = before;
+  Eigen::MatrixXf targets(before.rows(), Eigen::Index(cols.size()));
+  for (size_t q = 0; q < cols.size(); ++q) {
+    after.col(cols[q]) = (before.col(cols[q]).array() * 0.5f + 0.1f).matrix();
+    targets.col(Eigen::Index(q)) = after.col(cols[q]);
+  }
+  CellAges ages;
+  for (int i = 0; i < 21; ++i) ages.row_s.push_back(0.2f * float(i));
+  for (CellOrder order : {CellOrder::column_major, CellOrder::row_major})
+    for (bool grown : {false, true}) {
+      INFO("row_major " << (order == CellOrder::row_major) << " grown " << grown);
+      const PhysicalArray whole(6, after, *dev, 41, order), old(6, before, *dev, 41, order);
+      PhysicalArray re(6, before, *dev, 41, order);
+      if (grown) re.grow(order == CellOrder::row_major ? Eigen::MatrixXf(0, 9) : Eigen::MatrixXf(21, 0));
+      re.rewrite_columns(targets, cols);
+      CHECK((re.programmed_uS().array() == whole.programmed_uS().array()).all());
+      for (double t : {1.0, 3.0e6}) {
+        const ArrayReadState a = re.drift_to(t, ages, WireConfig{}), b = whole.drift_to(t, ages, WireConfig{});
+        CHECK((a.M_uS.array() == b.M_uS.array()).all());
+        CHECK((a.noise_var.array() == b.noise_var.array()).all());
+      }
+      // Not a full write: the cells of the other columns are the old array's, and the new targets changed cells.
+      CHECK((re.programmed_uS().col(0).array() == old.programmed_uS().col(0).array()).all());
+      CHECK_FALSE((re.programmed_uS().col(4).array() == old.programmed_uS().col(4).array()).all());
+    }
+  PhysicalArray a(6, before, *dev, 41);
+  CHECK_THROWS_AS(a.rewrite_columns(targets, {1, 9, 2}), InputError);
+  CHECK_THROWS_AS(a.rewrite_columns(targets, {1, 2}), InputError);
+  CHECK_THROWS_AS(a.rewrite_columns(Eigen::MatrixXf(22, 1), {0}), InputError);
+}
+
 TEST_CASE("physical array: its bytes count the kept exponents and amplitudes of a grown array") {
   // 4 bytes per cell programmed; from the first growth 4 more per cell for the drift exponent and,
   // when the read-noise law factors (PCM, not the normal device), 4 more for the amplitude.

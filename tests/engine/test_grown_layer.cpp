@@ -96,7 +96,10 @@ TEST_CASE("a layer grown by tokens equals the full programming bit for bit, and 
       l->drift_to(100);
     }
     CHECK(same_bits(grown.layer.read(X), full.read(X)));
-    CHECK(grown.layer.counters().cells_written == full.counters().cells_written);
+    // Only the new tokens' cells are written: 48 per token (12 outputs or inputs, two slices of a
+    // differential pair), 8 of the 19 tokens.
+    CHECK(full.counters().cells_written == 48 * T);
+    CHECK(grown.layer.counters().cells_written == 48 * (T - T0));
     // The earlier cells are kept, not redrawn: grown from another chip's tiles, they differ.
     AnalogLayer other(c);
     other.set_cell_order(order);
@@ -104,6 +107,45 @@ TEST_CASE("a layer grown by tokens equals the full programming bit for bit, and 
     Grown mixed(c, order, W, W0, chip, &other.tiles());
     CHECK_FALSE(same_cells(mixed.layer.tiles(), full.tiles()));
   }
+}
+
+TEST_CASE("a grown V whose new token rescales some columns writes those columns again, the rest kept") {
+  // d = 12 outputs (array columns) over two column tiles, 6 -> 9 tokens (inputs, array rows): the
+  // new tokens exceed the earlier ones in outputs 2, 7 and 9 only, so those columns' scales grow.
+  const XbarConfig c = grown_config();
+  const uint64_t chip = 5;
+  const int d = 12, T0 = 6, T = 9;
+  RowMatrixXf W = random_matrix(d, T, 21);
+  W.rightCols(T - T0) *= 0.25f;
+  for (int j : {2, 7, 9}) W(j, T - 2) = 3.f;
+  const RowMatrixXf W0 = W.leftCols(T0), X = random_matrix(4, T, 22);
+  AnalogLayer full(c), other(c);
+  full.set_cell_order(CellOrder::row_major);
+  full.program(W, nullptr, chip);
+  Grown grown(c, CellOrder::row_major, W, W0, chip);
+  CHECK(same_cells(grown.layer.tiles(), full.tiles()));
+  for (AnalogLayer* l : {&full, &grown.layer}) {
+    set_token_ages(*l, CellOrder::row_major, T);
+    l->drift_to(100);
+  }
+  CHECK(same_bits(grown.layer.read(X), full.read(X)));
+  // Written: the new tokens' cells (4 per output and token) and the 6 kept tokens of the 3 columns.
+  CHECK(grown.layer.counters().cells_written == 4 * d * (T - T0) + 4 * 3 * T0);
+  // Kept columns are not drawn again: grown from tiles whose output 0 held another value in its
+  // smallest (not scale-setting) kept weight, column 0 keeps those cells and differs from the full
+  // write, while the rescaled column 2 equals it.
+  RowMatrixXf W0p = W0;
+  Eigen::Index small = 0;
+  W0p.row(0).cwiseAbs().minCoeff(&small);
+  W0p(0, small) *= 0.5f;
+  other.set_cell_order(CellOrder::row_major);
+  other.program(W0p, nullptr, chip);
+  Grown mixed(c, CellOrder::row_major, W, W0, chip, &other.tiles());
+  const Eigen::MatrixXf &m = mixed.layer.tiles()[0].arrays[0][0].programmed_uS(), &f = full.tiles()[0].arrays[0][0].programmed_uS(),
+                        &o = other.tiles()[0].arrays[0][0].programmed_uS();
+  CHECK((m.col(2).array() == f.col(2).array()).all());
+  CHECK((m.col(0).head(T0).array() == o.col(0).array()).all());
+  CHECK_FALSE(same_cells(mixed.layer.tiles(), full.tiles()));
 }
 
 TEST_CASE("a grown layer whose column scale changes is programmed in full") {
