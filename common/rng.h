@@ -174,8 +174,12 @@ class CounterRng {
   inline bool normal_negative(uint64_t i) const {
     uint32_t w[4];
     Philox::block(key_, sub_, i, w);
-    return std::cos(kTwoPi * unit(w[1])) < 0;
+    return cos_negative(w[1]);
   }
+  // Whether cos(kTwoPi unit(w)) < 0 for an angle word w: unit(w) = (w + 1/2) 2^-32 lies in (1/4, 3/4),
+  // i.e. w in [2^30, 3 2^30). Exact: the angle closest to pi/2 or 3 pi/2 is 2pi 2^-33 ~ 7e-10 away,
+  // where the cosine is ~7e-10 from 0, far above the ~1e-16 rounding of the double product and cosine.
+  static inline bool cos_negative(uint32_t w) { return w - 0x40000000u < 0x80000000u; }
   // The four raw words of block i, and of n consecutive blocks.
   inline void block(uint64_t i, uint32_t w[4]) const { Philox::block(key_, sub_, i, w); }
   inline void blocks(uint64_t first, uint64_t n, uint32_t* w) const { philox_blocks(key_, sub_, first, n, w); }

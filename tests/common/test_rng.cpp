@@ -41,6 +41,22 @@ TEST_CASE("normal draws have mean 0, variance 1, and uniform draws mean 1/2") {
   CHECK(std::abs(u / n - 0.5) < 5 * std::sqrt(1.0 / 12 / n));
 }
 
+TEST_CASE("cos_negative is the sign of the Box-Muller cosine for every angle word near its sign changes and on a grid") {
+  // The cosine changes sign at angle words 2^30 and 3 2^30: 4096 words on each side of both, the
+  // ends, and every 4096th word of the 2^32.
+  int64_t mismatch = 0, checked = 0;
+  auto check = [&](uint32_t w) {
+    mismatch += CounterRng::cos_negative(w) != (std::cos(CounterRng::kTwoPi * CounterRng::unit(w)) < 0);
+    ++checked;
+  };
+  for (uint32_t edge : {0x40000000u, 0xC0000000u})
+    for (uint32_t d = 0; d < 4096; ++d) check(edge + d), check(edge - 1 - d);
+  for (uint32_t w : {0u, 1u, 0x7FFFFFFFu, 0x80000000u, 0xFFFFFFFEu, 0xFFFFFFFFu}) check(w);
+  for (uint64_t w = 7; w < (uint64_t(1) << 32); w += 4096) check(uint32_t(w));
+  CHECK(checked == 4 * 4096 + 6 + (uint64_t(1) << 20));
+  CHECK(mismatch == 0);
+}
+
 TEST_CASE("normal_negative is the sign of normal(i), and 0 x normal(i) is the signed zero it predicts") {
   const CounterRng rng(make_key(3, 8), 2);
   int64_t negative = 0, mismatch = 0;
