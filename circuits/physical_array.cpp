@@ -23,10 +23,10 @@ constexpr int kLanes = 16;
 
 // Visits the cells in stream order: row, column and storage (column-major) index of each.
 struct CellWalk {
-  Eigen::Index rows, cols;
+  Eigen::Index rows, cols, ld;  // ld: the storage's leading dimension (>= rows)
   bool row_major;
   Eigen::Index i = 0, j = 0;
-  Eigen::Index storage() const { return j * rows + i; }
+  Eigen::Index storage() const { return j * ld + i; }
   void next() {
     if (row_major) {
       if (++j == cols) j = 0, ++i;
@@ -141,28 +141,33 @@ PhysicalArray::Streams PhysicalArray::streams() const {
           array_stream(chip_key_, Stream::drift_exponent, id_), has_faults(*device_)};
 }
 
+Eigen::MatrixXf PhysicalArray::programmed_uS() const {
+  return Eigen::Map<const Eigen::MatrixXf, 0, Eigen::OuterStride<>>(g_prog_.data(), rows_, cols_, Eigen::OuterStride<>(ld_));
+}
+
 PhysicalArray::PhysicalArray(uint64_t id, const Eigen::MatrixXf& cells, const DeviceModel& dev, uint64_t chip_key,
                              CellOrder order)
-    : id_(id), device_(&dev), chip_key_(chip_key), order_(order), g_prog_(cells.rows(), cells.cols()) {
+    : id_(id), device_(&dev), chip_key_(chip_key), order_(order), rows_(cells.rows()), cols_(cells.cols()),
+      ld_(cells.rows()), g_prog_(size_t(cells.size())) {
   program_cells(cells, 0);
 }
 
 void PhysicalArray::grow(const Eigen::MatrixXf& new_cells) {
-  const Eigen::Index rows = g_prog_.rows(), cols = g_prog_.cols();
+  const Eigen::Index rows = rows_, cols = cols_;
   const bool row_major = order_ == CellOrder::row_major;
   if (row_major ? new_cells.cols() != cols : new_cells.rows() != rows)
     throw InputError("PhysicalArray::grow: a " + std::to_string(rows) + " x " + std::to_string(cols) +
                      " array cannot grow by a " + std::to_string(new_cells.rows()) + " x " +
                      std::to_string(new_cells.cols()) + " block of " + (row_major ? "rows" : "columns"));
   if (!keep_nu_) {  // first growth: keep the existing cells' exponents (and amplitudes) from now on
-    nu_.resize(rows, cols);
+    nu_.resize(g_prog_.size());
     keep_amp_ = read_noise_factors(*device_);
-    if (keep_amp_) amp_.resize(rows, cols);
+    if (keep_amp_) amp_.resize(g_prog_.size());
     const Streams st = streams();
     const uint64_t n = uint64_t(rows) * uint64_t(cols);
     uint32_t fw[4][kLanes];
     Eigen::Index at[kLanes];
-    CellWalk walk{rows, cols, row_major};
+    CellWalk walk{rows, cols, ld_, row_major};
     for (uint64_t k0 = 0; k0 < n; k0 += kLanes) {
       const int m = walk.take(k0, n, [&](int l, const CellWalk& w) { at[l] = w.storage(); });
       pad_lanes(m, at);
@@ -171,11 +176,24 @@ void PhysicalArray::grow(const Eigen::MatrixXf& new_cells) {
     }
     keep_nu_ = true;
   }
-  // Column-major storage: new columns append to it; new rows need the old values moved.
+  // Column-major storage with spare rows: new columns append to it (amortized by the vectors), new
+  // rows fill the spare rows; only when none are left are the cells moved, to twice the rows.
   const Eigen::Index R = row_major ? rows + new_cells.rows() : rows, C = row_major ? cols : cols + new_cells.cols();
-  g_prog_.conservativeResize(R, C);
-  nu_.conservativeResize(R, C);
-  if (keep_amp_) amp_.conservativeResize(R, C);
+  if (R > ld_) {
+    const Eigen::Index ld = std::max(R, 2 * ld_);
+    for (std::vector<float>* v : {&g_prog_, &nu_, &amp_}) {
+      if (v->empty()) continue;  // amplitudes not kept
+      std::vector<float> w(size_t(ld * cols));
+      for (Eigen::Index j = 0; j < cols; ++j) std::copy_n(v->data() + j * ld_, rows, w.data() + j * ld);
+      v->swap(w);
+    }
+    ld_ = ld;
+  }
+  g_prog_.resize(size_t(ld_ * C));
+  nu_.resize(size_t(ld_ * C));
+  if (keep_amp_) amp_.resize(size_t(ld_ * C));
+  rows_ = R;
+  cols_ = C;
   program_cells(new_cells, uint64_t(rows) * uint64_t(cols));
 }
 
@@ -195,13 +213,13 @@ void PhysicalArray::keep_exponents(const CounterRng& nu_rng, const Lanes& lanes,
 
 void PhysicalArray::program_cells(const Eigen::MatrixXf& cells, uint64_t first) {
   const Streams st = streams();
-  const uint64_t n = uint64_t(g_prog_.size());
+  const uint64_t n = uint64_t(rows_) * uint64_t(cols_);
   float c[kLanes];
   Eigen::Index at[kLanes];
   // Stream index k is cell (k / cols, k % cols) in row-major order, (k % rows, k / rows) in column-major.
   const bool row_major = order_ == CellOrder::row_major;
-  const Eigen::Index R = g_prog_.rows(), C = g_prog_.cols(), k = Eigen::Index(first);
-  CellWalk walk{R, C, row_major, row_major ? k / C : k % R, row_major ? k % C : k / R};
+  const Eigen::Index R = rows_, C = cols_, k = Eigen::Index(first);
+  CellWalk walk{R, C, ld_, row_major, row_major ? k / C : k % R, row_major ? k % C : k / R};
   // `cells` is the block from the first new cell on: its cell (i - i0, j - j0) is the array's (i, j).
   const Eigen::Index i0 = walk.i, j0 = walk.j, ld = cells.rows();
   for (uint64_t k0 = first; k0 < n; k0 += kLanes) {
@@ -215,7 +233,7 @@ void PhysicalArray::program_cells(const Eigen::MatrixXf& cells, uint64_t first) 
 }
 
 void PhysicalArray::rewrite_columns(const Eigen::MatrixXf& cells, const std::vector<int>& cols) {
-  const Eigen::Index R = g_prog_.rows(), C = g_prog_.cols(), r = cells.rows();
+  const Eigen::Index R = rows_, C = cols_, r = cells.rows();
   if (cells.cols() != Eigen::Index(cols.size()) || r > R)
     throw InputError("PhysicalArray::rewrite_columns: " + std::to_string(r) + " x " + std::to_string(cells.cols()) +
                      " targets for " + std::to_string(cols.size()) + " columns of a " + std::to_string(R) + " x " +
@@ -235,7 +253,7 @@ void PhysicalArray::rewrite_columns(const Eigen::MatrixXf& cells, const std::vec
       for (int l = 0; l < m; ++l) {
         const Eigen::Index i = i0 + l;
         idx[l] = uint64_t(row_major ? i * C + j : j * R + i);
-        at[l] = j * R + i;
+        at[l] = j * ld_ + i;
         c[l] = cells(i, Eigen::Index(q));
       }
       pad_lanes(m, idx, at, c);
@@ -273,7 +291,7 @@ ArrayReadState PhysicalArray::drift_to(double t_s, const CellAges& ages, const W
   const float dg = float(dev.g_max_uS() - dev.g_min_uS());
   const bool read_noise = dev.read_scale > 0;
   const float read_scale = float(dev.read_scale);
-  const Eigen::Index rows = g_prog_.rows(), cols = g_prog_.cols();
+  const Eigen::Index rows = rows_, cols = cols_;
   Eigen::MatrixXf g(rows, cols);
   ArrayReadState st;
   st.noise_var.resize(rows, cols);
@@ -298,12 +316,12 @@ ArrayReadState PhysicalArray::drift_to(double t_s, const CellAges& ages, const W
   float gp[kLanes], tc[kLanes], lt[kLanes], nu[kLanes], gt[kLanes], sr[kLanes], amp[kLanes];
   Eigen::Index at[kLanes], li[kLanes];
   const uint64_t n_cells = uint64_t(rows) * uint64_t(cols);
-  CellWalk walk{rows, cols, order_ == CellOrder::row_major};
+  CellWalk walk{rows, cols, rows, order_ == CellOrder::row_major};  // storage: the output's (a fresh array's is dense)
   for (uint64_t k0 = 0; k0 < n_cells; k0 += kLanes) {
     const int m = walk.take(k0, n_cells, [&](int l, const CellWalk& w) {
       at[l] = w.storage();
       li[l] = per_row ? w.i : w.j;
-      gp[l] = gp_all[at[l]];
+      gp[l] = gp_all[w.j * ld_ + w.i];
       tc[l] = cell_time(t_s, ages, w.i, w.j);
     });
     pad_lanes(m, at, li, gp, tc);
@@ -334,7 +352,7 @@ void PhysicalArray::drift_kept(double t_s, const CellAges& ages, Eigen::MatrixXf
   const float dg = float(dev.g_max_uS() - dev.g_min_uS());
   const bool read_noise = dev.read_scale > 0;
   const float read_scale = float(dev.read_scale);
-  const Eigen::Index rows = g_prog_.rows(), cols = g_prog_.cols();
+  const Eigen::Index rows = rows_, cols = cols_;
   const bool per_row = !ages.row_s.empty(), per_col = !ages.col_s.empty();
   // Storage order, a column at a time, with the column's time terms one per row: without row ages
   // one value per column (taken for all columns at once), with them per row (again per column
@@ -352,13 +370,13 @@ void PhysicalArray::drift_kept(double t_s, const CellAges& ages, Eigen::MatrixXf
     } else if (j == 0 || per_col) {
       col = time_terms(dev, keep_amp_, rows, [&](Eigen::Index i) { return cell_time(t_s, ages, i, j); });
     }
-    const float* gp = g_prog_.data() + j * rows;
-    const float* nu = nu_.data() + j * rows;
+    const float* gp = g_prog_.data() + j * ld_;
+    const float* nu = nu_.data() + j * ld_;
     float* gt = g.data() + j * rows;
     for (Eigen::Index i = 0; i < rows; ++i) gt[i] = drifted(gp[i], nu[i], col.tc[size_t(i)], col.lt[size_t(i)]);
     if (!read_noise) continue;
     if (keep_amp_) {
-      const float* amp = amp_.data() + j * rows;
+      const float* amp = amp_.data() + j * ld_;
       for (Eigen::Index i = 0; i < rows; ++i) sr[size_t(i)] = std::abs(gt[i]) * amp[i] * col.tf[size_t(i)];
     } else {
       dev.read_sigma_n(int(rows), gp, gt, col.tc.data(), sr.data());

@@ -61,9 +61,13 @@ class PhysicalArray {
   void rewrite_columns(const Eigen::MatrixXf& cells, const std::vector<int>& cols);
 
   uint64_t id() const { return id_; }
-  const Eigen::MatrixXf& programmed_uS() const { return g_prog_; }
+  Eigen::Index rows() const { return rows_; }
+  Eigen::Index cols() const { return cols_; }
+  int64_t cells() const { return int64_t(rows_) * int64_t(cols_); }
+  // The programmed conductances, rows x cols (a copy: for tests and inspection).
+  Eigen::MatrixXf programmed_uS() const;
   // Bytes of state held per array: programmed conductances and, once grown, the kept exponents
-  // and amplitudes.
+  // and amplitudes (with a grown array's spare rows).
   int64_t bytes() const { return int64_t(g_prog_.size() + nu_.size() + amp_.size()) * int64_t(sizeof(float)); }
   // Conductances drifted to t_s after programming (stuck cells do not drift) through the wires.
   ArrayReadState drift_to(double t_s, const CellAges& ages, const WireConfig& wires) const;
@@ -88,11 +92,15 @@ class PhysicalArray {
   const DeviceModel* device_;
   uint64_t chip_key_;
   CellOrder order_;
-  Eigen::MatrixXf g_prog_;  // programmed conductances (uS)
+  // Per-cell state in column-major storage with leading dimension ld_ >= rows_: an array that
+  // grows by rows (V of a KV cache, a row per token) fills spare rows instead of moving its cells
+  // at every token.
+  Eigen::Index rows_, cols_, ld_;
+  std::vector<float> g_prog_;  // programmed conductances (uS)
   bool keep_nu_ = false;
-  Eigen::MatrixXf nu_;  // kept drift exponents, -1 for stuck cells (keep_nu_ only)
+  std::vector<float> nu_;  // kept drift exponents, -1 for stuck cells (keep_nu_ only)
   bool keep_amp_ = false;
-  Eigen::MatrixXf amp_;  // kept read-noise amplitudes (keep_amp_ only)
+  std::vector<float> amp_;  // kept read-noise amplitudes (keep_amp_ only)
 };
 
 }  // namespace xbar

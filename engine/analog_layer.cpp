@@ -43,7 +43,7 @@ AnalogLayer::AnalogLayer(const XbarConfig& cfg) : cfg_(cfg), compensation_(cfg.d
 
 AnalogLayer::~AnalogLayer() = default;
 
-const Eigen::MatrixXf& AnalogLayer::programmed(uint64_t id) const {
+Eigen::MatrixXf AnalogLayer::programmed(uint64_t id) const {
   for (const auto& t : tiles_)
     for (const auto& s : t.arrays)
       for (const auto& a : s)
@@ -100,7 +100,7 @@ void AnalogLayer::program_with(const Eigen::Ref<const RowMatrixXf>& W, const flo
   if (!grown)
     for (const auto& t : tiles_)
       for (const auto& s : t.arrays)
-        for (const auto& a : s) counters_.cells_written += int64_t(a.programmed_uS().size());
+        for (const auto& a : s) counters_.cells_written += a.cells();
   counters_.digital_weights = outliers_.digital_weights();
   counters_.tiles = int64_t(tiles_.size());
   counters_.arrays = n_arrays;

@@ -61,7 +61,7 @@ class AnalogLayer {
   const LayerCounters& counters() const { return counters_; }
   const DeviceModel& device() const { return *device_; }
   // Programmed conductances (uS) of the physical array with this id (for tests and inspection).
-  const Eigen::MatrixXf& programmed(uint64_t id) const;
+  Eigen::MatrixXf programmed(uint64_t id) const;
   const std::vector<Tile>& tiles() const { return tiles_; }  // empty before program()
   // Hands the programmed tiles to the caller (for a later program_extended()); the layer is then
   // unprogrammed until the next program().

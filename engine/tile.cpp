@@ -130,7 +130,7 @@ bool grow_tiles(std::vector<Tile>& tiles, const Eigen::Ref<const RowMatrixXf>& W
     } else {
       program_arrays(t, map_tile(mc, lay, w), mc, device, chip_key, order);
       for (const auto& s : t.arrays)
-        for (const auto& a : s) written += int64_t(a.programmed_uS().size());
+        for (const auto& a : s) written += a.cells();
     }
     out.push_back(std::move(t));
   }
@@ -210,7 +210,7 @@ ReadState read_state(const std::vector<Tile>& tiles, double t_s, const std::vect
     const size_t S = t.arrays.size();
     const bool had_lsb = previous.tiles.size() == tiles.size() && previous.tiles[ti].size() == S;
     for (size_t s = 0; s < S; ++s) {
-      const CellAges ages = tile_ages(t, t.arrays[s][0].programmed_uS().cols(), in_age, out_age);
+      const CellAges ages = tile_ages(t, t.arrays[s][0].cols(), in_age, out_age);
       st.tiles[ti].push_back(
           slice_read(t, s, t_s, ages, cfg, device, had_lsb ? previous.tiles[ti][s].lsb : 0.0, chip_key, st));
     }

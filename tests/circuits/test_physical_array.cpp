@@ -232,6 +232,42 @@ TEST_CASE("physical array: a grown array's kept drift exponents give the redrawn
       }
 }
 
+TEST_CASE("physical array: grown a row or a column at a time, it equals the array programmed whole at every size") {
+  // A decode's pattern: one token per step, 3 -> 13 rows (V; the storage's spare rows fill up and
+  // move three times) or columns (K), with a rewritten column on the way; programmed conductances
+  // and read states at row or column ages against arrays programmed whole, bit for bit.
+  const auto dev = pcm_with_faults(0.04, 0.03);
+  const Eigen::MatrixXf big = ramp_cells(13, 13);
+  for (CellOrder order : {CellOrder::column_major, CellOrder::row_major}) {
+    const bool rows_grow = order == CellOrder::row_major;
+    PhysicalArray a(8, rows_grow ? Eigen::MatrixXf(big.topRows(3)) : Eigen::MatrixXf(big.leftCols(3)), *dev, 19, order);
+    Eigen::MatrixXf now = rows_grow ? Eigen::MatrixXf(big.topRows(3)) : Eigen::MatrixXf(big.leftCols(3));
+    for (int n = 4; n <= 13; ++n) {
+      if (rows_grow) {
+        Eigen::MatrixXf row = big.block(n - 1, 0, 1, 13);
+        if (n > 9) row(0, 1) *= 0.5f;  // the rewritten column's new scale
+        a.grow(row);
+      } else {
+        a.grow(big.block(0, n - 1, 13, 1));
+      }
+      now = rows_grow ? Eigen::MatrixXf(big.topRows(n)) : Eigen::MatrixXf(big.leftCols(n));
+      if (n == 9) {  // column 1 of the kept cells gets new targets
+        Eigen::MatrixXf t = now.col(1) * 0.5f;
+        a.rewrite_columns(t, {1});
+      }
+      if (n >= 9) now.col(1) *= 0.5f;
+      const PhysicalArray whole(8, now, *dev, 19, order);
+      CellAges ages;
+      for (int k = 0; k < n; ++k) (rows_grow ? ages.row_s : ages.col_s).push_back(0.1f * float(n - k));
+      INFO("row_major " << rows_grow << " size " << n);
+      const ArrayReadState x = a.drift_to(50, ages, WireConfig{}), y = whole.drift_to(50, ages, WireConfig{});
+      CHECK((a.programmed_uS().array() == whole.programmed_uS().array()).all());
+      CHECK((x.M_uS.array() == y.M_uS.array()).all());
+      CHECK((x.noise_var.array() == y.noise_var.array()).all());
+    }
+  }
+}
+
 TEST_CASE("physical array: rewritten columns draw what an array programmed with their new targets draws") {
   // Columns 1, 4 and 6 of 9 get new targets, in both stream orders, with both fault kinds, on a fresh
   // array and on a grown one (kept exponents and amplitudes recomputed for the rewritten cells):
