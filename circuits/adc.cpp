@@ -53,8 +53,8 @@ void AdcBank::draw(const AdcConfig& cfg, int columns, uint64_t key) {
   const CounterRng rng(key);
   if (cfg.offset_sigma_lsb == 0 && cfg.gain_sigma == 0) {
     // gain 1 + 0 z1 = 1; offset 0 z0: a zero with z0's sign (it decides the sign of a zero code).
-    // CounterRng::normal_negative(j), 16 columns' blocks at a time (a KV cache's K draws a bank
-    // of one column per token at every decode step).
+    // z0's sign from its angle word (CounterRng::cos_negative), 16 columns' blocks at a time (a KV
+    // cache's K draws a bank of one column per token at every decode step).
     uint32_t w[4][16];
     for (int j0 = 0; j0 < columns; j0 += 16) {
       rng.lanes16(uint64_t(j0), w);

@@ -169,16 +169,11 @@ class CounterRng {
     z0 = r * std::cos(kTwoPi * u2);
     z1 = r * std::sin(kTwoPi * u2);
   }
-  // Whether normal2's z0 for element i is negative, without its log, root and sine: the radius is
-  // positive (u1 < 1), so z0 has the cosine's sign (never 0: the angle is not a multiple of pi/2).
-  inline bool normal_negative(uint64_t i) const {
-    uint32_t w[4];
-    Philox::block(key_, sub_, i, w);
-    return cos_negative(w[1]);
-  }
   // Whether cos(kTwoPi unit(w)) < 0 for an angle word w: unit(w) = (w + 1/2) 2^-32 lies in (1/4, 3/4),
   // i.e. w in [2^30, 3 2^30). Exact: the angle closest to pi/2 or 3 pi/2 is 2pi 2^-33 ~ 7e-10 away,
   // where the cosine is ~7e-10 from 0, far above the ~1e-16 rounding of the double product and cosine.
+  // With w = word 1 of block i it is whether normal2's z0 is negative (the radius is positive, u1 < 1),
+  // without the log, root and cosine.
   static inline bool cos_negative(uint32_t w) { return w - 0x40000000u < 0x80000000u; }
   // The four raw words of block i, and of n consecutive blocks.
   inline void block(uint64_t i, uint32_t w[4]) const { Philox::block(key_, sub_, i, w); }
