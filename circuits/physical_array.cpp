@@ -130,15 +130,27 @@ struct PhysicalArray::Lanes {
   }
 };
 
-// The array's programming, fault and drift-exponent streams.
-struct PhysicalArray::Streams {
+// What writing cells takes, once per call: the array's programming, fault and drift-exponent
+// streams and the device's constants.
+struct PhysicalArray::WriteContext {
   CounterRng prog, fault, nu;
   bool faults;  // the device has stuck cells
+  float gmin, dg;
+  double rate_min, rate_max;
+  bool levels;  // the device snaps targets to levels
 };
 
-PhysicalArray::Streams PhysicalArray::streams() const {
-  return {array_stream(chip_key_, Stream::program, id_), array_stream(chip_key_, Stream::fault, id_),
-          array_stream(chip_key_, Stream::drift_exponent, id_), has_faults(*device_)};
+PhysicalArray::WriteContext PhysicalArray::write_context() const {
+  const DeviceModel& dev = *device_;
+  return {array_stream(chip_key_, Stream::program, id_),
+          array_stream(chip_key_, Stream::fault, id_),
+          array_stream(chip_key_, Stream::drift_exponent, id_),
+          has_faults(dev),
+          float(dev.g_min_uS()),
+          float(dev.g_max_uS() - dev.g_min_uS()),
+          dev.stuck_at_gmin_rate(),
+          dev.stuck_at_gmax_rate(),
+          !dev.levels_uS().empty()};
 }
 
 Eigen::MatrixXf PhysicalArray::programmed_uS() const {
@@ -163,7 +175,7 @@ void PhysicalArray::grow(const Eigen::MatrixXf& new_cells) {
     nu_.resize(g_prog_.size());
     keep_amp_ = read_noise_factors(*device_);
     if (keep_amp_) amp_.resize(g_prog_.size());
-    const Streams st = streams();
+    const WriteContext st = write_context();
     const uint64_t n = uint64_t(rows) * uint64_t(cols);
     uint32_t fw[4][kLanes];
     Eigen::Index at[kLanes];
@@ -212,7 +224,7 @@ void PhysicalArray::keep_exponents(const CounterRng& nu_rng, const Lanes& lanes,
 }
 
 void PhysicalArray::program_cells(const Eigen::MatrixXf& cells, uint64_t first) {
-  const Streams st = streams();
+  const WriteContext st = write_context();
   const uint64_t n = uint64_t(rows_) * uint64_t(cols_);
   float c[kLanes];
   Eigen::Index at[kLanes];
@@ -238,7 +250,7 @@ void PhysicalArray::rewrite_columns(const Eigen::MatrixXf& cells, const std::vec
     throw InputError("PhysicalArray::rewrite_columns: " + std::to_string(r) + " x " + std::to_string(cells.cols()) +
                      " targets for " + std::to_string(cols.size()) + " columns of a " + std::to_string(R) + " x " +
                      std::to_string(C) + " array");
-  const Streams st = streams();
+  const WriteContext st = write_context();
   const bool row_major = order_ == CellOrder::row_major;
   uint64_t idx[kLanes];
   Eigen::Index at[kLanes];
@@ -262,11 +274,11 @@ void PhysicalArray::rewrite_columns(const Eigen::MatrixXf& cells, const std::vec
   }
 }
 
-void PhysicalArray::program_lanes(const Lanes& lanes, int m, const Eigen::Index* at, const float* c, const Streams& st) {
+void PhysicalArray::program_lanes(const Lanes& lanes, int m, const Eigen::Index* at, const float* c,
+                                  const WriteContext& st) {
   const DeviceModel& dev = *device_;
-  const float gmin = float(dev.g_min_uS()), dg = float(dev.g_max_uS() - dev.g_min_uS());
-  const double rate_min = dev.stuck_at_gmin_rate(), rate_max = dev.stuck_at_gmax_rate();
-  const bool levels = !dev.levels_uS().empty();
+  const float gmin = st.gmin, dg = st.dg;
+  const double rate_min = st.rate_min, rate_max = st.rate_max;
   uint32_t pw[4][kLanes], fw[4][kLanes];
   float target[kLanes], z[kLanes], u[kLanes], g[kLanes];
   lanes.draw(st.prog, pw);
@@ -274,7 +286,7 @@ void PhysicalArray::program_lanes(const Lanes& lanes, int m, const Eigen::Index*
   normal_cos16(pw[0], pw[1], z);
   for (int l = 0; l < kLanes; ++l) {
     const float t = gmin + c[l] * dg;
-    target[l] = levels ? float(dev.snap_to_level(t)) : t;
+    target[l] = st.levels ? float(dev.snap_to_level(t)) : t;
     u[l] = fastm::unit_f(pw[2][l]);
   }
   dev.program_n(kLanes, target, z, u, g);

@@ -77,11 +77,11 @@ class PhysicalArray {
   // index first on (the whole array when first = 0, the new block when growing).
   void program_cells(const Eigen::MatrixXf& cells, uint64_t first);
   struct Lanes;    // the stream indices of 16 cells
-  struct Streams;  // the array's programming, fault and drift-exponent streams
-  Streams streams() const;
+  struct WriteContext;  // the array's streams and the device's constants, taken once per call
+  WriteContext write_context() const;
   // Programs the m cells at stream indices `lanes`, storage positions at[0 .. 15] to normalized
   // targets c[0 .. 15] (lanes past m repeat lane 0), keeping their exponents once grown.
-  void program_lanes(const Lanes& lanes, int m, const Eigen::Index* at, const float* c, const Streams& st);
+  void program_lanes(const Lanes& lanes, int m, const Eigen::Index* at, const float* c, const WriteContext& st);
   // Stores the drift exponents (-1: stuck) of the m cells at stream indices `lanes` (storage
   // positions at[0 .. 15], lanes past m repeating lane 0) given their fault-stream words.
   void keep_exponents(const CounterRng& nu_rng, const Lanes& lanes, int m, const Eigen::Index* at, const uint32_t* fault_word);

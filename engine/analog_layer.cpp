@@ -98,9 +98,7 @@ void AnalogLayer::program_with(const Eigen::Ref<const RowMatrixXf>& W, const flo
   counters_ = LayerCounters{};
   counters_.cells_written = grown_cells;  // a grown layer writes its new and rescaled cells only
   if (!grown)
-    for (const auto& t : tiles_)
-      for (const auto& s : t.arrays)
-        for (const auto& a : s) counters_.cells_written += a.cells();
+    for (const auto& t : tiles_) counters_.cells_written += t.cells();
   counters_.digital_weights = outliers_.digital_weights();
   counters_.tiles = int64_t(tiles_.size());
   counters_.arrays = n_arrays;

@@ -15,6 +15,13 @@ bool ReadState::adc_calibrated() const {
   return true;
 }
 
+int64_t Tile::cells() const {
+  int64_t n = 0;
+  for (const auto& s : arrays)
+    for (const auto& a : s) n += a.cells();
+  return n;
+}
+
 namespace {
 // Tile (r0, c0) of Wa with its column scales (no arrays yet), and its block of W^T in units of them.
 struct ScaledTile {
@@ -114,23 +121,26 @@ bool grow_tiles(std::vector<Tile>& tiles, const Eigen::Ref<const RowMatrixXf>& W
       // the kept rows of the rescaled columns.
       const Tile& old = *kept[k];
       const std::vector<int>& cols = rescaled[k];
-      Eigen::MatrixXf w_re(old.rows, Eigen::Index(cols.size()));
-      for (size_t q = 0; q < cols.size(); ++q) w_re.col(Eigen::Index(q)) = w.col(cols[q]).head(old.rows);
       const auto cells = map_tile(mc, lay, cols_grow ? Eigen::MatrixXf(w.rightCols(t.cols - old.cols))
                                                      : Eigen::MatrixXf(w.bottomRows(t.rows - old.rows)));
-      const auto cells_re = cols.empty() ? decltype(cells){} : map_tile(mc, lay, w_re);
       t.arrays = std::move(kept[k]->arrays);
+      const int64_t kept_cells = t.cells();
+      if (!cols.empty()) {  // before growing: the rewritten cells' exponents are not kept twice
+        Eigen::MatrixXf w_re(old.rows, Eigen::Index(cols.size()));
+        for (size_t q = 0; q < cols.size(); ++q) w_re.col(Eigen::Index(q)) = w.col(cols[q]).head(old.rows);
+        const auto cells_re = map_tile(mc, lay, w_re);
+        for (size_t s = 0; s < cells_re.size(); ++s)
+          for (size_t a = 0; a < cells_re[s].size(); ++a) {
+            t.arrays[s][a].rewrite_columns(cells_re[s][a], cols);
+            written += int64_t(cells_re[s][a].size());
+          }
+      }
       for (size_t s = 0; s < cells.size(); ++s)
-        for (size_t a = 0; a < cells[s].size(); ++a) {
-          PhysicalArray& arr = t.arrays[s][a];
-          if (!cols.empty()) arr.rewrite_columns(cells_re[s][a], cols);  // before growing: no exponents kept twice
-          arr.grow(cells[s][a]);
-          written += int64_t(cells[s][a].size()) + int64_t(cols.empty() ? 0 : cells_re[s][a].size());
-        }
+        for (size_t a = 0; a < cells[s].size(); ++a) t.arrays[s][a].grow(cells[s][a]);
+      written += t.cells() - kept_cells;
     } else {
       program_arrays(t, map_tile(mc, lay, w), mc, device, chip_key, order);
-      for (const auto& s : t.arrays)
-        for (const auto& a : s) written += a.cells();
+      written += t.cells();
     }
     out.push_back(std::move(t));
   }

@@ -18,6 +18,8 @@ struct Tile {
   int r0 = 0, c0 = 0, rows = 0, cols = 0;   // first input row and output column, extent
   std::vector<float> col_scale;             // weight units per unit of normalized cell value
   std::vector<std::vector<PhysicalArray>> arrays;  // [slice][array of the slice]
+
+  int64_t cells() const;  // physical cells of all its arrays
 };
 
 // Read state of one slice of a tile: what a read multiplies by and the noise it adds.
