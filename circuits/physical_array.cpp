@@ -350,10 +350,15 @@ ArrayReadState PhysicalArray::drift_to(double t_s, const CellAges& ages, const W
     } else if (read_noise) {
       dev.read_sigma_n(kLanes, gp, gt, tc, sr);
     }
+    float var[kLanes] = {};  // on all 16 lanes first, so the divisions vectorize
+    if (read_noise)
+      for (int l = 0; l < kLanes; ++l) {
+        const float sd = read_scale * sr[l] / dg;
+        var[l] = sd * sd;
+      }
     for (int l = 0; l < m; ++l) {
       g_all[at[l]] = gt[l];
-      const float sd = read_noise ? read_scale * sr[l] / dg : 0.0f;
-      var_all[at[l]] = sd * sd;
+      var_all[at[l]] = var[l];
     }
   }
   return through_wires(std::move(g), std::move(st), wires, read_noise);

@@ -85,9 +85,9 @@ void AnalogLayer::program_with(const Eigen::Ref<const RowMatrixXf>& W, const flo
   chip_key_ = make_key(uint64_t(cfg_.run.seed), chip);
   const RowMatrixXf Wa = outliers_.split_weights(cfg_.outliers, W);
   // Outlier weights are chosen over the whole matrix: growing applies without them only.
-  int64_t grown_cells = 0;
+  WriteCount grown_write;
   const bool grown = earlier && !earlier->empty() && cfg_.outliers.weight_topk_percent == 0 &&
-                     grow_tiles(*earlier, Wa, cfg_.mapping, *device_, chip_key_, cell_order_, &grown_cells);
+                     grow_tiles(*earlier, Wa, cfg_.mapping, *device_, chip_key_, cell_order_, &grown_write);
   tiles_ = grown ? std::move(*earlier) : program_tiles(Wa, cfg_.mapping, *device_, chip_key_, cell_order_);
   state_ = ReadState{};
   read_index_ = 0;
@@ -96,9 +96,10 @@ void AnalogLayer::program_with(const Eigen::Ref<const RowMatrixXf>& W, const flo
   for (const auto& t : tiles_)
     for (const auto& s : t.arrays) n_arrays += int64_t(s.size());
   counters_ = LayerCounters{};
-  counters_.cells_written = grown_cells;  // a grown layer writes its new and rescaled cells only
-  if (!grown)
-    for (const auto& t : tiles_) counters_.cells_written += t.cells();
+  // A grown layer writes its new and rescaled cells only.
+  const WriteCount written = grown ? grown_write : full_write(tiles_);
+  counters_.cells_written = written.cells;
+  counters_.rows_written = written.rows;
   counters_.digital_weights = outliers_.digital_weights();
   counters_.tiles = int64_t(tiles_.size());
   counters_.arrays = n_arrays;

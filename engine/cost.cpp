@@ -63,8 +63,7 @@ LayerCost layer_cost(const Hardware& hw, const XbarConfig& cfg, const LayerCount
     const double convert_ns = std::min(hw.columns_per_adc, mc.tile_cols) * hw.adc_time_ns;
     const double slice_ns = hw.sample_and_hold ? std::max(hw.read_time_ns, convert_ns) : hw.read_time_ns + convert_ns;
     r.read_ns = double(c.vectors) * input_slices * slice_ns;
-    const double rows_written = double(c.cells_written) / (double(c.arrays) * phys_cols);
-    r.write_ns = rows_written * hw.cell_write_time_ns;
+    r.write_ns = double(c.rows_written) * hw.cell_write_time_ns;  // rows in series, arrays in parallel
     const double adcs = double(c.tiles) * slices * std::ceil(double(mc.tile_cols) / hw.columns_per_adc);
     r.area_um2.arrays = double(c.arrays) * (double(mc.tile_rows) * phys_cols * hw.cell_area_um2 + hw.array_periphery_area_um2);
     r.area_um2.adc = adcs * hw.adc_area_um2;

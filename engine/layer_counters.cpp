@@ -31,6 +31,8 @@ const std::vector<CounterField>& counter_fields() {
        &C::column_outputs, M::sum},
       {"accumulations", "partial sums added across row tiles", &C::accumulations, M::sum},
       {"cells_written", "cells programmed", &C::cells_written, M::sum},
+      {"rows_written", "row-programming steps (per write, the most rows one array programs; arrays in parallel)",
+       &C::rows_written, M::sum},
       {"digital_macs", "multiply-accumulates in digital paths (outliers, digital layers)", &C::digital_macs, M::sum},
       {"inputs", "input values read", &C::inputs, M::sum},
       {"outputs", "output values produced", &C::outputs, M::sum},

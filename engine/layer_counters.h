@@ -32,6 +32,7 @@ struct LayerCounters {
                                // and shift-adds
   int64_t accumulations = 0;   // partial sums added across row tiles
   int64_t cells_written = 0;   // cells programmed
+  int64_t rows_written = 0;    // row-programming steps: per write, the most rows one array programs
   int64_t digital_macs = 0;    // multiply-accumulates in the digital paths (outliers, digital layers)
   int64_t inputs = 0;          // input values read (vectors x in)
   int64_t outputs = 0;         // output values produced (vectors x out)

@@ -80,7 +80,7 @@ std::vector<Tile> program_tiles(const Eigen::Ref<const RowMatrixXf>& Wa, const M
 }
 
 bool grow_tiles(std::vector<Tile>& tiles, const Eigen::Ref<const RowMatrixXf>& Wa, const MappingConfig& mc,
-                const DeviceModel& device, uint64_t chip_key, CellOrder order, int64_t* cells_written) {
+                const DeviceModel& device, uint64_t chip_key, CellOrder order, WriteCount* written_out) {
   if (mc.mapping == SignedMapping::offset) return false;  // the reference column would move
   const SliceLayout lay = slice_layout(mc);
   const bool cols_grow = order == CellOrder::column_major;
@@ -112,7 +112,7 @@ bool grow_tiles(std::vector<Tile>& tiles, const Eigen::Ref<const RowMatrixXf>& W
   if (!ok || size_t(std::count_if(kept.begin(), kept.end(), [](Tile* t) { return t != nullptr; })) != tiles.size())
     return false;
   std::vector<Tile> out;
-  int64_t written = 0;
+  WriteCount written;
   for (size_t k = 0; k < next.size(); ++k) {
     Tile& t = next[k].tile;
     const Eigen::MatrixXf& w = next[k].w;
@@ -132,21 +132,34 @@ bool grow_tiles(std::vector<Tile>& tiles, const Eigen::Ref<const RowMatrixXf>& W
         for (size_t s = 0; s < cells_re.size(); ++s)
           for (size_t a = 0; a < cells_re[s].size(); ++a) {
             t.arrays[s][a].rewrite_columns(cells_re[s][a], cols);
-            written += int64_t(cells_re[s][a].size());
+            written.cells += int64_t(cells_re[s][a].size());
           }
       }
       for (size_t s = 0; s < cells.size(); ++s)
         for (size_t a = 0; a < cells[s].size(); ++a) t.arrays[s][a].grow(cells[s][a]);
-      written += t.cells() - kept_cells;
+      written.cells += t.cells() - kept_cells;
+      // Rows touched: new columns and rewritten columns span every row; new rows only themselves.
+      const bool all_rows = !cols.empty() || (cols_grow && t.cols > old.cols);
+      written.rows = std::max<int64_t>(written.rows, all_rows ? t.rows : t.rows - old.rows);
     } else {
       program_arrays(t, map_tile(mc, lay, w), mc, device, chip_key, order);
-      written += t.cells();
+      written.cells += t.cells();
+      written.rows = std::max<int64_t>(written.rows, t.rows);
     }
     out.push_back(std::move(t));
   }
   tiles = std::move(out);
-  if (cells_written) *cells_written = written;
+  if (written_out) *written_out = written;
   return true;
+}
+
+WriteCount full_write(const std::vector<Tile>& tiles) {
+  WriteCount w;
+  for (const Tile& t : tiles) {
+    w.cells += t.cells();
+    w.rows = std::max<int64_t>(w.rows, t.rows);
+  }
+  return w;
 }
 
 namespace {

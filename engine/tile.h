@@ -22,6 +22,13 @@ struct Tile {
   int64_t cells() const;  // physical cells of all its arrays
 };
 
+// What a write programs: cells, and row-programming steps (arrays write one row at a time, all
+// arrays in parallel: the most rows any one array of the write touches).
+struct WriteCount {
+  int64_t cells = 0;
+  int64_t rows = 0;
+};
+
 // Read state of one slice of a tile: what a read multiplies by and the noise it adds.
 struct SliceRead {
   Eigen::MatrixXf A;      // normalized difference matrix, rows x cols (units of g_max - g_min)
@@ -55,10 +62,14 @@ std::vector<Tile> program_tiles(const Eigen::Ref<const RowMatrixXf>& Wa, const M
 // result equals program_tiles(Wa) bit for bit. A kept column whose scale changed (a V token larger
 // than the column's earlier ones) is written again, its cells drawn as the full write draws them.
 // False, with `tiles` unchanged, when every kept column of a tile changed scale (a full write costs
-// less) or with the offset mapping (whose reference column would move). cells_written (optional):
-// the cells programmed, new and rewritten.
+// less) or with the offset mapping (whose reference column would move). written (optional): the
+// cells programmed, new and rewritten, and the rows they lie in (a new or rewritten column touches
+// every row of its arrays).
 bool grow_tiles(std::vector<Tile>& tiles, const Eigen::Ref<const RowMatrixXf>& Wa, const MappingConfig& mc,
-                const DeviceModel& device, uint64_t chip_key, CellOrder order, int64_t* cells_written = nullptr);
+                const DeviceModel& device, uint64_t chip_key, CellOrder order, WriteCount* written = nullptr);
+
+// A fresh write of `tiles`: all their cells, every row of the tallest.
+WriteCount full_write(const std::vector<Tile>& tiles);
 
 // Read state at t_s: drifted arrays through the wires, ADC ranges and banks. Calibrated ADC
 // ranges are taken from `previous` (empty: not calibrated yet). in_age / out_age: extra age (s)

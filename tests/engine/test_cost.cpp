@@ -114,6 +114,7 @@ TEST_CASE("single-tile layer: energy equals the hand count from inputs and condu
     CHECK(c.accumulations == 0);
     CHECK(c.analog_macs == int64_t(B) * in * out);
     CHECK(c.cells_written == arrays * in * phys_cols);
+    CHECK(c.rows_written == in);  // one tile: each array programs its 40 rows, all arrays at once
     CHECK(rel(c.array_v2g_uS, v2g) < 1e-12);
 
     const Hardware hw = test_hardware();
@@ -236,6 +237,7 @@ TEST_CASE("latency and area follow the hardware description") {
   c.arrays = 3 * 4 * 2;
   c.vectors = 10;
   c.cells_written = c.arrays * 64 * 32;
+  c.rows_written = 64;
   Hardware h;
   h.read_time_ns = 20;
   h.adc_time_ns = 1;

@@ -100,6 +100,11 @@ TEST_CASE("a layer grown by tokens equals the full programming bit for bit, and 
     // differential pair), 8 of the 19 tokens.
     CHECK(full.counters().cells_written == 48 * T);
     CHECK(grown.layer.counters().cells_written == 48 * (T - T0));
+    // Rows programmed (rows in series, arrays in parallel): a full write, every row of an 8-row
+    // tile. K's new tokens are columns, which span all 8 rows of their arrays; V's are rows: 5 new
+    // rows fill the kept 3-row tile, 3 start a new one, so the most any array writes is 5.
+    CHECK(full.counters().rows_written == 8);
+    CHECK(grown.layer.counters().rows_written == (k_cache ? 8 : 5));
     // The earlier cells are kept, not redrawn: grown from another chip's tiles, they differ.
     AnalogLayer other(c);
     other.set_cell_order(order);
@@ -131,6 +136,9 @@ TEST_CASE("a grown V whose new token rescales some columns writes those columns 
   CHECK(same_bits(grown.layer.read(X), full.read(X)));
   // Written: the new tokens' cells (4 per output and token) and the 6 kept tokens of the 3 columns.
   CHECK(grown.layer.counters().cells_written == 4 * d * (T - T0) + 4 * 3 * T0);
+  // The rewritten columns span the kept tile's rows: all 8 of it, not the 2 new ones (3 tokens:
+  // 2 fill the first row tile, 1 starts a new one).
+  CHECK(grown.layer.counters().rows_written == 8);
   // Kept columns are not drawn again: grown from tiles whose output 0 held another value in its
   // smallest (not scale-setting) kept weight, column 0 keeps those cells and differs from the full
   // write, while the rescaled column 2 equals it.
