@@ -50,6 +50,20 @@ void pad_lanes(int m, T*... lanes) {
   for (int l = m; l < kLanes; ++l) ((lanes[l] = lanes[0]), ...);
 }
 
+// Whether storage positions at[0 .. m - 1] are at[0], at[0] + 1, ...
+bool consecutive(int m, const Eigen::Index* at) {
+  bool c = true;
+  for (int l = 1; l < m; ++l) c &= at[l] == at[0] + l;
+  return c;
+}
+
+// Whether li[0 .. 15] are all one value.
+bool all_equal(const Eigen::Index* li) {
+  bool e = true;
+  for (int l = 1; l < kLanes; ++l) e &= li[l] == li[0];
+  return e;
+}
+
 // Stream s of array `id` on the chip.
 CounterRng array_stream(uint64_t chip_key, Stream s, uint64_t id) { return CounterRng(make_key(chip_key, stream_id(s)), id); }
 
@@ -61,8 +75,8 @@ void drift_exponents(const uint32_t w[4][kLanes], const DeviceModel& dev, const 
   float z[kLanes];
   normal_cos16(w[0], w[1], z);
   dev.sample_nu_n(kLanes, gp, z, nu);
-  const double rate_stuck = dev.stuck_at_gmin_rate() + dev.stuck_at_gmax_rate();
   if (!fault_word) return;
+  const double rate_stuck = dev.stuck_at_gmin_rate() + dev.stuck_at_gmax_rate();
   for (int l = 0; l < kLanes; ++l) nu[l] = CounterRng::unit(fault_word[l]) < rate_stuck ? -1.0f : nu[l];
 }
 // Whether any cell can be stuck: without, the fault stream is not drawn (a uniform in (0, 1) is
@@ -234,6 +248,20 @@ void PhysicalArray::program_cells(const Eigen::MatrixXf& cells, uint64_t first) 
   CellWalk walk{R, C, ld_, row_major, row_major ? k / C : k % R, row_major ? k % C : k / R};
   // `cells` is the block from the first new cell on: its cell (i - i0, j - j0) is the array's (i, j).
   const Eigen::Index i0 = walk.i, j0 = walk.j, ld = cells.rows();
+  if (!row_major && ld_ == R && i0 == 0 && ld == R) {
+    // Column-major without spare rows, from a column's start: stream index k is storage k, and
+    // the targets are consecutive too.
+    for (uint64_t k0 = first; k0 < n; k0 += kLanes) {
+      const int m = int(std::min<uint64_t>(kLanes, n - k0));
+      for (int l = 0; l < kLanes; ++l) {
+        const Eigen::Index kl = Eigen::Index(k0) + (l < m ? l : 0);
+        at[l] = kl;
+        c[l] = cells.data()[kl - k];
+      }
+      program_lanes(Lanes{k0}, m, at, c, st);
+    }
+    return;
+  }
   for (uint64_t k0 = first; k0 < n; k0 += kLanes) {
     const int m = walk.take(k0, n, [&](int l, const CellWalk& w) {
       at[l] = w.storage();
@@ -285,15 +313,22 @@ void PhysicalArray::program_lanes(const Lanes& lanes, int m, const Eigen::Index*
   if (st.faults) lanes.draw(st.fault, fw);
   normal_cos16(pw[0], pw[1], z);
   for (int l = 0; l < kLanes; ++l) {
-    const float t = gmin + c[l] * dg;
-    target[l] = st.levels ? float(dev.snap_to_level(t)) : t;
+    target[l] = gmin + c[l] * dg;
     u[l] = fastm::unit_f(pw[2][l]);
   }
+  if (st.levels)
+    for (int l = 0; l < kLanes; ++l) target[l] = float(dev.snap_to_level(target[l]));
   dev.program_n(kLanes, target, z, u, g);
   float* g_out = g_prog_.data();
-  for (int l = 0; l < m; ++l) {
-    const double uf = st.faults ? CounterRng::unit(fw[2][l]) : 1.0;
-    g_out[at[l]] = uf < rate_min ? gmin : (uf < rate_min + rate_max ? gmin + dg : g[l]);
+  if (st.faults) {
+    for (int l = 0; l < m; ++l) {
+      const double uf = CounterRng::unit(fw[2][l]);
+      g_out[at[l]] = uf < rate_min ? gmin : (uf < rate_min + rate_max ? gmin + dg : g[l]);
+    }
+  } else if (consecutive(m, at)) {  // a column-major walk: one block copy
+    std::copy_n(g, m, g_out + at[0]);
+  } else {
+    for (int l = 0; l < m; ++l) g_out[at[l]] = g[l];
   }
   if (keep_nu_) keep_exponents(st.nu, lanes, m, at, st.faults ? fw[2] : nullptr);
 }
@@ -320,25 +355,47 @@ ArrayReadState PhysicalArray::drift_to(double t_s, const CellAges& ages, const W
                          : per_row ? time_terms(dev, factored, rows, [&](Eigen::Index i) { return cell_time(t_s, ages, i, 0); })
                                    : time_terms(dev, factored, cols, [&](Eigen::Index j) { return cell_time(t_s, ages, 0, j); });
   const float inv_t0 = float(1.0 / dev.t0_s());
+  // An array that never grew (the kept path serves grown ones) has no spare rows: its cells and
+  // the output share one dense storage.
   const float* gp_all = g_prog_.data();
   float* g_all = g.data();
   float* var_all = st.noise_var.data();
   uint32_t fw[4][kLanes];
   const bool faults = has_faults(dev);
-  float gp[kLanes], tc[kLanes], lt[kLanes], nu[kLanes], gt[kLanes], sr[kLanes], amp[kLanes];
+  float gp[kLanes], tc[kLanes], lt[kLanes], tf[kLanes], nu[kLanes], gt[kLanes], sr[kLanes], amp[kLanes];
   Eigen::Index at[kLanes], li[kLanes];
   const uint64_t n_cells = uint64_t(rows) * uint64_t(cols);
-  CellWalk walk{rows, cols, rows, order_ == CellOrder::row_major};  // storage: the output's (a fresh array's is dense)
+  CellWalk walk{rows, cols, rows, order_ == CellOrder::row_major};
+  Eigen::Index line_now = -1;  // the line whose terms fill tc, lt, tf on every lane
   for (uint64_t k0 = 0; k0 < n_cells; k0 += kLanes) {
     const int m = walk.take(k0, n_cells, [&](int l, const CellWalk& w) {
       at[l] = w.storage();
       li[l] = per_row ? w.i : w.j;
-      gp[l] = gp_all[w.j * ld_ + w.i];
-      tc[l] = cell_time(t_s, ages, w.i, w.j);
+      if (!by_line) tc[l] = cell_time(t_s, ages, w.i, w.j);
     });
-    pad_lanes(m, at, li, gp, tc);
-    for (int l = 0; l < kLanes; ++l)
-      lt[l] = by_line ? line.lt[size_t(li[l])] : fastm::log_pos(tc[l] * inv_t0 + 1.0f);
+    pad_lanes(m, at, li);
+    if (!by_line) pad_lanes(m, tc);
+    for (int l = 0; l < kLanes; ++l) gp[l] = gp_all[at[l]];
+    if (by_line) {  // the line's terms: cell_time of a cell whose other index has no ages
+      if (all_equal(li)) {  // one line (a column down a column-major walk): broadcast, once per line
+        if (li[0] != line_now) {
+          line_now = li[0];
+          const size_t q = size_t(line_now);
+          std::fill_n(tc, kLanes, line.tc[q]);
+          std::fill_n(lt, kLanes, line.lt[q]);
+          if (factored) std::fill_n(tf, kLanes, line.tf[q]);
+        }
+      } else {
+        line_now = -1;
+        for (int l = 0; l < kLanes; ++l) {
+          tc[l] = line.tc[size_t(li[l])];
+          lt[l] = line.lt[size_t(li[l])];
+          if (factored) tf[l] = line.tf[size_t(li[l])];
+        }
+      }
+    } else {
+      for (int l = 0; l < kLanes; ++l) lt[l] = fastm::log_pos(tc[l] * inv_t0 + 1.0f);
+    }
     if (faults) fault.lanes16(k0, fw);
     uint32_t nw[4][kLanes];
     nu_rng.lanes16(k0, nw);
@@ -346,7 +403,7 @@ ArrayReadState PhysicalArray::drift_to(double t_s, const CellAges& ages, const W
     for (int l = 0; l < kLanes; ++l) gt[l] = drifted(gp[l], nu[l], tc[l], lt[l]);
     if (factored) {
       dev.read_amp_n(kLanes, gp, amp);
-      for (int l = 0; l < kLanes; ++l) sr[l] = std::abs(gt[l]) * amp[l] * line.tf[size_t(li[l])];
+      for (int l = 0; l < kLanes; ++l) sr[l] = std::abs(gt[l]) * amp[l] * tf[l];
     } else if (read_noise) {
       dev.read_sigma_n(kLanes, gp, gt, tc, sr);
     }
@@ -356,9 +413,14 @@ ArrayReadState PhysicalArray::drift_to(double t_s, const CellAges& ages, const W
         const float sd = read_scale * sr[l] / dg;
         var[l] = sd * sd;
       }
-    for (int l = 0; l < m; ++l) {
-      g_all[at[l]] = gt[l];
-      var_all[at[l]] = var[l];
+    if (consecutive(m, at)) {
+      std::copy_n(gt, m, g_all + at[0]);
+      std::copy_n(var, m, var_all + at[0]);
+    } else {
+      for (int l = 0; l < m; ++l) {
+        g_all[at[l]] = gt[l];
+        var_all[at[l]] = var[l];
+      }
     }
   }
   return through_wires(std::move(g), std::move(st), wires, read_noise);

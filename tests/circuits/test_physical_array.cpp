@@ -124,38 +124,61 @@ double block_normal(const CounterRng& r, uint64_t k) {
 TEST_CASE("physical array: each cell's programming, fault and drift draws are element j rows + i of its streams") {
   // A second implementation of the draws, cell by cell in double through the device's scalar laws
   // and libm (the array draws 16 cells at a time and evaluates the laws in float): PCM with
-  // programming noise, drift, read noise and stuck cells; 7 x 5 = 35 cells, not a multiple of 16.
+  // programming noise, drift, read noise, with and without stuck cells, in both stream orders,
+  // without ages, with column ages (a K operand) and with row ages (a V operand). 17 x 5 = 85 cells,
+  // not a multiple of 16, with 16-cell blocks inside one column and across two.
   // Tolerance 1e-5 relative (doctest's Approx, floor 1e-5 uS): float storage (6e-8), float normals
   // (abs 2e-6 times a sigma of ~1 uS) and the float drift factor (nu error ~1e-6 times ln(t / t0) ~ 5).
-  const auto dev = pcm_with_faults(0.1, 0.1);
-  const Eigen::MatrixXf cells = ramp_cells(7, 5);
-  const uint64_t id = 12, chip = 4321;
-  const PhysicalArray a(id, cells, *dev, chip);
-  const CounterRng prog(make_key(chip, stream_id(Stream::program)), id), fault(make_key(chip, stream_id(Stream::fault)), id),
-      nu(make_key(chip, stream_id(Stream::drift_exponent)), id);
-  const double gmin = dev->g_min_uS(), dg = dev->g_max_uS() - dev->g_min_uS(), t = 3600.0;
-  const ArrayReadState st = a.drift_to(t, {}, WireConfig{});
-  int stuck = 0, drifted = 0;
-  for (int j = 0; j < 5; ++j)
-    for (int i = 0; i < 7; ++i) {
-      const uint64_t k = uint64_t(j) * 7 + uint64_t(i);
-      const double u = fault.uniform(k);
-      double g = dev->program(dev->snap_to_level(gmin + cells(i, j) * dg), block_normal(prog, k), prog.uniform(k));
-      if (u < 0.1) g = gmin;
-      else if (u < 0.2) g = gmin + dg;
-      INFO("cell " << i << "," << j);
-      CHECK(a.programmed_uS()(i, j) == doctest::Approx(g).epsilon(1e-5));
-      const double gp = a.programmed_uS()(i, j);
-      const double gt = u < 0.2 ? gp : gp * std::pow((t + dev->t0_s()) / dev->t0_s(), -dev->sample_nu(gp, block_normal(nu, k)));
-      CHECK(st.M_uS(i, j) == doctest::Approx(gt).epsilon(1e-5));
-      const double sr = dev->read_sigma_uS(gp, st.M_uS(i, j), t) / dg;
-      CHECK(st.noise_var(i, j) == doctest::Approx(sr * sr).epsilon(3e-5).scale(0));  // variance: twice sigma's error
-      CHECK(sr > 0);
-      stuck += u < 0.2;
-      drifted += gt != gp;
-    }
-  CHECK(stuck > 0);  // both branches are exercised
-  CHECK(drifted > 0);
+  const int R = 17, C = 5;
+  for (double rate : {0.1, 0.0})
+    for (CellOrder order : {CellOrder::column_major, CellOrder::row_major})
+      for (int age_kind = 0; age_kind < 3; ++age_kind) {
+        const bool row_major = order == CellOrder::row_major;
+        CAPTURE(rate);
+        CAPTURE(row_major);
+        CAPTURE(age_kind);
+        const auto dev = pcm_with_faults(rate, rate);
+        const Eigen::MatrixXf cells = ramp_cells(R, C);
+        const uint64_t id = 12, chip = 4321;
+        const PhysicalArray a(id, cells, *dev, chip, order);
+        const CounterRng prog(make_key(chip, stream_id(Stream::program)), id),
+            fault(make_key(chip, stream_id(Stream::fault)), id), nu(make_key(chip, stream_id(Stream::drift_exponent)), id);
+        const double gmin = dev->g_min_uS(), dg = dev->g_max_uS() - dev->g_min_uS(), t = 3600.0;
+        CellAges ages;
+        if (age_kind == 1)
+          for (int j = 0; j < C; ++j) ages.col_s.push_back(50.0f * float(C - j));
+        if (age_kind == 2)
+          for (int i = 0; i < R; ++i) ages.row_s.push_back(50.0f * float(R - i));
+        const ArrayReadState st = a.drift_to(t, ages, WireConfig{});
+        int stuck = 0, drifted = 0;
+        for (int j = 0; j < C; ++j)
+          for (int i = 0; i < R; ++i) {
+            const uint64_t k = row_major ? uint64_t(i) * C + uint64_t(j) : uint64_t(j) * R + uint64_t(i);
+            const double u = fault.uniform(k);
+            double g = dev->program(dev->snap_to_level(gmin + cells(i, j) * dg), block_normal(prog, k), prog.uniform(k));
+            if (u < rate) g = gmin;
+            else if (u < 2 * rate) g = gmin + dg;
+            INFO("cell " << i << "," << j);
+            CHECK(a.programmed_uS()(i, j) == doctest::Approx(g).epsilon(1e-5));
+            const double gp = a.programmed_uS()(i, j);
+            const double tc = t + (ages.row_s.empty() ? 0.0 : ages.row_s[size_t(i)]) +
+                              (ages.col_s.empty() ? 0.0 : ages.col_s[size_t(j)]);
+            const double gt =
+                u < 2 * rate ? gp : gp * std::pow((tc + dev->t0_s()) / dev->t0_s(), -dev->sample_nu(gp, block_normal(nu, k)));
+            CHECK(st.M_uS(i, j) == doctest::Approx(gt).epsilon(1e-5));
+            const double sr = dev->read_sigma_uS(gp, st.M_uS(i, j), tc) / dg;
+            if (st.M_uS(i, j) == 0) {  // stuck at g_min = 0 or programmed to 0: no read noise
+              CHECK(st.noise_var(i, j) == 0);
+            } else {
+              CHECK(st.noise_var(i, j) == doctest::Approx(sr * sr).epsilon(3e-5).scale(0));  // variance: twice sigma's error
+              CHECK(sr > 0);
+            }
+            stuck += u < 2 * rate;
+            drifted += gt != gp;
+          }
+        CHECK((stuck > 0) == (rate > 0));  // both branches are exercised
+        CHECK(drifted > 0);
+      }
 }
 
 TEST_CASE("physical array: a grown array keeps the draws of its cells in its stream order") {
