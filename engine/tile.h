@@ -63,8 +63,8 @@ std::vector<Tile> program_tiles(const Eigen::Ref<const RowMatrixXf>& Wa, const M
 // than the column's earlier ones) is written again, its cells drawn as the full write draws them.
 // False, with `tiles` unchanged, when every kept column of a tile changed scale (a full write costs
 // less) or with the offset mapping (whose reference column would move). written (optional): the
-// cells programmed, new and rewritten, and the rows they lie in (a new or rewritten column touches
-// every row of its arrays).
+// cells programmed, new and rewritten, and the most rows one array's write touches (a new or
+// rewritten column touches every row of its arrays).
 bool grow_tiles(std::vector<Tile>& tiles, const Eigen::Ref<const RowMatrixXf>& Wa, const MappingConfig& mc,
                 const DeviceModel& device, uint64_t chip_key, CellOrder order, WriteCount* written = nullptr);
 

@@ -125,14 +125,15 @@ TEST_CASE("physical array: each cell's programming, fault and drift draws are el
   // A second implementation of the draws, cell by cell in double through the device's scalar laws
   // and libm (the array draws 16 cells at a time and evaluates the laws in float): PCM with
   // programming noise, drift, read noise, with and without stuck cells, in both stream orders,
-  // without ages, with column ages (a K operand) and with row ages (a V operand). 17 x 5 = 85 cells,
-  // not a multiple of 16, with 16-cell blocks inside one column and across two.
+  // without ages, with column ages (a K operand), row ages (a V operand) and both. 37 x 5 = 185
+  // cells, not a multiple of 16: 16-cell blocks inside one column (two in a row in column 0) and
+  // across two.
   // Tolerance 1e-5 relative (doctest's Approx, floor 1e-5 uS): float storage (6e-8), float normals
   // (abs 2e-6 times a sigma of ~1 uS) and the float drift factor (nu error ~1e-6 times ln(t / t0) ~ 5).
-  const int R = 17, C = 5;
+  const int R = 37, C = 5;
   for (double rate : {0.1, 0.0})
     for (CellOrder order : {CellOrder::column_major, CellOrder::row_major})
-      for (int age_kind = 0; age_kind < 3; ++age_kind) {
+      for (int age_kind = 0; age_kind < 4; ++age_kind) {
         const bool row_major = order == CellOrder::row_major;
         CAPTURE(rate);
         CAPTURE(row_major);
@@ -145,9 +146,9 @@ TEST_CASE("physical array: each cell's programming, fault and drift draws are el
             fault(make_key(chip, stream_id(Stream::fault)), id), nu(make_key(chip, stream_id(Stream::drift_exponent)), id);
         const double gmin = dev->g_min_uS(), dg = dev->g_max_uS() - dev->g_min_uS(), t = 3600.0;
         CellAges ages;
-        if (age_kind == 1)
+        if (age_kind == 1 || age_kind == 3)
           for (int j = 0; j < C; ++j) ages.col_s.push_back(50.0f * float(C - j));
-        if (age_kind == 2)
+        if (age_kind == 2 || age_kind == 3)
           for (int i = 0; i < R; ++i) ages.row_s.push_back(50.0f * float(R - i));
         const ArrayReadState st = a.drift_to(t, ages, WireConfig{});
         int stuck = 0, drifted = 0;
@@ -176,7 +177,7 @@ TEST_CASE("physical array: each cell's programming, fault and drift draws are el
             stuck += u < 2 * rate;
             drifted += gt != gp;
           }
-        CHECK((stuck > 0) == (rate > 0));  // both branches are exercised
+        if (rate > 0) CHECK(stuck > 0);  // both branches are exercised
         CHECK(drifted > 0);
       }
 }

@@ -236,7 +236,7 @@ TEST_CASE("latency and area follow the hardware description") {
   c.tiles = 3;
   c.arrays = 3 * 4 * 2;
   c.vectors = 10;
-  c.cells_written = c.arrays * 64 * 32;
+  c.cells_written = c.arrays * 64 * 16;  // half-width writes: still 64 row steps per array
   c.rows_written = 64;
   Hardware h;
   h.read_time_ns = 20;

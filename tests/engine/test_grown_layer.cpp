@@ -105,6 +105,12 @@ TEST_CASE("a layer grown by tokens equals the full programming bit for bit, and 
     // rows fill the kept 3-row tile, 3 start a new one, so the most any array writes is 5.
     CHECK(full.counters().rows_written == 8);
     CHECK(grown.layer.counters().rows_written == (k_cache ? 8 : 5));
+    // Growing within the kept tiles (11 -> 14 tokens, no new tile): K's 3 new columns still span
+    // all 8 rows, V's 3 new rows are 3.
+    const RowMatrixXf W14 = k_cache ? RowMatrixXf(W.topRows(14)) : RowMatrixXf(W.leftCols(14));
+    Grown within(c, order, W14, W0, chip);
+    CHECK(within.layer.counters().rows_written == (k_cache ? 8 : 3));
+    CHECK(within.layer.counters().cells_written == 48 * 3);
     // The earlier cells are kept, not redrawn: grown from another chip's tiles, they differ.
     AnalogLayer other(c);
     other.set_cell_order(order);
