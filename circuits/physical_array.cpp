@@ -253,11 +253,11 @@ void PhysicalArray::program_cells(const Eigen::MatrixXf& cells, uint64_t first) 
     // the targets are consecutive too.
     for (uint64_t k0 = first; k0 < n; k0 += kLanes) {
       const int m = int(std::min<uint64_t>(kLanes, n - k0));
-      for (int l = 0; l < kLanes; ++l) {
-        const Eigen::Index kl = Eigen::Index(k0) + (l < m ? l : 0);
-        at[l] = kl;
-        c[l] = cells.data()[kl - k];
+      for (int l = 0; l < m; ++l) {
+        at[l] = Eigen::Index(k0) + l;
+        c[l] = cells.data()[at[l] - k];
       }
+      pad_lanes(m, at, c);
       program_lanes(Lanes{k0}, m, at, c, st);
     }
     return;
@@ -366,7 +366,6 @@ ArrayReadState PhysicalArray::drift_to(double t_s, const CellAges& ages, const W
   Eigen::Index at[kLanes], li[kLanes];
   const uint64_t n_cells = uint64_t(rows) * uint64_t(cols);
   CellWalk walk{rows, cols, rows, order_ == CellOrder::row_major};
-  Eigen::Index line_now = -1;  // the line whose terms fill tc, lt, tf on every lane
   for (uint64_t k0 = 0; k0 < n_cells; k0 += kLanes) {
     const int m = walk.take(k0, n_cells, [&](int l, const CellWalk& w) {
       at[l] = w.storage();
@@ -377,16 +376,12 @@ ArrayReadState PhysicalArray::drift_to(double t_s, const CellAges& ages, const W
     if (!by_line) pad_lanes(m, tc);
     for (int l = 0; l < kLanes; ++l) gp[l] = gp_all[at[l]];
     if (by_line) {  // the line's terms: cell_time of a cell whose other index has no ages
-      if (all_equal(li)) {  // one line (a column down a column-major walk): broadcast, once per line
-        if (li[0] != line_now) {
-          line_now = li[0];
-          const size_t q = size_t(line_now);
-          std::fill_n(tc, kLanes, line.tc[q]);
-          std::fill_n(lt, kLanes, line.lt[q]);
-          if (factored) std::fill_n(tf, kLanes, line.tf[q]);
-        }
+      if (all_equal(li)) {  // one line (a column down a column-major walk): broadcast, no gathers
+        const size_t q = size_t(li[0]);
+        std::fill_n(tc, kLanes, line.tc[q]);
+        std::fill_n(lt, kLanes, line.lt[q]);
+        if (factored) std::fill_n(tf, kLanes, line.tf[q]);
       } else {
-        line_now = -1;
         for (int l = 0; l < kLanes; ++l) {
           tc[l] = line.tc[size_t(li[l])];
           lt[l] = line.lt[size_t(li[l])];
