@@ -18,8 +18,13 @@ namespace {
 // Cell (i, j) of a rows x cols array draws index j * rows + i (CellOrder::column_major) or i * cols + j
 // (row_major) of each stream, so the draws of 16 consecutive stream indices are one vectorized
 // batch of Philox blocks (CounterRng::lanes16), each block drawn once, and the device laws run on
-// the 16 cells in float (DeviceModel::program_n, sample_nu_n, read_sigma_n).
+// the cells in float (DeviceModel::program_n, sample_nu_n, read_sigma_n).
 constexpr int kLanes = 16;
+// Cells are taken a chunk of 8 blocks at a time and each step (Philox, Box-Muller, a device law)
+// runs over the whole chunk before the next: the blocks' independent chains then overlap in the
+// core, where one block's long chain of dependent steps would run alone. A cell's value does not
+// depend on the chunking (every step is per cell).
+constexpr int kBlocks = 8, kChunk = kBlocks * kLanes;
 
 // Visits the cells in stream order: row, column and storage (column-major) index of each.
 struct CellWalk {
@@ -34,50 +39,73 @@ struct CellWalk {
       i = 0, ++j;
     }
   }
-  // The next min(16, n - k0) cells of the n from stream index k0 (the walk's position): calls
+  // The next min(kChunk, n - k0) cells of the n from stream index k0 (the walk's position): calls
   // cell(l, *this) for each and returns their count m.
   template <class F>
   int take(uint64_t k0, uint64_t n, F cell) {
-    const int m = int(std::min<uint64_t>(kLanes, n - k0));
+    const int m = int(std::min<uint64_t>(kChunk, n - k0));
     for (int l = 0; l < m; ++l, next()) cell(l, *this);
     return m;
   }
 };
 
-// Lanes m .. 15 of each array repeat lane 0 (a partial last block computes on valid values).
+// Blocks holding m > 0 cells.
+int blocks_of(int m) { return (m + kLanes - 1) / kLanes; }
+
+// Lanes m .. of the last block of each array repeat that block's lane 0 (a partial last block
+// computes on valid values); returns the block count.
 template <class... T>
-void pad_lanes(int m, T*... lanes) {
-  for (int l = m; l < kLanes; ++l) ((lanes[l] = lanes[0]), ...);
+int pad_lanes(int m, T*... lanes) {
+  const int nb = blocks_of(m), first = (nb - 1) * kLanes;
+  for (int l = m; l < nb * kLanes; ++l) ((lanes[l] = lanes[first]), ...);
+  return nb;
 }
 
 // Whether storage positions at[0 .. m - 1] are at[0], at[0] + 1, ...
+// (An OR of differences vectorizes; a chain of boolean ANDs does not.)
 bool consecutive(int m, const Eigen::Index* at) {
-  bool c = true;
-  for (int l = 1; l < m; ++l) c &= at[l] == at[0] + l;
-  return c;
+  Eigen::Index d = 0;
+  for (int l = 1; l < m; ++l) d |= at[l] ^ (at[0] + l);
+  return d == 0;
 }
 
 // Whether li[0 .. 15] are all one value.
 bool all_equal(const Eigen::Index* li) {
-  bool e = true;
-  for (int l = 1; l < kLanes; ++l) e &= li[l] == li[0];
-  return e;
+  Eigen::Index d = 0;
+  for (int l = 1; l < kLanes; ++l) d |= li[l] ^ li[0];
+  return d == 0;
 }
 
 // Stream s of array `id` on the chip.
 CounterRng array_stream(uint64_t chip_key, Stream s, uint64_t id) { return CounterRng(make_key(chip_key, stream_id(s)), id); }
 
-// Drift exponents of 16 cells from their drift-exponent stream words w and programmed conductances
-// gp, -1 for the cells their fault-stream words mark stuck (device exponents are >= 0 or NaN); fault_word
-// null: the device has no stuck cells.
-void drift_exponents(const uint32_t w[4][kLanes], const DeviceModel& dev, const float* gp, const uint32_t* fault_word,
-                     float* nu) {
-  float z[kLanes];
-  normal_cos16(w[0], w[1], z);
-  dev.sample_nu_n(kLanes, gp, z, nu);
+// Word 2 of the fault-stream blocks of nb blocks of lanes (a uniform per cell: stuck or not).
+template <class L>
+void fault_words(const CounterRng& fault, const L& lanes, int nb, uint32_t* fw) {
+  for (int b = 0; b < nb; ++b) {
+    uint32_t w[4][kLanes];
+    lanes.draw(fault, b, w);
+    std::copy_n(w[2], kLanes, fw + kLanes * b);
+  }
+}
+
+// Drift exponents of the cells of nb blocks of lanes from their drift-exponent stream and
+// programmed conductances gp, -1 for the cells their fault-stream words mark stuck (device
+// exponents are >= 0 or NaN); fault_word null: the device has no stuck cells.
+template <class L>
+void drift_exponents(const CounterRng& nu_rng, const L& lanes, int nb, const DeviceModel& dev, const float* gp,
+                     const uint32_t* fault_word, float* nu) {
+  float z[kChunk];
+  for (int b = 0; b < nb; ++b) {
+    uint32_t w[4][kLanes];
+    lanes.draw(nu_rng, b, w);
+    normal_cos16(w[0], w[1], z + kLanes * b);
+  }
+  const int n = nb * kLanes;
+  dev.sample_nu_n(n, gp, z, nu);
   if (!fault_word) return;
   const double rate_stuck = dev.stuck_at_gmin_rate() + dev.stuck_at_gmax_rate();
-  for (int l = 0; l < kLanes; ++l) nu[l] = CounterRng::unit(fault_word[l]) < rate_stuck ? -1.0f : nu[l];
+  for (int l = 0; l < n; ++l) nu[l] = CounterRng::unit(fault_word[l]) < rate_stuck ? -1.0f : nu[l];
 }
 // Whether any cell can be stuck: without, the fault stream is not drawn (a uniform in (0, 1) is
 // never below a rate of 0, so the draw could not change a cell).
@@ -134,13 +162,14 @@ ArrayReadState through_wires(Eigen::MatrixXf g, ArrayReadState st, const WireCon
 }
 }  // namespace
 
-// The stream indices of 16 cells: consecutive from k0, or listed in idx (not null).
+// The stream indices of a chunk's cells: consecutive from k0, or listed in idx (not null).
 struct PhysicalArray::Lanes {
   uint64_t k0 = 0;
   const uint64_t* idx = nullptr;
-  void draw(const CounterRng& r, uint32_t w[4][kLanes]) const {
-    if (idx) r.lanes16_at(idx, w);
-    else r.lanes16(k0, w);
+  // The blocks of the chunk's block b.
+  void draw(const CounterRng& r, int b, uint32_t w[4][kLanes]) const {
+    if (idx) r.lanes16_at(idx + kLanes * b, w);
+    else r.lanes16(k0 + uint64_t(kLanes * b), w);
   }
 };
 
@@ -191,14 +220,14 @@ void PhysicalArray::grow(const Eigen::MatrixXf& new_cells) {
     if (keep_amp_) amp_.resize(g_prog_.size());
     const WriteContext st = write_context();
     const uint64_t n = uint64_t(rows) * uint64_t(cols);
-    uint32_t fw[4][kLanes];
-    Eigen::Index at[kLanes];
+    uint32_t fw[kChunk];
+    Eigen::Index at[kChunk];
     CellWalk walk{rows, cols, ld_, row_major};
-    for (uint64_t k0 = 0; k0 < n; k0 += kLanes) {
+    for (uint64_t k0 = 0; k0 < n; k0 += kChunk) {
       const int m = walk.take(k0, n, [&](int l, const CellWalk& w) { at[l] = w.storage(); });
-      pad_lanes(m, at);
-      if (st.faults) st.fault.lanes16(k0, fw);
-      keep_exponents(st.nu, Lanes{k0}, m, at, st.faults ? fw[2] : nullptr);
+      const int nb = pad_lanes(m, at);
+      if (st.faults) fault_words(st.fault, Lanes{k0}, nb, fw);
+      keep_exponents(st.nu, Lanes{k0}, m, at, st.faults ? fw : nullptr);
     }
     keep_nu_ = true;
   }
@@ -225,23 +254,22 @@ void PhysicalArray::grow(const Eigen::MatrixXf& new_cells) {
 
 void PhysicalArray::keep_exponents(const CounterRng& nu_rng, const Lanes& lanes, int m, const Eigen::Index* at,
                                    const uint32_t* fault_word) {
-  float gp[kLanes], nu[kLanes];
-  uint32_t w[4][kLanes];
-  for (int l = 0; l < kLanes; ++l) gp[l] = g_prog_.data()[at[l]];
-  lanes.draw(nu_rng, w);
-  drift_exponents(w, *device_, gp, fault_word, nu);
+  const int nb = blocks_of(m), n = nb * kLanes;
+  float gp[kChunk], nu[kChunk];
+  for (int l = 0; l < n; ++l) gp[l] = g_prog_.data()[at[l]];
+  drift_exponents(nu_rng, lanes, nb, *device_, gp, fault_word, nu);
   for (int l = 0; l < m; ++l) nu_.data()[at[l]] = nu[l];
   if (!keep_amp_) return;
-  float amp[kLanes];
-  device_->read_amp_n(kLanes, gp, amp);
+  float amp[kChunk];
+  device_->read_amp_n(n, gp, amp);
   for (int l = 0; l < m; ++l) amp_.data()[at[l]] = amp[l];
 }
 
 void PhysicalArray::program_cells(const Eigen::MatrixXf& cells, uint64_t first) {
   const WriteContext st = write_context();
   const uint64_t n = uint64_t(rows_) * uint64_t(cols_);
-  float c[kLanes];
-  Eigen::Index at[kLanes];
+  float c[kChunk];
+  Eigen::Index at[kChunk];
   // Stream index k is cell (k / cols, k % cols) in row-major order, (k % rows, k / rows) in column-major.
   const bool row_major = order_ == CellOrder::row_major;
   const Eigen::Index R = rows_, C = cols_, k = Eigen::Index(first);
@@ -251,24 +279,24 @@ void PhysicalArray::program_cells(const Eigen::MatrixXf& cells, uint64_t first) 
   if (!row_major && ld_ == R && i0 == 0 && ld == R) {
     // Column-major without spare rows, from a column's start: stream index k is storage k, and
     // the targets are consecutive too.
-    for (uint64_t k0 = first; k0 < n; k0 += kLanes) {
-      const int m = int(std::min<uint64_t>(kLanes, n - k0));
+    for (uint64_t k0 = first; k0 < n; k0 += kChunk) {
+      const int m = int(std::min<uint64_t>(kChunk, n - k0));
       for (int l = 0; l < m; ++l) {
         at[l] = Eigen::Index(k0) + l;
         c[l] = cells.data()[at[l] - k];
       }
       pad_lanes(m, at, c);
-      program_lanes(Lanes{k0}, m, at, c, st);
+      program_chunk(Lanes{k0}, m, at, c, st);
     }
     return;
   }
-  for (uint64_t k0 = first; k0 < n; k0 += kLanes) {
+  for (uint64_t k0 = first; k0 < n; k0 += kChunk) {
     const int m = walk.take(k0, n, [&](int l, const CellWalk& w) {
       at[l] = w.storage();
       c[l] = cells.data()[(w.j - j0) * ld + (w.i - i0)];
     });
     pad_lanes(m, at, c);
-    program_lanes(Lanes{k0}, m, at, c, st);
+    program_chunk(Lanes{k0}, m, at, c, st);
   }
 }
 
@@ -280,16 +308,16 @@ void PhysicalArray::rewrite_columns(const Eigen::MatrixXf& cells, const std::vec
                      std::to_string(C) + " array");
   const WriteContext st = write_context();
   const bool row_major = order_ == CellOrder::row_major;
-  uint64_t idx[kLanes];
-  Eigen::Index at[kLanes];
-  float c[kLanes];
+  uint64_t idx[kChunk];
+  Eigen::Index at[kChunk];
+  float c[kChunk];
   for (size_t q = 0; q < cols.size(); ++q) {
     const Eigen::Index j = cols[q];
     if (j < 0 || j >= C)
       throw InputError("PhysicalArray::rewrite_columns: column " + std::to_string(j) + " of a " + std::to_string(R) +
                        " x " + std::to_string(C) + " array");
-    for (Eigen::Index i0 = 0; i0 < r; i0 += kLanes) {
-      const int m = int(std::min<Eigen::Index>(kLanes, r - i0));
+    for (Eigen::Index i0 = 0; i0 < r; i0 += kChunk) {
+      const int m = int(std::min<Eigen::Index>(kChunk, r - i0));
       for (int l = 0; l < m; ++l) {
         const Eigen::Index i = i0 + l;
         idx[l] = uint64_t(row_major ? i * C + j : j * R + i);
@@ -297,32 +325,34 @@ void PhysicalArray::rewrite_columns(const Eigen::MatrixXf& cells, const std::vec
         c[l] = cells(i, Eigen::Index(q));
       }
       pad_lanes(m, idx, at, c);
-      program_lanes(Lanes{0, idx}, m, at, c, st);
+      program_chunk(Lanes{0, idx}, m, at, c, st);
     }
   }
 }
 
-void PhysicalArray::program_lanes(const Lanes& lanes, int m, const Eigen::Index* at, const float* c,
+void PhysicalArray::program_chunk(const Lanes& lanes, int m, const Eigen::Index* at, const float* c,
                                   const WriteContext& st) {
   const DeviceModel& dev = *device_;
   const float gmin = st.gmin, dg = st.dg;
   const double rate_min = st.rate_min, rate_max = st.rate_max;
-  uint32_t pw[4][kLanes], fw[4][kLanes];
-  float target[kLanes], z[kLanes], u[kLanes], g[kLanes];
-  lanes.draw(st.prog, pw);
-  if (st.faults) lanes.draw(st.fault, fw);
-  normal_cos16(pw[0], pw[1], z);
-  for (int l = 0; l < kLanes; ++l) {
-    target[l] = gmin + c[l] * dg;
-    u[l] = fastm::unit_f(pw[2][l]);
+  const int nb = blocks_of(m), n = nb * kLanes;
+  uint32_t fw[kChunk];
+  float target[kChunk], z[kChunk], u[kChunk], g[kChunk];
+  for (int b = 0; b < nb; ++b) {
+    uint32_t pw[4][kLanes];
+    lanes.draw(st.prog, b, pw);
+    normal_cos16(pw[0], pw[1], z + kLanes * b);
+    for (int l = 0; l < kLanes; ++l) u[kLanes * b + l] = fastm::unit_f(pw[2][l]);
   }
+  if (st.faults) fault_words(st.fault, lanes, nb, fw);
+  for (int l = 0; l < n; ++l) target[l] = gmin + c[l] * dg;
   if (st.levels)
-    for (int l = 0; l < kLanes; ++l) target[l] = float(dev.snap_to_level(target[l]));
-  dev.program_n(kLanes, target, z, u, g);
+    for (int l = 0; l < n; ++l) target[l] = float(dev.snap_to_level(target[l]));
+  dev.program_n(n, target, z, u, g);
   float* g_out = g_prog_.data();
   if (st.faults) {
     for (int l = 0; l < m; ++l) {
-      const double uf = CounterRng::unit(fw[2][l]);
+      const double uf = CounterRng::unit(fw[l]);
       g_out[at[l]] = uf < rate_min ? gmin : (uf < rate_min + rate_max ? gmin + dg : g[l]);
     }
   } else if (consecutive(m, at)) {  // a column-major walk: one block copy
@@ -330,7 +360,7 @@ void PhysicalArray::program_lanes(const Lanes& lanes, int m, const Eigen::Index*
   } else {
     for (int l = 0; l < m; ++l) g_out[at[l]] = g[l];
   }
-  if (keep_nu_) keep_exponents(st.nu, lanes, m, at, st.faults ? fw[2] : nullptr);
+  if (keep_nu_) keep_exponents(st.nu, lanes, m, at, st.faults ? fw : nullptr);
 }
 
 ArrayReadState PhysicalArray::drift_to(double t_s, const CellAges& ages, const WireConfig& wires) const {
@@ -360,54 +390,58 @@ ArrayReadState PhysicalArray::drift_to(double t_s, const CellAges& ages, const W
   const float* gp_all = g_prog_.data();
   float* g_all = g.data();
   float* var_all = st.noise_var.data();
-  uint32_t fw[4][kLanes];
   const bool faults = has_faults(dev);
-  float gp[kLanes], tc[kLanes], lt[kLanes], tf[kLanes], nu[kLanes], gt[kLanes], sr[kLanes], amp[kLanes];
-  Eigen::Index at[kLanes], li[kLanes];
+  uint32_t fw[kChunk];
+  float gp[kChunk], tc[kChunk], lt[kChunk], tf[kChunk], nu[kChunk], gt[kChunk], sr[kChunk], amp[kChunk], var[kChunk];
+  Eigen::Index at[kChunk], li[kChunk];
   const uint64_t n_cells = uint64_t(rows) * uint64_t(cols);
   CellWalk walk{rows, cols, rows, order_ == CellOrder::row_major};
-  for (uint64_t k0 = 0; k0 < n_cells; k0 += kLanes) {
+  for (uint64_t k0 = 0; k0 < n_cells; k0 += kChunk) {
     const int m = walk.take(k0, n_cells, [&](int l, const CellWalk& w) {
       at[l] = w.storage();
       li[l] = per_row ? w.i : w.j;
       if (!by_line) tc[l] = cell_time(t_s, ages, w.i, w.j);
     });
-    pad_lanes(m, at, li);
+    const int nb = pad_lanes(m, at, li), n = nb * kLanes;
     if (!by_line) pad_lanes(m, tc);
-    for (int l = 0; l < kLanes; ++l) gp[l] = gp_all[at[l]];
+    for (int l = 0; l < n; ++l) gp[l] = gp_all[at[l]];
     if (by_line) {  // the line's terms: cell_time of a cell whose other index has no ages
-      if (all_equal(li)) {  // one line (a column down a column-major walk): broadcast, no gathers
-        const size_t q = size_t(li[0]);
-        std::fill_n(tc, kLanes, line.tc[q]);
-        std::fill_n(lt, kLanes, line.lt[q]);
-        if (factored) std::fill_n(tf, kLanes, line.tf[q]);
-      } else {
-        for (int l = 0; l < kLanes; ++l) {
-          tc[l] = line.tc[size_t(li[l])];
-          lt[l] = line.lt[size_t(li[l])];
-          if (factored) tf[l] = line.tf[size_t(li[l])];
+      for (int b = 0; b < nb; ++b) {
+        const Eigen::Index* lb = li + kLanes * b;
+        const int o = kLanes * b;
+        if (all_equal(lb)) {  // one line (a column down a column-major walk): broadcast, no gathers
+          const size_t q = size_t(lb[0]);
+          std::fill_n(tc + o, kLanes, line.tc[q]);
+          std::fill_n(lt + o, kLanes, line.lt[q]);
+          if (factored) std::fill_n(tf + o, kLanes, line.tf[q]);
+        } else {
+          for (int l = 0; l < kLanes; ++l) {
+            tc[o + l] = line.tc[size_t(lb[l])];
+            lt[o + l] = line.lt[size_t(lb[l])];
+            if (factored) tf[o + l] = line.tf[size_t(lb[l])];
+          }
         }
       }
     } else {
-      for (int l = 0; l < kLanes; ++l) lt[l] = fastm::log_pos(tc[l] * inv_t0 + 1.0f);
+      for (int l = 0; l < n; ++l) lt[l] = fastm::log_pos(tc[l] * inv_t0 + 1.0f);
     }
-    if (faults) fault.lanes16(k0, fw);
-    uint32_t nw[4][kLanes];
-    nu_rng.lanes16(k0, nw);
-    drift_exponents(nw, dev, gp, faults ? fw[2] : nullptr, nu);
-    for (int l = 0; l < kLanes; ++l) gt[l] = drifted(gp[l], nu[l], tc[l], lt[l]);
+    if (faults) fault_words(fault, Lanes{k0}, nb, fw);
+    drift_exponents(nu_rng, Lanes{k0}, nb, dev, gp, faults ? fw : nullptr, nu);
+    for (int l = 0; l < n; ++l) gt[l] = drifted(gp[l], nu[l], tc[l], lt[l]);
     if (factored) {
-      dev.read_amp_n(kLanes, gp, amp);
-      for (int l = 0; l < kLanes; ++l) sr[l] = std::abs(gt[l]) * amp[l] * tf[l];
+      dev.read_amp_n(n, gp, amp);
+      for (int l = 0; l < n; ++l) sr[l] = std::abs(gt[l]) * amp[l] * tf[l];
     } else if (read_noise) {
-      dev.read_sigma_n(kLanes, gp, gt, tc, sr);
+      dev.read_sigma_n(n, gp, gt, tc, sr);
     }
-    float var[kLanes] = {};  // on all 16 lanes first, so the divisions vectorize
+    // On whole blocks first, so the divisions vectorize.
     if (read_noise)
-      for (int l = 0; l < kLanes; ++l) {
+      for (int l = 0; l < n; ++l) {
         const float sd = read_scale * sr[l] / dg;
         var[l] = sd * sd;
       }
+    else
+      std::fill_n(var, n, 0.0f);
     if (consecutive(m, at)) {
       std::copy_n(gt, m, g_all + at[0]);
       std::copy_n(var, m, var_all + at[0]);
@@ -437,22 +471,28 @@ void PhysicalArray::drift_kept(double t_s, const CellAges& ages, Eigen::MatrixXf
   std::vector<float> sr(static_cast<size_t>(rows));
   if (!read_noise) var.setZero();
   for (Eigen::Index j = 0; j < cols; ++j) {
-    if (!per_row) {
-      col.tc.assign(size_t(rows), by_col.tc[size_t(j)]);
-      col.lt.assign(size_t(rows), by_col.lt[size_t(j)]);
-      col.tf.assign(size_t(rows), by_col.tf[size_t(j)]);
-    } else if (j == 0 || per_col) {
+    if (per_row && (j == 0 || per_col))
       col = time_terms(dev, keep_amp_, rows, [&](Eigen::Index i) { return cell_time(t_s, ages, i, j); });
-    }
     const float* gp = g_prog_.data() + j * ld_;
     const float* nu = nu_.data() + j * ld_;
     float* gt = g.data() + j * rows;
-    for (Eigen::Index i = 0; i < rows; ++i) gt[i] = drifted(gp[i], nu[i], col.tc[size_t(i)], col.lt[size_t(i)]);
+    if (per_row) {
+      for (Eigen::Index i = 0; i < rows; ++i) gt[i] = drifted(gp[i], nu[i], col.tc[size_t(i)], col.lt[size_t(i)]);
+    } else {  // one age down the column
+      const float tc = by_col.tc[size_t(j)], lt = by_col.lt[size_t(j)];
+      for (Eigen::Index i = 0; i < rows; ++i) gt[i] = drifted(gp[i], nu[i], tc, lt);
+    }
     if (!read_noise) continue;
     if (keep_amp_) {
       const float* amp = amp_.data() + j * ld_;
-      for (Eigen::Index i = 0; i < rows; ++i) sr[size_t(i)] = std::abs(gt[i]) * amp[i] * col.tf[size_t(i)];
+      if (per_row) {
+        for (Eigen::Index i = 0; i < rows; ++i) sr[size_t(i)] = std::abs(gt[i]) * amp[i] * col.tf[size_t(i)];
+      } else {
+        const float tf = by_col.tf[size_t(j)];
+        for (Eigen::Index i = 0; i < rows; ++i) sr[size_t(i)] = std::abs(gt[i]) * amp[i] * tf;
+      }
     } else {
+      if (!per_row) col.tc.assign(size_t(rows), by_col.tc[size_t(j)]);
       dev.read_sigma_n(int(rows), gp, gt, col.tc.data(), sr.data());
     }
     float* v = var.data() + j * rows;

@@ -76,14 +76,15 @@ class PhysicalArray {
   // Programs the cells at stream indices first .. end; `cells` holds their targets from the cell at
   // index first on (the whole array when first = 0, the new block when growing).
   void program_cells(const Eigen::MatrixXf& cells, uint64_t first);
-  struct Lanes;    // the stream indices of 16 cells
+  struct Lanes;    // the stream indices of a chunk of up to 128 cells (8 blocks of 16)
   struct WriteContext;  // the array's streams and the device's constants, taken once per call
   WriteContext write_context() const;
-  // Programs the m cells at stream indices `lanes`, storage positions at[0 .. 15] to normalized
-  // targets c[0 .. 15] (lanes past m repeat lane 0), keeping their exponents once grown.
-  void program_lanes(const Lanes& lanes, int m, const Eigen::Index* at, const float* c, const WriteContext& st);
+  // Programs the m cells at stream indices `lanes`, storage positions at[0 .. m - 1] to normalized
+  // targets c[0 .. m - 1] (the last block's lanes past m repeat its lane 0), keeping their
+  // exponents once grown.
+  void program_chunk(const Lanes& lanes, int m, const Eigen::Index* at, const float* c, const WriteContext& st);
   // Stores the drift exponents (-1: stuck) of the m cells at stream indices `lanes` (storage
-  // positions at[0 .. 15], lanes past m repeating lane 0) given their fault-stream words.
+  // positions at[], padded like program_chunk's) given their fault-stream words.
   void keep_exponents(const CounterRng& nu_rng, const Lanes& lanes, int m, const Eigen::Index* at, const uint32_t* fault_word);
   // drift_to's conductances and read-noise variances (dg units, before wires) from the kept cells.
   void drift_kept(double t_s, const CellAges& ages, Eigen::MatrixXf& g, Eigen::MatrixXf& var) const;

@@ -213,15 +213,17 @@ TEST_CASE("physical array: a grown array's kept drift exponents give the redrawn
   // kept array also keeps amplitudes) and the normal device (its read noise does not factor), both
   // fault kinds; ages per row, per column or both (some cells not yet aged), several times; growth
   // in both orders, by nothing (the array starts keeping) and by new cells (drawn kept), against
-  // arrays programmed whole.
+  // arrays programmed whole. 11 x 9 cells (one 128-cell chunk) and 23 x 19 (437 cells: the
+  // arrays, their growths and the first keeping pass span several chunks, the last one partial).
   DeviceConfig normal = drift_device();
   normal.stuck_at_gmin_rate = 0.04;
   normal.stuck_at_gmax_rate = 0.03;
   const std::unique_ptr<DeviceModel> devices[] = {pcm_with_faults(0.04, 0.03), make_device(normal)};
-  const Eigen::MatrixXf big = ramp_cells(11, 9);
+  for (const auto& [R, C] : {std::pair{11, 9}, std::pair{23, 19}}) {
+  const Eigen::MatrixXf big = ramp_cells(R, C);
   CellAges both;
-  for (int i = 0; i < 11; ++i) both.row_s.push_back(i % 3 == 0 ? -1.0f : 0.3f * float(i));
-  for (int j = 0; j < 9; ++j) both.col_s.push_back(j % 4 == 1 ? 0.0f : 0.7f * float(j));
+  for (int i = 0; i < R; ++i) both.row_s.push_back(i % 3 == 0 ? -1.0f : 0.3f * float(i));
+  for (int j = 0; j < C; ++j) both.col_s.push_back(j % 4 == 1 ? 0.0f : 0.7f * float(j));
   const CellAges rows_only{both.row_s, {}}, cols_only{{}, both.col_s};
   const CellAges* const age_sets[] = {&both, &rows_only, &cols_only};
   for (const auto& dev : devices)
@@ -243,7 +245,7 @@ TEST_CASE("physical array: a grown array's kept drift exponents give the redrawn
           const PhysicalArray& whole = step == 0 ? whole_small : whole_big;
           const CellAges& a = step == 0 ? small_ages : *ages;
           for (double t : {0.0, 1.0, 3600.0, 3.0e7}) {
-            INFO(dev->name() << " row ages " << a.row_s.size() << " column ages " << a.col_s.size() << " row_major "
+            INFO(dev->name() << " " << R << " x " << C << " row ages " << a.row_s.size() << " column ages " << a.col_s.size() << " row_major "
                              << rows_grow << " step " << step << " t " << t);
             const ArrayReadState r = whole.drift_to(t, a, WireConfig{}), k = kept.drift_to(t, a, WireConfig{});
             CHECK((whole.programmed_uS().array() == kept.programmed_uS().array()).all());
@@ -254,6 +256,7 @@ TEST_CASE("physical array: a grown array's kept drift exponents give the redrawn
           }
         }
       }
+  }
 }
 
 TEST_CASE("physical array: grown a row or a column at a time, it equals the array programmed whole at every size") {
@@ -298,7 +301,10 @@ TEST_CASE("physical array: rewritten columns draw what an array programmed with 
   // programmed conductances and read states equal those of the array programmed whole with the
   // new targets, bit for bit; the other columns keep their cells.
   const auto dev = pcm_with_faults(0.04, 0.03);
-  const Eigen::MatrixXf before = ramp_cells(21, 9);  // 21 rows: a column spans a full and a partial 16-lane block
+  // 21 rows: a column spans a full and a partial 16-lane block; 150: a full 128-cell chunk and a
+  // partial one ending in a partial block.
+  for (const int R : {21, 150}) {
+  const Eigen::MatrixXf before = ramp_cells(R, 9);
   const std::vector<int> cols = {1, 4, 6};
   Eigen::MatrixXf after = before;
   Eigen::MatrixXf targets(before.rows(), Eigen::Index(cols.size()));
@@ -307,13 +313,13 @@ TEST_CASE("physical array: rewritten columns draw what an array programmed with 
     targets.col(Eigen::Index(q)) = after.col(cols[q]);
   }
   CellAges ages;
-  for (int i = 0; i < 21; ++i) ages.row_s.push_back(0.2f * float(i));
+  for (int i = 0; i < R; ++i) ages.row_s.push_back(0.2f * float(i));
   for (CellOrder order : {CellOrder::column_major, CellOrder::row_major})
     for (bool grown : {false, true}) {
-      INFO("row_major " << (order == CellOrder::row_major) << " grown " << grown);
+      INFO("rows " << R << " row_major " << (order == CellOrder::row_major) << " grown " << grown);
       const PhysicalArray whole(6, after, *dev, 41, order), old(6, before, *dev, 41, order);
       PhysicalArray re(6, before, *dev, 41, order);
-      if (grown) re.grow(order == CellOrder::row_major ? Eigen::MatrixXf(0, 9) : Eigen::MatrixXf(21, 0));
+      if (grown) re.grow(order == CellOrder::row_major ? Eigen::MatrixXf(0, 9) : Eigen::MatrixXf(R, 0));
       re.rewrite_columns(targets, cols);
       CHECK((re.programmed_uS().array() == whole.programmed_uS().array()).all());
       for (double t : {1.0, 3.0e6}) {
@@ -328,7 +334,8 @@ TEST_CASE("physical array: rewritten columns draw what an array programmed with 
   PhysicalArray a(6, before, *dev, 41);
   CHECK_THROWS_AS(a.rewrite_columns(targets, {1, 9, 2}), InputError);
   CHECK_THROWS_AS(a.rewrite_columns(targets, {1, 2}), InputError);
-  CHECK_THROWS_AS(a.rewrite_columns(Eigen::MatrixXf(22, 1), {0}), InputError);
+  CHECK_THROWS_AS(a.rewrite_columns(Eigen::MatrixXf(R + 1, 1), {0}), InputError);
+  }
 }
 
 TEST_CASE("physical array: its bytes count the kept exponents and amplitudes of a grown array") {
