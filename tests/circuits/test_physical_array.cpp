@@ -123,7 +123,7 @@ double block_normal(const CounterRng& r, uint64_t k) {
 
 TEST_CASE("physical array: each cell's programming, fault and drift draws are element j rows + i of its streams") {
   // A second implementation of the draws, cell by cell in double through the device's scalar laws
-  // and libm (the array draws 16 cells at a time and evaluates the laws in float): PCM with
+  // and libm (the array draws 16-cell blocks, a chunk of 8 at a time, and evaluates the laws in float): PCM with
   // programming noise, drift, read noise, with and without stuck cells, in both stream orders,
   // without ages, with column ages (a K operand), row ages (a V operand) and both. 37 x 5 = 185
   // cells, not a multiple of 16: 16-cell blocks inside one column (two in a row in column 0) and
@@ -220,42 +220,42 @@ TEST_CASE("physical array: a grown array's kept drift exponents give the redrawn
   normal.stuck_at_gmax_rate = 0.03;
   const std::unique_ptr<DeviceModel> devices[] = {pcm_with_faults(0.04, 0.03), make_device(normal)};
   for (const auto& [R, C] : {std::pair{11, 9}, std::pair{23, 19}}) {
-  const Eigen::MatrixXf big = ramp_cells(R, C);
-  CellAges both;
-  for (int i = 0; i < R; ++i) both.row_s.push_back(i % 3 == 0 ? -1.0f : 0.3f * float(i));
-  for (int j = 0; j < C; ++j) both.col_s.push_back(j % 4 == 1 ? 0.0f : 0.7f * float(j));
-  const CellAges rows_only{both.row_s, {}}, cols_only{{}, both.col_s};
-  const CellAges* const age_sets[] = {&both, &rows_only, &cols_only};
-  for (const auto& dev : devices)
-    for (const CellAges* ages : age_sets)
-      for (CellOrder order : {CellOrder::column_major, CellOrder::row_major}) {
-        const bool rows_grow = order == CellOrder::row_major;
-        const Eigen::MatrixXf small = rows_grow ? Eigen::MatrixXf(big.topRows(6)) : Eigen::MatrixXf(big.leftCols(4));
-        CellAges small_ages = *ages;
-        std::vector<float>& grown = rows_grow ? small_ages.row_s : small_ages.col_s;
-        if (!grown.empty()) grown.resize(size_t(rows_grow ? small.rows() : small.cols()));
-        const PhysicalArray whole_small(4, small, *dev, 31, order), whole_big(4, big, *dev, 31, order);
-        PhysicalArray kept(4, small, *dev, 31, order);
-        for (int step = 0; step < 2; ++step) {
-          // By nothing, then to the big array.
-          const Eigen::MatrixXf block = step == 0 ? (rows_grow ? Eigen::MatrixXf(0, big.cols()) : Eigen::MatrixXf(big.rows(), 0))
-                                                  : (rows_grow ? Eigen::MatrixXf(big.bottomRows(big.rows() - small.rows()))
-                                                               : Eigen::MatrixXf(big.rightCols(big.cols() - small.cols())));
-          kept.grow(block);
-          const PhysicalArray& whole = step == 0 ? whole_small : whole_big;
-          const CellAges& a = step == 0 ? small_ages : *ages;
-          for (double t : {0.0, 1.0, 3600.0, 3.0e7}) {
-            INFO(dev->name() << " " << R << " x " << C << " row ages " << a.row_s.size() << " column ages " << a.col_s.size() << " row_major "
-                             << rows_grow << " step " << step << " t " << t);
-            const ArrayReadState r = whole.drift_to(t, a, WireConfig{}), k = kept.drift_to(t, a, WireConfig{});
-            CHECK((whole.programmed_uS().array() == kept.programmed_uS().array()).all());
-            CHECK((r.M_uS.array() == k.M_uS.array()).all());
-            CHECK((r.noise_var.array() == k.noise_var.array()).all());
-            if (t > 0) CHECK_FALSE((r.M_uS.array() == whole.programmed_uS().array()).all());  // it drifted
-            if (t > 0) CHECK(r.noise_var.maxCoeff() > 0);  // and reads with noise
+    const Eigen::MatrixXf big = ramp_cells(R, C);
+    CellAges both;
+    for (int i = 0; i < R; ++i) both.row_s.push_back(i % 3 == 0 ? -1.0f : 0.3f * float(i));
+    for (int j = 0; j < C; ++j) both.col_s.push_back(j % 4 == 1 ? 0.0f : 0.7f * float(j));
+    const CellAges rows_only{both.row_s, {}}, cols_only{{}, both.col_s};
+    const CellAges* const age_sets[] = {&both, &rows_only, &cols_only};
+    for (const auto& dev : devices)
+      for (const CellAges* ages : age_sets)
+        for (CellOrder order : {CellOrder::column_major, CellOrder::row_major}) {
+          const bool rows_grow = order == CellOrder::row_major;
+          const Eigen::MatrixXf small = rows_grow ? Eigen::MatrixXf(big.topRows(6)) : Eigen::MatrixXf(big.leftCols(4));
+          CellAges small_ages = *ages;
+          std::vector<float>& grown = rows_grow ? small_ages.row_s : small_ages.col_s;
+          if (!grown.empty()) grown.resize(size_t(rows_grow ? small.rows() : small.cols()));
+          const PhysicalArray whole_small(4, small, *dev, 31, order), whole_big(4, big, *dev, 31, order);
+          PhysicalArray kept(4, small, *dev, 31, order);
+          for (int step = 0; step < 2; ++step) {
+            // By nothing, then to the big array.
+            const Eigen::MatrixXf block = step == 0 ? (rows_grow ? Eigen::MatrixXf(0, big.cols()) : Eigen::MatrixXf(big.rows(), 0))
+                                                    : (rows_grow ? Eigen::MatrixXf(big.bottomRows(big.rows() - small.rows()))
+                                                                 : Eigen::MatrixXf(big.rightCols(big.cols() - small.cols())));
+            kept.grow(block);
+            const PhysicalArray& whole = step == 0 ? whole_small : whole_big;
+            const CellAges& a = step == 0 ? small_ages : *ages;
+            for (double t : {0.0, 1.0, 3600.0, 3.0e7}) {
+              INFO(dev->name() << " " << R << " x " << C << " row ages " << a.row_s.size() << " column ages "
+                               << a.col_s.size() << " row_major " << rows_grow << " step " << step << " t " << t);
+              const ArrayReadState r = whole.drift_to(t, a, WireConfig{}), k = kept.drift_to(t, a, WireConfig{});
+              CHECK((whole.programmed_uS().array() == kept.programmed_uS().array()).all());
+              CHECK((r.M_uS.array() == k.M_uS.array()).all());
+              CHECK((r.noise_var.array() == k.noise_var.array()).all());
+              if (t > 0) CHECK_FALSE((r.M_uS.array() == whole.programmed_uS().array()).all());  // it drifted
+              if (t > 0) CHECK(r.noise_var.maxCoeff() > 0);  // and reads with noise
+            }
           }
         }
-      }
   }
 }
 
@@ -304,37 +304,37 @@ TEST_CASE("physical array: rewritten columns draw what an array programmed with 
   // 21 rows: a column spans a full and a partial 16-lane block; 150: a full 128-cell chunk and a
   // partial one ending in a partial block.
   for (const int R : {21, 150}) {
-  const Eigen::MatrixXf before = ramp_cells(R, 9);
-  const std::vector<int> cols = {1, 4, 6};
-  Eigen::MatrixXf after = before;
-  Eigen::MatrixXf targets(before.rows(), Eigen::Index(cols.size()));
-  for (size_t q = 0; q < cols.size(); ++q) {
-    after.col(cols[q]) = (before.col(cols[q]).array() * 0.5f + 0.1f).matrix();
-    targets.col(Eigen::Index(q)) = after.col(cols[q]);
-  }
-  CellAges ages;
-  for (int i = 0; i < R; ++i) ages.row_s.push_back(0.2f * float(i));
-  for (CellOrder order : {CellOrder::column_major, CellOrder::row_major})
-    for (bool grown : {false, true}) {
-      INFO("rows " << R << " row_major " << (order == CellOrder::row_major) << " grown " << grown);
-      const PhysicalArray whole(6, after, *dev, 41, order), old(6, before, *dev, 41, order);
-      PhysicalArray re(6, before, *dev, 41, order);
-      if (grown) re.grow(order == CellOrder::row_major ? Eigen::MatrixXf(0, 9) : Eigen::MatrixXf(R, 0));
-      re.rewrite_columns(targets, cols);
-      CHECK((re.programmed_uS().array() == whole.programmed_uS().array()).all());
-      for (double t : {1.0, 3.0e6}) {
-        const ArrayReadState a = re.drift_to(t, ages, WireConfig{}), b = whole.drift_to(t, ages, WireConfig{});
-        CHECK((a.M_uS.array() == b.M_uS.array()).all());
-        CHECK((a.noise_var.array() == b.noise_var.array()).all());
-      }
-      // Not a full write: the cells of the other columns are the old array's, and the new targets changed cells.
-      CHECK((re.programmed_uS().col(0).array() == old.programmed_uS().col(0).array()).all());
-      CHECK_FALSE((re.programmed_uS().col(4).array() == old.programmed_uS().col(4).array()).all());
+    const Eigen::MatrixXf before = ramp_cells(R, 9);
+    const std::vector<int> cols = {1, 4, 6};
+    Eigen::MatrixXf after = before;
+    Eigen::MatrixXf targets(before.rows(), Eigen::Index(cols.size()));
+    for (size_t q = 0; q < cols.size(); ++q) {
+      after.col(cols[q]) = (before.col(cols[q]).array() * 0.5f + 0.1f).matrix();
+      targets.col(Eigen::Index(q)) = after.col(cols[q]);
     }
-  PhysicalArray a(6, before, *dev, 41);
-  CHECK_THROWS_AS(a.rewrite_columns(targets, {1, 9, 2}), InputError);
-  CHECK_THROWS_AS(a.rewrite_columns(targets, {1, 2}), InputError);
-  CHECK_THROWS_AS(a.rewrite_columns(Eigen::MatrixXf(R + 1, 1), {0}), InputError);
+    CellAges ages;
+    for (int i = 0; i < R; ++i) ages.row_s.push_back(0.2f * float(i));
+    for (CellOrder order : {CellOrder::column_major, CellOrder::row_major})
+      for (bool grown : {false, true}) {
+        INFO("rows " << R << " row_major " << (order == CellOrder::row_major) << " grown " << grown);
+        const PhysicalArray whole(6, after, *dev, 41, order), old(6, before, *dev, 41, order);
+        PhysicalArray re(6, before, *dev, 41, order);
+        if (grown) re.grow(order == CellOrder::row_major ? Eigen::MatrixXf(0, 9) : Eigen::MatrixXf(R, 0));
+        re.rewrite_columns(targets, cols);
+        CHECK((re.programmed_uS().array() == whole.programmed_uS().array()).all());
+        for (double t : {1.0, 3.0e6}) {
+          const ArrayReadState a = re.drift_to(t, ages, WireConfig{}), b = whole.drift_to(t, ages, WireConfig{});
+          CHECK((a.M_uS.array() == b.M_uS.array()).all());
+          CHECK((a.noise_var.array() == b.noise_var.array()).all());
+        }
+        // Not a full write: the cells of the other columns are the old array's, and the new targets changed cells.
+        CHECK((re.programmed_uS().col(0).array() == old.programmed_uS().col(0).array()).all());
+        CHECK_FALSE((re.programmed_uS().col(4).array() == old.programmed_uS().col(4).array()).all());
+      }
+    PhysicalArray a(6, before, *dev, 41);
+    CHECK_THROWS_AS(a.rewrite_columns(targets, {1, 9, 2}), InputError);
+    CHECK_THROWS_AS(a.rewrite_columns(targets, {1, 2}), InputError);
+    CHECK_THROWS_AS(a.rewrite_columns(Eigen::MatrixXf(R + 1, 1), {0}), InputError);
   }
 }
 
