@@ -145,6 +145,24 @@ inline float drifted(float gp, float nu, float tc, float lt) {
   return gp * fastm::exp_f(drifts ? -nu * lt : 0.0f);
 }
 
+// One column of n cells with kept exponents and read-noise amplitudes, in one pass: drifted
+// conductances gt and read-noise variances v (dg units). Cell i's time terms are tc[i], lt[i],
+// tf[i] (PerRow: its row's) or tc[0], lt[0], tf[0] (the column's).
+template <bool PerRow>
+void drift_amp_column(Eigen::Index n, const float* gp, const float* nu, const float* amp, const float* tc,
+                      const float* lt, const float* tf, float read_scale, float dg, float* __restrict gt,
+                      float* __restrict v) {
+  // The outputs alias no input (restrict): without it the loop's alias checks exceed GCC's limit
+  // and it stays scalar.
+  const float tc0 = tc[0], lt0 = lt[0], tf0 = tf[0];
+  for (Eigen::Index i = 0; i < n; ++i) {
+    const float g = drifted(gp[i], nu[i], PerRow ? tc[i] : tc0, PerRow ? lt[i] : lt0);
+    const float sd = read_scale * (std::abs(g) * amp[i] * (PerRow ? tf[i] : tf0)) / dg;
+    gt[i] = g;
+    v[i] = sd * sd;
+  }
+}
+
 // The read state of conductances g (noise variances in st) through the wires.
 ArrayReadState through_wires(Eigen::MatrixXf g, ArrayReadState st, const WireConfig& wires, bool read_noise) {
   if (wires.ideal()) {  // the read matrix is the conductances themselves
@@ -476,6 +494,14 @@ void PhysicalArray::drift_kept(double t_s, const CellAges& ages, Eigen::MatrixXf
     const float* gp = g_prog_.data() + j * ld_;
     const float* nu = nu_.data() + j * ld_;
     float* gt = g.data() + j * rows;
+    if (read_noise && keep_amp_) {
+      const float* amp = amp_.data() + j * ld_;
+      float* v = var.data() + j * rows;
+      const size_t q = size_t(j);
+      if (per_row) drift_amp_column<true>(rows, gp, nu, amp, col.tc.data(), col.lt.data(), col.tf.data(), read_scale, dg, gt, v);
+      else drift_amp_column<false>(rows, gp, nu, amp, &by_col.tc[q], &by_col.lt[q], &by_col.tf[q], read_scale, dg, gt, v);
+      continue;
+    }
     if (per_row) {
       for (Eigen::Index i = 0; i < rows; ++i) gt[i] = drifted(gp[i], nu[i], col.tc[size_t(i)], col.lt[size_t(i)]);
     } else {  // one age down the column
@@ -483,18 +509,8 @@ void PhysicalArray::drift_kept(double t_s, const CellAges& ages, Eigen::MatrixXf
       for (Eigen::Index i = 0; i < rows; ++i) gt[i] = drifted(gp[i], nu[i], tc, lt);
     }
     if (!read_noise) continue;
-    if (keep_amp_) {
-      const float* amp = amp_.data() + j * ld_;
-      if (per_row) {
-        for (Eigen::Index i = 0; i < rows; ++i) sr[size_t(i)] = std::abs(gt[i]) * amp[i] * col.tf[size_t(i)];
-      } else {
-        const float tf = by_col.tf[size_t(j)];
-        for (Eigen::Index i = 0; i < rows; ++i) sr[size_t(i)] = std::abs(gt[i]) * amp[i] * tf;
-      }
-    } else {
-      if (!per_row) col.tc.assign(size_t(rows), by_col.tc[size_t(j)]);
-      dev.read_sigma_n(int(rows), gp, gt, col.tc.data(), sr.data());
-    }
+    if (!per_row) col.tc.assign(size_t(rows), by_col.tc[size_t(j)]);
+    dev.read_sigma_n(int(rows), gp, gt, col.tc.data(), sr.data());
     float* v = var.data() + j * rows;
     for (Eigen::Index i = 0; i < rows; ++i) {
       const float sd = read_scale * sr[size_t(i)] / dg;

@@ -176,6 +176,17 @@ CellAges tile_ages(const Tile& t, Eigen::Index phys_cols, const std::vector<floa
   return a;
 }
 
+// Row sums of M in double, each over the columns in order. A column at a time, so the adds
+// vectorize down the column (a row at a time strides through column-major storage, one add after
+// the other).
+Eigen::VectorXd row_sums(const Eigen::MatrixXf& M) {
+  Eigen::VectorXd s = Eigen::VectorXd::Zero(M.rows());
+  if (M.cols() == 0) return s;
+  s = M.col(0).cast<double>();
+  for (Eigen::Index j = 1; j < M.cols(); ++j) s += M.col(j).cast<double>();
+  return s;
+}
+
 // Read state of slice s of tile t; `calibrated_lsb` is its LSB in the previous state (0: none).
 SliceRead slice_read(const Tile& t, size_t s, double t_s, const CellAges& ages, const XbarConfig& cfg,
                      const DeviceModel& dev, double calibrated_lsb, uint64_t chip_key, ReadState& st) {
@@ -191,7 +202,7 @@ SliceRead slice_read(const Tile& t, size_t s, double t_s, const CellAges& ages, 
   SliceRead r;
   // Row sums of what is read: the array energy of a read is t_read sum_i V_i^2 g_row_i.
   r.g_row_uS.setZero(t.rows);
-  for (const auto& ar : a) r.g_row_uS += ar.M_uS.cast<double>().rowwise().sum();
+  for (const auto& ar : a) r.g_row_uS += row_sums(ar.M_uS);
   const float inv_dg = float(1.0 / (dev.g_max_uS() - dev.g_min_uS()));
   Eigen::MatrixXf& var = a[0].noise_var;
   if (offset) {
