@@ -16,9 +16,10 @@ namespace xbar {
 
 namespace {
 // Cell (i, j) of a rows x cols array draws index j * rows + i (CellOrder::column_major) or i * cols + j
-// (row_major) of each stream, so the draws of 16 consecutive stream indices are one vectorized
-// batch of Philox blocks (CounterRng::lanes16), each block drawn once, and the device laws run on
-// the cells in float (DeviceModel::program_n, sample_nu_n, read_sigma_n).
+// (row_major) of each stream. 16 cells draw one vectorized batch of Philox blocks (consecutive
+// indices: CounterRng::lanes16; listed ones: lanes16_at), each block drawn once, and the device
+// laws run on the cells in float (DeviceModel::program_n, sample_nu_n, read_sigma_n). A whole
+// array is walked in storage order (column-major), a row-major one listing its cells' indices.
 constexpr int kLanes = 16;
 // Cells are taken a chunk of 8 blocks at a time and each step (Philox, Box-Muller, a device law)
 // runs over the whole chunk before the next: the blocks' independent chains then overlap in the
@@ -308,6 +309,22 @@ void PhysicalArray::program_cells(const Eigen::MatrixXf& cells, uint64_t first) 
     }
     return;
   }
+  if (row_major && first == 0 && ld_ == R && ld == R) {
+    // A whole row-major array without spare rows: the cells in storage order, each drawing its
+    // listed stream index, so targets and conductances move in consecutive runs.
+    uint64_t idx[kChunk];
+    CellWalk store{R, C, R, false};
+    for (uint64_t p0 = 0; p0 < n; p0 += kChunk) {
+      const int m = store.take(p0, n, [&](int l, const CellWalk& w) {
+        at[l] = w.storage();
+        idx[l] = uint64_t(w.i) * uint64_t(C) + uint64_t(w.j);
+        c[l] = cells.data()[at[l]];
+      });
+      pad_lanes(m, at, idx, c);
+      program_chunk(Lanes{0, idx}, m, at, c, st);
+    }
+    return;
+  }
   for (uint64_t k0 = first; k0 < n; k0 += kChunk) {
     const int m = walk.take(k0, n, [&](int l, const CellWalk& w) {
       at[l] = w.storage();
@@ -373,7 +390,7 @@ void PhysicalArray::program_chunk(const Lanes& lanes, int m, const Eigen::Index*
       const double uf = CounterRng::unit(fw[l]);
       g_out[at[l]] = uf < rate_min ? gmin : (uf < rate_min + rate_max ? gmin + dg : g[l]);
     }
-  } else if (consecutive(m, at)) {  // a column-major walk: one block copy
+  } else if (consecutive(m, at)) {  // a walk in storage order: one block copy
     std::copy_n(g, m, g_out + at[0]);
   } else {
     for (int l = 0; l < m; ++l) g_out[at[l]] = g[l];
@@ -411,23 +428,29 @@ ArrayReadState PhysicalArray::drift_to(double t_s, const CellAges& ages, const W
   const bool faults = has_faults(dev);
   uint32_t fw[kChunk];
   float gp[kChunk], tc[kChunk], lt[kChunk], tf[kChunk], nu[kChunk], gt[kChunk], sr[kChunk], amp[kChunk], var[kChunk];
-  Eigen::Index at[kChunk], li[kChunk];
+  Eigen::Index li[kChunk];
   const uint64_t n_cells = uint64_t(rows) * uint64_t(cols);
-  CellWalk walk{rows, cols, rows, order_ == CellOrder::row_major};
+  // Storage order, a cell drawing its stream index (listed when the array is row-major): cells
+  // k0 .. k0 + m - 1 of the storage are one consecutive run in and out.
+  const bool row_major = order_ == CellOrder::row_major;
+  uint64_t idx[kChunk];
+  CellWalk walk{rows, cols, rows, false};
   for (uint64_t k0 = 0; k0 < n_cells; k0 += kChunk) {
     const int m = walk.take(k0, n_cells, [&](int l, const CellWalk& w) {
-      at[l] = w.storage();
       li[l] = per_row ? w.i : w.j;
+      if (row_major) idx[l] = uint64_t(w.i) * uint64_t(cols) + uint64_t(w.j);
       if (!by_line) tc[l] = cell_time(t_s, ages, w.i, w.j);
     });
-    const int nb = pad_lanes(m, at, li), n = nb * kLanes;
+    std::copy_n(gp_all + k0, m, gp);
+    const int nb = pad_lanes(m, gp, li), n = nb * kLanes;
+    if (row_major) pad_lanes(m, idx);
     if (!by_line) pad_lanes(m, tc);
-    for (int l = 0; l < n; ++l) gp[l] = gp_all[at[l]];
+    const Lanes lanes = row_major ? Lanes{0, idx} : Lanes{k0};
     if (by_line) {  // the line's terms: cell_time of a cell whose other index has no ages
       for (int b = 0; b < nb; ++b) {
         const Eigen::Index* lb = li + kLanes * b;
         const int o = kLanes * b;
-        if (all_equal(lb)) {  // one line (a column down a column-major walk): broadcast, no gathers
+        if (all_equal(lb)) {  // one line (down a column of the storage): broadcast, no gathers
           const size_t q = size_t(lb[0]);
           std::fill_n(tc + o, kLanes, line.tc[q]);
           std::fill_n(lt + o, kLanes, line.lt[q]);
@@ -443,8 +466,8 @@ ArrayReadState PhysicalArray::drift_to(double t_s, const CellAges& ages, const W
     } else {
       for (int l = 0; l < n; ++l) lt[l] = fastm::log_pos(tc[l] * inv_t0 + 1.0f);
     }
-    if (faults) fault_words(fault, Lanes{k0}, nb, fw);
-    drift_exponents(nu_rng, Lanes{k0}, nb, dev, gp, faults ? fw : nullptr, nu);
+    if (faults) fault_words(fault, lanes, nb, fw);
+    drift_exponents(nu_rng, lanes, nb, dev, gp, faults ? fw : nullptr, nu);
     for (int l = 0; l < n; ++l) gt[l] = drifted(gp[l], nu[l], tc[l], lt[l]);
     if (factored) {
       dev.read_amp_n(n, gp, amp);
@@ -460,15 +483,8 @@ ArrayReadState PhysicalArray::drift_to(double t_s, const CellAges& ages, const W
       }
     else
       std::fill_n(var, n, 0.0f);
-    if (consecutive(m, at)) {
-      std::copy_n(gt, m, g_all + at[0]);
-      std::copy_n(var, m, var_all + at[0]);
-    } else {
-      for (int l = 0; l < m; ++l) {
-        g_all[at[l]] = gt[l];
-        var_all[at[l]] = var[l];
-      }
-    }
+    std::copy_n(gt, m, g_all + k0);
+    std::copy_n(var, m, var_all + k0);
   }
   return through_wires(std::move(g), std::move(st), wires, read_noise);
 }
