@@ -23,28 +23,32 @@ int64_t Tile::cells() const {
 }
 
 namespace {
-// Tile (r0, c0) of Wa with its column scales (no arrays yet), and its block of W^T in units of them.
-struct ScaledTile {
-  Tile tile;
-  Eigen::MatrixXf w;  // rows x cols, |w| <= 1
-};
-
-ScaledTile scaled_tile(const Eigen::Ref<const RowMatrixXf>& Wa, const MappingConfig& mc, int r0, int c0) {
-  ScaledTile st;
-  Tile& t = st.tile;
+// Tile (r0, c0) of Wa with its column scales (no arrays yet): column j's is the largest |w| of Wa's
+// row c0 + j over the tile's inputs, read in place (WeightScale::tile: the largest of them; an
+// all-zero column maps to zero conductance at any scale, 1).
+Tile scaled_tile(const Eigen::Ref<const RowMatrixXf>& Wa, const MappingConfig& mc, int r0, int c0) {
+  Tile t;
   t.r0 = r0;
   t.c0 = c0;
   t.rows = std::min(mc.tile_rows, int(Wa.cols()) - r0);
   t.cols = std::min(mc.tile_cols, int(Wa.rows()) - c0);
-  Eigen::MatrixXf& w = st.w;
-  w = Wa.block(c0, r0, t.cols, t.rows).transpose();
   t.col_scale.assign(t.cols, 0.f);
-  for (int j = 0; j < t.cols; ++j) t.col_scale[j] = w.col(j).cwiseAbs().maxCoeff();
+  for (int j = 0; j < t.cols; ++j) t.col_scale[j] = Wa.row(c0 + j).segment(r0, t.rows).cwiseAbs().maxCoeff();
   if (mc.scale == WeightScale::tile) std::fill(t.col_scale.begin(), t.col_scale.end(), *std::max_element(t.col_scale.begin(), t.col_scale.end()));
   for (auto& s : t.col_scale)
-    if (s == 0) s = 1;  // an all-zero column maps to zero conductance at any scale
-  for (int j = 0; j < t.cols; ++j) w.col(j) /= t.col_scale[j];
-  return st;
+    if (s == 0) s = 1;
+  return t;
+}
+
+// Rows i0 .. i0 + ni - 1 of columns j0 .. j0 + nj - 1 of tile t's block of W^T, in units of the
+// column scales (|w| <= 1): only the cells a write maps.
+Eigen::MatrixXf scaled_block(const Eigen::Ref<const RowMatrixXf>& Wa, const Tile& t, int i0, int ni, int j0, int nj) {
+  Eigen::MatrixXf w = Wa.block(t.c0 + j0, t.r0 + i0, nj, ni).transpose();
+  for (int j = 0; j < nj; ++j) w.col(j) /= t.col_scale[size_t(j0 + j)];
+  return w;
+}
+Eigen::MatrixXf scaled_block(const Eigen::Ref<const RowMatrixXf>& Wa, const Tile& t) {
+  return scaled_block(Wa, t, 0, t.rows, 0, t.cols);
 }
 
 // Programs the arrays of tile t from its slices' targets; each array's id (tile, slice, index)
@@ -72,9 +76,9 @@ std::vector<Tile> program_tiles(const Eigen::Ref<const RowMatrixXf>& Wa, const M
   const SliceLayout lay = slice_layout(mc);
   std::vector<Tile> tiles;
   for_each_tile(Wa, mc, [&](int r0, int c0) {
-    ScaledTile st = scaled_tile(Wa, mc, r0, c0);
-    program_arrays(st.tile, map_tile(mc, lay, st.w), mc, device, chip_key, order);
-    tiles.push_back(std::move(st.tile));
+    Tile t = scaled_tile(Wa, mc, r0, c0);
+    program_arrays(t, map_tile(mc, lay, scaled_block(Wa, t)), mc, device, chip_key, order);
+    tiles.push_back(std::move(t));
   });
   return tiles;
 }
@@ -86,14 +90,14 @@ bool grow_tiles(std::vector<Tile>& tiles, const Eigen::Ref<const RowMatrixXf>& W
   const bool cols_grow = order == CellOrder::column_major;
   // First every tile's scales and which kept columns' scales changed: `tiles` is untouched when
   // growing is not possible.
-  std::vector<ScaledTile> next;
+  std::vector<Tile> next;
   std::vector<Tile*> kept;
   std::vector<std::vector<int>> rescaled;  // per tile: kept columns whose scale changed
   bool ok = true;
   for_each_tile(Wa, mc, [&](int r0, int c0) {
     if (!ok) return;
     next.push_back(scaled_tile(Wa, mc, r0, c0));
-    const Tile& n = next.back().tile;
+    const Tile& n = next.back();
     Tile* old = nullptr;
     for (Tile& t : tiles)
       if (t.r0 == r0 && t.c0 == c0) old = &t;
@@ -114,20 +118,19 @@ bool grow_tiles(std::vector<Tile>& tiles, const Eigen::Ref<const RowMatrixXf>& W
   std::vector<Tile> out;
   WriteCount written;
   for (size_t k = 0; k < next.size(); ++k) {
-    Tile& t = next[k].tile;
-    const Eigen::MatrixXf& w = next[k].w;
+    Tile& t = next[k];
     if (kept[k]) {
       // Only the new cells are mapped (the mapping is elementwise): new columns or new rows, and
       // the kept rows of the rescaled columns.
       const Tile& old = *kept[k];
       const std::vector<int>& cols = rescaled[k];
-      const auto cells = map_tile(mc, lay, cols_grow ? Eigen::MatrixXf(w.rightCols(t.cols - old.cols))
-                                                     : Eigen::MatrixXf(w.bottomRows(t.rows - old.rows)));
+      const auto cells = map_tile(mc, lay, cols_grow ? scaled_block(Wa, t, 0, t.rows, old.cols, t.cols - old.cols)
+                                                     : scaled_block(Wa, t, old.rows, t.rows - old.rows, 0, t.cols));
       t.arrays = std::move(kept[k]->arrays);
       const int64_t kept_cells = t.cells();
       if (!cols.empty()) {  // before growing: the rewritten cells' exponents are not kept twice
         Eigen::MatrixXf w_re(old.rows, Eigen::Index(cols.size()));
-        for (size_t q = 0; q < cols.size(); ++q) w_re.col(Eigen::Index(q)) = w.col(cols[q]).head(old.rows);
+        for (size_t q = 0; q < cols.size(); ++q) w_re.col(Eigen::Index(q)) = scaled_block(Wa, t, 0, old.rows, cols[q], 1);
         const auto cells_re = map_tile(mc, lay, w_re);
         for (size_t s = 0; s < cells_re.size(); ++s)
           for (size_t a = 0; a < cells_re[s].size(); ++a) {
@@ -142,7 +145,7 @@ bool grow_tiles(std::vector<Tile>& tiles, const Eigen::Ref<const RowMatrixXf>& W
       const bool all_rows = !cols.empty() || (cols_grow && t.cols > old.cols);
       written.rows = std::max<int64_t>(written.rows, all_rows ? t.rows : t.rows - old.rows);
     } else {
-      program_arrays(t, map_tile(mc, lay, w), mc, device, chip_key, order);
+      program_arrays(t, map_tile(mc, lay, scaled_block(Wa, t)), mc, device, chip_key, order);
       written.cells += t.cells();
       written.rows = std::max<int64_t>(written.rows, t.rows);
     }
