@@ -146,9 +146,9 @@ inline float drifted(float gp, float nu, float tc, float lt) {
   return gp * fastm::exp_f(drifts ? -nu * lt : 0.0f);
 }
 
-// One column of n cells with kept exponents and read-noise amplitudes, in one pass: drifted
-// conductances gt and read-noise variances v (dg units). Cell i's time terms are tc[i], lt[i],
-// tf[i] (PerRow: its row's) or tc[0], lt[0], tf[0] (the column's).
+// n cells with kept exponents and read-noise amplitudes (a column, or a run of dense storage), in
+// one pass: drifted conductances gt and read-noise variances v (dg units). Cell i's time terms are
+// tc[i], lt[i], tf[i] (PerRow: its own) or tc[0], lt[0], tf[0] (one for all).
 template <bool PerRow>
 void drift_amp_column(Eigen::Index n, const float* gp, const float* nu, const float* amp, const float* tc,
                       const float* lt, const float* tf, float read_scale, float dg, float* __restrict gt,
@@ -501,6 +501,27 @@ void PhysicalArray::drift_kept(double t_s, const CellAges& ages, Eigen::MatrixXf
   // only with column ages too).
   const TimeTerms by_col = per_row ? TimeTerms{}
                                    : time_terms(dev, keep_amp_, cols, [&](Eigen::Index j) { return cell_time(t_s, ages, 0, j); });
+  if (!per_row && read_noise && keep_amp_ && ld_ == rows) {
+    // Short columns (a K operand: one per token) in dense storage: the cells a chunk at a time with
+    // each cell's column terms spread out, so the pass runs on whole vectors rather than a short
+    // loop per column.
+    const Eigen::Index n = rows * cols;
+    float tc[kChunk], lt[kChunk], tf[kChunk];
+    for (Eigen::Index k0 = 0; k0 < n; k0 += kChunk) {
+      const int m = int(std::min<Eigen::Index>(kChunk, n - k0));
+      for (int l = 0; l < m;) {
+        const Eigen::Index k = k0 + l, run = std::min<Eigen::Index>(m - l, rows - k % rows);
+        const size_t q = size_t(k / rows);
+        std::fill_n(tc + l, run, by_col.tc[q]);
+        std::fill_n(lt + l, run, by_col.lt[q]);
+        std::fill_n(tf + l, run, by_col.tf[q]);
+        l += int(run);
+      }
+      drift_amp_column<true>(m, g_prog_.data() + k0, nu_.data() + k0, amp_.data() + k0, tc, lt, tf, read_scale, dg,
+                             g.data() + k0, var.data() + k0);
+    }
+    return;
+  }
   TimeTerms col;
   std::vector<float> sr(static_cast<size_t>(rows));
   if (!read_noise) var.setZero();
