@@ -83,7 +83,9 @@ void AnalogLayer::program_with(const Eigen::Ref<const RowMatrixXf>& W, const flo
       bias_[j] = bias[j];
     }
   chip_key_ = make_key(uint64_t(cfg_.run.seed), chip);
-  const RowMatrixXf Wa = outliers_.split_weights(cfg_.outliers, W);
+  RowMatrixXf W_split;
+  const bool split = outliers_.split_weights(cfg_.outliers, W, W_split);
+  const Eigen::Ref<const RowMatrixXf> Wa(split ? Eigen::Ref<const RowMatrixXf>(W_split) : W);
   // Outlier weights are chosen over the whole matrix: growing applies without them only.
   WriteCount grown_write;
   const bool grown = earlier && !earlier->empty() && cfg_.outliers.weight_topk_percent == 0 &&

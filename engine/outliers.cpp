@@ -26,15 +26,15 @@ void OutlierConfig::validate() const {
                       "choose either a static threshold or outliers.input_topk_percent, not both");
 }
 
-RowMatrixXf OutlierPath::split_weights(const OutlierConfig& cfg, const Eigen::Ref<const RowMatrixXf>& W) {
+bool OutlierPath::split_weights(const OutlierConfig& cfg, const Eigen::Ref<const RowMatrixXf>& W, RowMatrixXf& Wa) {
   sparse_.resize(W.rows(), W.cols());
   sparse_.setZero();
   full_.resize(0, 0);
   static_channels_.clear();
   if (cfg.inputs()) full_ = W;
-  RowMatrixXf Wa = W;
   const int64_t n = int64_t(std::llround(cfg.weight_topk_percent / 100.0 * double(W.size())));
-  if (n <= 0) return Wa;
+  if (n <= 0) return false;
+  Wa = W;
   std::vector<float> mag(W.data(), W.data() + W.size());
   for (auto& m : mag) m = std::abs(m);
   std::nth_element(mag.begin(), mag.begin() + (n - 1), mag.end(), std::greater<float>());
@@ -47,7 +47,7 @@ RowMatrixXf OutlierPath::split_weights(const OutlierConfig& cfg, const Eigen::Re
         Wa(i, j) = 0;
       }
   sparse_.setFromTriplets(trip.begin(), trip.end());
-  return Wa;
+  return true;
 }
 
 void OutlierPath::calibrate(const OutlierConfig& cfg, const Eigen::Ref<const RowMatrixXf>& X) {

@@ -26,9 +26,10 @@ struct OutlierConfig {
 
 class OutlierPath {
  public:
-  // Splits W into the analog part (returned) and the sparse digital part; keeps W when input
-  // channels may be routed digital (their whole column runs in float).
-  RowMatrixXf split_weights(const OutlierConfig& cfg, const Eigen::Ref<const RowMatrixXf>& W);
+  // Splits W into the analog part and the sparse digital part: true when weights go digital, the
+  // analog part then in Wa (false: W is all analog, Wa untouched). Keeps W when input channels may
+  // be routed digital (their whole column runs in float).
+  bool split_weights(const OutlierConfig& cfg, const Eigen::Ref<const RowMatrixXf>& W, RowMatrixXf& Wa);
   // Static channel selection from calibration inputs (input_threshold).
   void calibrate(const OutlierConfig& cfg, const Eigen::Ref<const RowMatrixXf>& X);
   // Zeroes the digital channels of X in place and returns the digital contribution (batch x out).
