@@ -208,15 +208,26 @@ SliceRead slice_read(const Tile& t, size_t s, double t_s, const CellAges& ages, 
   for (const auto& ar : a) r.g_row_uS += row_sums(ar.M_uS);
   const float inv_dg = float(1.0 / (dev.g_max_uS() - dev.g_min_uS()));
   Eigen::MatrixXf& var = a[0].noise_var;
+  bool any_var = false;  // a cell with read noise
   if (offset) {
     r.A = (a[0].M_uS.leftCols(t.cols).colwise() - a[0].M_uS.col(t.cols)) * inv_dg;
     r.S2ref = var.col(t.cols);
     var = var.leftCols(t.cols).eval();
+    any_var = var.maxCoeff() > 0 || r.S2ref.maxCoeff() > 0;
   } else {
-    r.A = (a[0].M_uS - a[1].M_uS) * inv_dg;
-    var += a[1].noise_var;
+    // One pass over both arrays' dense storage: the difference, the summed variances, any noise.
+    r.A.resize(t.rows, t.cols);
+    const float *m0 = a[0].M_uS.data(), *m1 = a[1].M_uS.data(), *v1 = a[1].noise_var.data();
+    float *d = r.A.data(), *v = var.data();
+    int any = 0;
+    for (Eigen::Index k = 0, n = r.A.size(); k < n; ++k) {
+      d[k] = (m0[k] - m1[k]) * inv_dg;
+      v[k] += v1[k];
+      any |= v[k] > 0;
+    }
+    any_var = any != 0;
   }
-  const bool any_noise = read_noise && (var.maxCoeff() > 0 || (offset && r.S2ref.maxCoeff() > 0));
+  const bool any_noise = read_noise && any_var;
   if (any_noise) r.S2 = std::move(var);
   else r.S2ref.resize(0);
   if (!cfg.adc.ideal()) {
