@@ -27,7 +27,13 @@ constexpr int kLanes = 16;
 // depend on the chunking (every step is per cell).
 constexpr int kBlocks = 8, kChunk = kBlocks * kLanes;
 
-// Visits the cells in stream order: row, column and storage (column-major) index of each.
+// Stream index of cell (i, j) in row-major order.
+uint64_t row_major_index(Eigen::Index i, Eigen::Index j, Eigen::Index cols) {
+  return uint64_t(i) * uint64_t(cols) + uint64_t(j);
+}
+
+// Visits the cells row by row (row_major) or column by column: row, column and storage
+// (column-major) index of each. Column by column with ld = rows is the storage order.
 struct CellWalk {
   Eigen::Index rows, cols, ld;  // ld: the storage's leading dimension (>= rows)
   bool row_major;
@@ -40,7 +46,7 @@ struct CellWalk {
       i = 0, ++j;
     }
   }
-  // The next min(kChunk, n - k0) cells of the n from stream index k0 (the walk's position): calls
+  // The next min(kChunk, n - k0) cells of the n from the k0-th of the walk (its position): calls
   // cell(l, *this) for each and returns their count m.
   template <class F>
   int take(uint64_t k0, uint64_t n, F cell) {
@@ -285,6 +291,7 @@ void PhysicalArray::keep_exponents(const CounterRng& nu_rng, const Lanes& lanes,
 }
 
 void PhysicalArray::program_cells(const Eigen::MatrixXf& cells, uint64_t first) {
+  if (rows_ == 0 || cols_ == 0) return;  // no cells (and no stream position to divide out)
   const WriteContext st = write_context();
   const uint64_t n = uint64_t(rows_) * uint64_t(cols_);
   float c[kChunk];
@@ -317,7 +324,7 @@ void PhysicalArray::program_cells(const Eigen::MatrixXf& cells, uint64_t first) 
     for (uint64_t p0 = 0; p0 < n; p0 += kChunk) {
       const int m = store.take(p0, n, [&](int l, const CellWalk& w) {
         at[l] = w.storage();
-        idx[l] = uint64_t(w.i) * uint64_t(C) + uint64_t(w.j);
+        idx[l] = row_major_index(w.i, w.j, C);
         c[l] = cells.data()[at[l]];
       });
       pad_lanes(m, at, idx, c);
@@ -355,7 +362,7 @@ void PhysicalArray::rewrite_columns(const Eigen::MatrixXf& cells, const std::vec
       const int m = int(std::min<Eigen::Index>(kChunk, r - i0));
       for (int l = 0; l < m; ++l) {
         const Eigen::Index i = i0 + l;
-        idx[l] = uint64_t(row_major ? i * C + j : j * R + i);
+        idx[l] = row_major ? row_major_index(i, j, C) : uint64_t(j * R + i);
         at[l] = j * ld_ + i;
         c[l] = cells(i, Eigen::Index(q));
       }
@@ -438,7 +445,7 @@ ArrayReadState PhysicalArray::drift_to(double t_s, const CellAges& ages, const W
   for (uint64_t k0 = 0; k0 < n_cells; k0 += kChunk) {
     const int m = walk.take(k0, n_cells, [&](int l, const CellWalk& w) {
       li[l] = per_row ? w.i : w.j;
-      if (row_major) idx[l] = uint64_t(w.i) * uint64_t(cols) + uint64_t(w.j);
+      if (row_major) idx[l] = row_major_index(w.i, w.j, cols);
       if (!by_line) tc[l] = cell_time(t_s, ages, w.i, w.j);
     });
     std::copy_n(gp_all + k0, m, gp);
@@ -450,11 +457,16 @@ ArrayReadState PhysicalArray::drift_to(double t_s, const CellAges& ages, const W
       for (int b = 0; b < nb; ++b) {
         const Eigen::Index* lb = li + kLanes * b;
         const int o = kLanes * b;
-        if (all_equal(lb)) {  // one line (down a column of the storage): broadcast, no gathers
+        if (all_equal(lb)) {  // one line (column terms down a column of the storage): broadcast
           const size_t q = size_t(lb[0]);
           std::fill_n(tc + o, kLanes, line.tc[q]);
           std::fill_n(lt + o, kLanes, line.lt[q]);
           if (factored) std::fill_n(tf + o, kLanes, line.tf[q]);
+        } else if (consecutive(kLanes, lb)) {  // consecutive lines (row terms down a column): copies
+          const size_t q = size_t(lb[0]);
+          std::copy_n(line.tc.data() + q, kLanes, tc + o);
+          std::copy_n(line.lt.data() + q, kLanes, lt + o);
+          if (factored) std::copy_n(line.tf.data() + q, kLanes, tf + o);
         } else {
           for (int l = 0; l < kLanes; ++l) {
             tc[o + l] = line.tc[size_t(lb[l])];
@@ -496,15 +508,15 @@ void PhysicalArray::drift_kept(double t_s, const CellAges& ages, Eigen::MatrixXf
   const float read_scale = float(dev.read_scale);
   const Eigen::Index rows = rows_, cols = cols_;
   const bool per_row = !ages.row_s.empty(), per_col = !ages.col_s.empty();
-  // Storage order, a column at a time, with the column's time terms one per row: without row ages
-  // one value per column (taken for all columns at once), with them per row (again per column
-  // only with column ages too).
+  // Storage order, with the column's time terms one per row: without row ages one value per
+  // column (taken for all columns at once), with them per row (again per column only with column
+  // ages too).
   const TimeTerms by_col = per_row ? TimeTerms{}
                                    : time_terms(dev, keep_amp_, cols, [&](Eigen::Index j) { return cell_time(t_s, ages, 0, j); });
   if (!per_row && read_noise && keep_amp_ && ld_ == rows) {
-    // Short columns (a K operand: one per token) in dense storage: the cells a chunk at a time with
-    // each cell's column terms spread out, so the pass runs on whole vectors rather than a short
-    // loop per column.
+    // Column terms only, dense storage: the cells a chunk at a time with each cell's column terms
+    // spread out, so the pass runs on whole vectors however short the columns (a K operand's, one
+    // per token, have the head's few rows).
     const Eigen::Index n = rows * cols;
     float tc[kChunk], lt[kChunk], tf[kChunk];
     for (Eigen::Index k0 = 0; k0 < n; k0 += kChunk) {

@@ -208,12 +208,12 @@ SliceRead slice_read(const Tile& t, size_t s, double t_s, const CellAges& ages, 
   for (const auto& ar : a) r.g_row_uS += row_sums(ar.M_uS);
   const float inv_dg = float(1.0 / (dev.g_max_uS() - dev.g_min_uS()));
   Eigen::MatrixXf& var = a[0].noise_var;
-  bool any_var = false;  // a cell with read noise
+  bool any_var = false;  // a cell with read noise (a NaN variance counts: it must reach the output check)
   if (offset) {
     r.A = (a[0].M_uS.leftCols(t.cols).colwise() - a[0].M_uS.col(t.cols)) * inv_dg;
     r.S2ref = var.col(t.cols);
     var = var.leftCols(t.cols).eval();
-    any_var = var.maxCoeff() > 0 || r.S2ref.maxCoeff() > 0;
+    any_var = !(var.array() <= 0).all() || !(r.S2ref.array() <= 0).all();
   } else {
     // One pass over both arrays' dense storage: the difference, the summed variances, any noise.
     r.A.resize(t.rows, t.cols);
@@ -223,7 +223,7 @@ SliceRead slice_read(const Tile& t, size_t s, double t_s, const CellAges& ages, 
     for (Eigen::Index k = 0, n = r.A.size(); k < n; ++k) {
       d[k] = (m0[k] - m1[k]) * inv_dg;
       v[k] += v1[k];
-      any |= v[k] > 0;
+      any |= !(v[k] <= 0);
     }
     any_var = any != 0;
   }

@@ -352,3 +352,27 @@ TEST_CASE("physical array: its bytes count the kept exponents and amplitudes of 
   p.grow(ramp_cells(4, 2));
   CHECK(p.bytes() == 20 * 12);
 }
+
+TEST_CASE("physical array: an array without cells programs, drifts and grows without dividing by zero") {
+  const auto dev = pcm_with_faults(0.0, 0.0);
+  for (CellOrder order : {CellOrder::column_major, CellOrder::row_major})
+    for (const auto& shape : {std::pair<int, int>{0, 5}, std::pair<int, int>{5, 0}, std::pair<int, int>{0, 0}}) {
+      const bool row_major = order == CellOrder::row_major;
+      INFO("row_major " << row_major << " shape " << shape.first << " x " << shape.second);
+      PhysicalArray a(1, Eigen::MatrixXf::Zero(shape.first, shape.second), *dev, 7, order);
+      CHECK(a.cells() == 0);
+      const ArrayReadState st = a.drift_to(1.0, CellAges{}, WireConfig{});
+      CHECK(st.M_uS.size() == 0);
+      CHECK(st.noise_var.size() == 0);
+      // Growing along its stream order from nothing gives the cells of an array programmed whole.
+      if (row_major && shape.second > 0) {
+        a.grow(ramp_cells(3, shape.second));
+        const PhysicalArray whole(1, ramp_cells(3, shape.second), *dev, 7, order);
+        CHECK(a.programmed_uS() == whole.programmed_uS());
+      } else if (!row_major && shape.first > 0) {
+        a.grow(ramp_cells(shape.first, 3));
+        const PhysicalArray whole(1, ramp_cells(shape.first, 3), *dev, 7, order);
+        CHECK(a.programmed_uS() == whole.programmed_uS());
+      }
+    }
+}
