@@ -302,33 +302,21 @@ void PhysicalArray::program_cells(const Eigen::MatrixXf& cells, uint64_t first) 
   CellWalk walk{R, C, ld_, row_major, row_major ? k / C : k % R, row_major ? k % C : k / R};
   // `cells` is the block from the first new cell on: its cell (i - i0, j - j0) is the array's (i, j).
   const Eigen::Index i0 = walk.i, j0 = walk.j, ld = cells.rows();
-  if (!row_major && ld_ == R && i0 == 0 && ld == R) {
-    // Column-major without spare rows, from a column's start: stream index k is storage k, and
-    // the targets are consecutive too.
-    for (uint64_t k0 = first; k0 < n; k0 += kChunk) {
-      const int m = int(std::min<uint64_t>(kChunk, n - k0));
-      for (int l = 0; l < m; ++l) {
-        at[l] = Eigen::Index(k0) + l;
-        c[l] = cells.data()[at[l] - k];
-      }
-      pad_lanes(m, at, c);
-      program_chunk(Lanes{k0}, m, at, c, st);
-    }
-    return;
-  }
-  if (row_major && first == 0 && ld_ == R && ld == R) {
-    // A whole row-major array without spare rows: the cells in storage order, each drawing its
-    // listed stream index, so targets and conductances move in consecutive runs.
+  if (ld_ == R && ld == R && (row_major ? first == 0 : i0 == 0)) {
+    // Storage order without spare rows, from a column's start (the whole array when row-major):
+    // targets and conductances move in consecutive runs. Column-major, stream index k is storage
+    // k; a row-major array lists its cells' stream indices.
     uint64_t idx[kChunk];
-    CellWalk store{R, C, R, false};
-    for (uint64_t p0 = 0; p0 < n; p0 += kChunk) {
-      const int m = store.take(p0, n, [&](int l, const CellWalk& w) {
+    CellWalk store{R, C, R, false, 0, j0};
+    for (uint64_t k0 = first; k0 < n; k0 += kChunk) {
+      const int m = store.take(k0, n, [&](int l, const CellWalk& w) {
         at[l] = w.storage();
-        idx[l] = row_major_index(w.i, w.j, C);
-        c[l] = cells.data()[at[l]];
+        if (row_major) idx[l] = row_major_index(w.i, w.j, C);
+        c[l] = cells.data()[at[l] - k];
       });
-      pad_lanes(m, at, idx, c);
-      program_chunk(Lanes{0, idx}, m, at, c, st);
+      pad_lanes(m, at, c);
+      if (row_major) pad_lanes(m, idx);
+      program_chunk(row_major ? Lanes{0, idx} : Lanes{k0}, m, at, c, st);
     }
     return;
   }

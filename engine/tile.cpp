@@ -183,9 +183,8 @@ CellAges tile_ages(const Tile& t, Eigen::Index phys_cols, const std::vector<floa
 // vectorize down the column (a row at a time strides through column-major storage, one add after
 // the other).
 Eigen::VectorXd row_sums(const Eigen::MatrixXf& M) {
-  Eigen::VectorXd s = Eigen::VectorXd::Zero(M.rows());
-  if (M.cols() == 0) return s;
-  s = M.col(0).cast<double>();
+  if (M.cols() == 0) return Eigen::VectorXd::Zero(M.rows());
+  Eigen::VectorXd s = M.col(0).cast<double>();
   for (Eigen::Index j = 1; j < M.cols(); ++j) s += M.col(j).cast<double>();
   return s;
 }
