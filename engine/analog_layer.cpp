@@ -10,13 +10,17 @@ namespace xbar {
 namespace {
 // True when no entry is Inf or NaN: an all-ones exponent field, found by an integer OR over
 // each row that vectorizes (Eigen's allFinite computes x - x and runs ~10x slower).
+// Rows without padding between them are one run (short rows, e.g. an attention head's, would
+// otherwise pay the vector loop's setup per row).
 bool all_finite(const Eigen::Ref<const RowMatrixXf>& M) {
+  const bool dense = M.outerStride() == M.cols();
+  const Eigen::Index runs = dense ? std::min<Eigen::Index>(M.rows(), 1) : M.rows(), len = dense ? M.size() : M.cols();
   uint32_t bad = 0;
-  for (Eigen::Index i = 0; i < M.rows(); ++i) {
-    const float* row = M.row(i).data();
-    for (Eigen::Index j = 0; j < M.cols(); ++j) {
+  for (Eigen::Index i = 0; i < runs; ++i) {
+    const float* run = M.data() + i * M.outerStride();
+    for (Eigen::Index j = 0; j < len; ++j) {
       uint32_t b;
-      std::memcpy(&b, row + j, 4);
+      std::memcpy(&b, run + j, 4);
       bad |= uint32_t((b & 0x7F800000u) == 0x7F800000u);
     }
   }

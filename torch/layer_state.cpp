@@ -338,16 +338,16 @@ at::Tensor XbarLayer::matmul_batch(const at::Tensor& A, const at::Tensor& B) {
   // Stream order along the token dimension, so the tokens already written keep their draws.
   layer_->set_cell_order(tokens_in_cols ? CellOrder::column_major : CellOrder::row_major);
   const int w_tok = tokens_in_cols ? 0 : 1;  // the token dimension of W[i]
+  const float* W_data = W.data_ptr<float>();
   for (int64_t i = 0; i < S; ++i) {
-    const at::Tensor w_i = W[i];
+    const float* w_i = W_data + i * m * k;  // W[i], m x k
     KvSlot& slot = slots_[i];
-    const int64_t T = w_i.size(w_tok), prev = int64_t(slot.written_step.size());
+    const int64_t T = w_tok == 0 ? m : k, prev = int64_t(slot.written_step.size());
     // Decode appends tokens: a strictly longer operand whose first tokens are what the array holds.
-    bool extends = slot.w.defined() && prev < T && slot.w.size(1 - w_tok) == w_i.size(1 - w_tok);
+    bool extends = slot.w && prev < T && (tokens_in_cols ? slot.w_cols == k : slot.w_rows == m);
     if (extends) {
-      const float *now = w_i.data_ptr<float>(), *was = slot.w.data_ptr<float>();
-      extends = tokens_in_cols ? equal_floats(now, 0, was, 0, 1, prev * k)  // the first prev rows
-                               : equal_floats(now, T, was, prev, m, prev);  // each row's first prev
+      extends = tokens_in_cols ? equal_floats(w_i, 0, slot.w, 0, 1, prev * k)  // the first prev rows
+                               : equal_floats(w_i, T, slot.w, prev, m, prev);  // each row's first prev
     }
     if (!extends) {
       slot.seq = seqs_++;
@@ -355,13 +355,16 @@ at::Tensor XbarLayer::matmul_batch(const at::Tensor& A, const at::Tensor& B) {
     } else {
       slot.written_step.resize(size_t(T), step);
     }
+    slot.w_call = W;
     slot.w = w_i;
+    slot.w_rows = m;
+    slot.w_cols = k;
     std::vector<float> age(static_cast<size_t>(T), 0.f);
     for (int64_t t = 0; t < T; ++t) age[size_t(t)] = float(double(step - slot.written_step[size_t(t)]) * cfg_.run.token_interval_s);
     if (tokens_in_cols) layer_->set_age_offsets({}, std::move(age));
     else layer_->set_age_offsets(std::move(age), {});
     const uint64_t chip = uint64_t(chip_) * 1000003ull + uint64_t(slot.seq);
-    const Eigen::Map<const RowMatrixXf> w(w_i.data_ptr<float>(), m, k);
+    const Eigen::Map<const RowMatrixXf> w(w_i, m, k);
     // The tokens already written keep their cells; only the new ones are drawn.
     if (extends && slot.chip == chip && !slot.tiles.empty()) layer_->program_extended(w, chip, std::move(slot.tiles));
     else layer_->program(w, nullptr, chip);

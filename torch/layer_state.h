@@ -144,7 +144,9 @@ class XbarLayer : public torch::CustomClassHolder {
   at::Tensor block_src_, block_;      // its source rows and the cached block-diagonal matrix
   LayerCounters totals_;              // accumulated over activation-product calls
   struct KvSlot {
-    at::Tensor w;                       // what this slice's array holds, W[i] (a view of its call's copy)
+    at::Tensor w_call;                  // its call's copy of every slice's operand, which keeps w valid
+    const float* w = nullptr;           // what this slice's array holds, W[i]: w_rows x w_cols, row-major
+    int64_t w_rows = 0, w_cols = 0;
     std::vector<int64_t> written_step;  // step at which each token was written
     int64_t seq = 0;                    // sequence id: selects the programming-noise stream
     uint64_t chip = 0;                  // the chip number its tiles were programmed with

@@ -189,6 +189,12 @@ TEST_CASE("bad inputs get typed errors naming the value") {
   RowMatrixXf X = random_matrix(2, 5, 1);
   X(1, 0) = INFINITY;
   CHECK_THROWS_WITH_AS(L.read(X), doctest::Contains("X[1][0]"), InputError);
+  // A view into a wider matrix: the entries between its rows are not its own.
+  RowMatrixXf wide = random_matrix(2, 8, 1);
+  wide(0, 6) = std::nanf("");
+  CHECK(L.read(wide.leftCols(5)).allFinite());
+  wide(1, 4) = INFINITY;
+  CHECK_THROWS_WITH_AS(L.read(wide.leftCols(5)), doctest::Contains("X[1][4]"), InputError);
   c.mapping.weight_bits = -1;
   CHECK_THROWS_WITH_AS(AnalogLayer{c}, doctest::Contains("mapping.weight_bits = -1"), ConfigError);
   XbarConfig d;
