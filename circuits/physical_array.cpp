@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,26 @@ constexpr int kBlocks = 8, kChunk = kBlocks * kLanes;
 // Stream index of cell (i, j) in row-major order.
 uint64_t row_major_index(Eigen::Index i, Eigen::Index j, Eigen::Index cols) {
   return uint64_t(i) * uint64_t(cols) + uint64_t(j);
+}
+
+// The m cells at column-major storage positions k0, k0 + 1, ... of an array of `rows` rows without
+// spare ones, a column's run at a time: run(l, i, j, n) for cells l .. l + n - 1 of the chunk, which
+// are (i, j) .. (i + n - 1, j). (A cell-by-cell walk cost a third of a small array's programming.)
+template <class F>
+void storage_runs(uint64_t k0, int m, Eigen::Index rows, F run) {
+  Eigen::Index i = Eigen::Index(k0 % uint64_t(rows)), j = Eigen::Index(k0 / uint64_t(rows));
+  for (int l = 0; l < m; ++j, i = 0) {
+    const int n = int(std::min<Eigen::Index>(m - l, rows - i));
+    run(l, i, j, n);
+    l += n;
+  }
+}
+
+// Row-major stream indices of those cells into idx.
+void row_major_indices(uint64_t k0, int m, Eigen::Index rows, Eigen::Index cols, uint64_t* idx) {
+  storage_runs(k0, m, rows, [&](int l, Eigen::Index i, Eigen::Index j, int n) {
+    for (int r = 0; r < n; ++r) idx[l + r] = row_major_index(i + r, j, cols);
+  });
 }
 
 // Visits the cells row by row (row_major) or column by column: row, column and storage
@@ -73,13 +94,6 @@ int pad_lanes(int m, T*... lanes) {
 bool consecutive(int m, const Eigen::Index* at) {
   Eigen::Index d = 0;
   for (int l = 1; l < m; ++l) d |= at[l] ^ (at[0] + l);
-  return d == 0;
-}
-
-// Whether li[0 .. 15] are all one value.
-bool all_equal(const Eigen::Index* li) {
-  Eigen::Index d = 0;
-  for (int l = 1; l < kLanes; ++l) d |= li[l] ^ li[0];
   return d == 0;
 }
 
@@ -307,15 +321,15 @@ void PhysicalArray::program_cells(const Eigen::MatrixXf& cells, uint64_t first) 
     // targets and conductances move in consecutive runs. Column-major, stream index k is storage
     // k; a row-major array lists its cells' stream indices.
     uint64_t idx[kChunk];
-    CellWalk store{R, C, R, false, 0, j0};
     for (uint64_t k0 = first; k0 < n; k0 += kChunk) {
-      const int m = store.take(k0, n, [&](int l, const CellWalk& w) {
-        at[l] = w.storage();
-        if (row_major) idx[l] = row_major_index(w.i, w.j, C);
-        c[l] = cells.data()[at[l] - k];
-      });
+      const int m = int(std::min<uint64_t>(kChunk, n - k0));
+      for (int l = 0; l < m; ++l) at[l] = Eigen::Index(k0) + l;
+      std::copy_n(cells.data() + (k0 - first), m, c);
       pad_lanes(m, at, c);
-      if (row_major) pad_lanes(m, idx);
+      if (row_major) {
+        row_major_indices(k0, m, R, C, idx);
+        pad_lanes(m, idx);
+      }
       program_chunk(row_major ? Lanes{0, idx} : Lanes{k0}, m, at, c, st);
     }
     return;
@@ -423,49 +437,39 @@ ArrayReadState PhysicalArray::drift_to(double t_s, const CellAges& ages, const W
   const bool faults = has_faults(dev);
   uint32_t fw[kChunk];
   float gp[kChunk], tc[kChunk], lt[kChunk], tf[kChunk], nu[kChunk], gt[kChunk], sr[kChunk], amp[kChunk], var[kChunk];
-  Eigen::Index li[kChunk];
   const uint64_t n_cells = uint64_t(rows) * uint64_t(cols);
   // Storage order, a cell drawing its stream index (listed when the array is row-major): cells
   // k0 .. k0 + m - 1 of the storage are one consecutive run in and out.
   const bool row_major = order_ == CellOrder::row_major;
   uint64_t idx[kChunk];
-  CellWalk walk{rows, cols, rows, false};
   for (uint64_t k0 = 0; k0 < n_cells; k0 += kChunk) {
-    const int m = walk.take(k0, n_cells, [&](int l, const CellWalk& w) {
-      li[l] = per_row ? w.i : w.j;
-      if (row_major) idx[l] = row_major_index(w.i, w.j, cols);
-      if (!by_line) tc[l] = cell_time(t_s, ages, w.i, w.j);
-    });
-    std::copy_n(gp_all + k0, m, gp);
-    const int nb = pad_lanes(m, gp, li), n = nb * kLanes;
-    if (row_major) pad_lanes(m, idx);
-    if (!by_line) pad_lanes(m, tc);
-    const Lanes lanes = row_major ? Lanes{0, idx} : Lanes{k0};
-    if (by_line) {  // the line's terms: cell_time of a cell whose other index has no ages
-      for (int b = 0; b < nb; ++b) {
-        const Eigen::Index* lb = li + kLanes * b;
-        const int o = kLanes * b;
-        if (all_equal(lb)) {  // one line (column terms down a column of the storage): broadcast
-          const size_t q = size_t(lb[0]);
-          std::fill_n(tc + o, kLanes, line.tc[q]);
-          std::fill_n(lt + o, kLanes, line.lt[q]);
-          if (factored) std::fill_n(tf + o, kLanes, line.tf[q]);
-        } else if (consecutive(kLanes, lb)) {  // consecutive lines (row terms down a column): copies
-          const size_t q = size_t(lb[0]);
-          std::copy_n(line.tc.data() + q, kLanes, tc + o);
-          std::copy_n(line.lt.data() + q, kLanes, lt + o);
-          if (factored) std::copy_n(line.tf.data() + q, kLanes, tf + o);
-        } else {
-          for (int l = 0; l < kLanes; ++l) {
-            tc[o + l] = line.tc[size_t(lb[l])];
-            lt[o + l] = line.lt[size_t(lb[l])];
-            if (factored) tf[o + l] = line.tf[size_t(lb[l])];
-          }
-        }
+    const int m = int(std::min<uint64_t>(kChunk, n_cells - k0));
+    // Time terms a storage column's run at a time: the line's (cell_time of a cell whose other
+    // index has no ages) copied down the rows or the column's repeated, else per cell.
+    storage_runs(k0, m, rows, [&](int l, Eigen::Index i, Eigen::Index j, int n) {
+      if (!by_line) {
+        for (int r = 0; r < n; ++r) tc[l + r] = cell_time(t_s, ages, i + r, j);
+      } else if (per_row) {
+        std::copy_n(line.tc.data() + i, n, tc + l);
+        std::copy_n(line.lt.data() + i, n, lt + l);
+        if (factored) std::copy_n(line.tf.data() + i, n, tf + l);
+      } else {
+        std::fill_n(tc + l, n, line.tc[size_t(j)]);
+        std::fill_n(lt + l, n, line.lt[size_t(j)]);
+        if (factored) std::fill_n(tf + l, n, line.tf[size_t(j)]);
       }
+    });
+    if (row_major) row_major_indices(k0, m, rows, cols, idx);
+    std::copy_n(gp_all + k0, m, gp);
+    const int nb = pad_lanes(m, gp, tc), n = nb * kLanes;
+    if (row_major) pad_lanes(m, idx);
+    if (by_line) {
+      pad_lanes(m, lt);
+      if (factored) pad_lanes(m, tf);
     } else {
       for (int l = 0; l < n; ++l) lt[l] = fastm::log_pos(tc[l] * inv_t0 + 1.0f);
     }
+    const Lanes lanes = row_major ? Lanes{0, idx} : Lanes{k0};
     if (faults) fault_words(fault, lanes, nb, fw);
     drift_exponents(nu_rng, lanes, nb, dev, gp, faults ? fw : nullptr, nu);
     for (int l = 0; l < n; ++l) gt[l] = drifted(gp[l], nu[l], tc[l], lt[l]);
