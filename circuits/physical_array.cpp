@@ -527,7 +527,7 @@ void PhysicalArray::drift_kept(double t_s, const CellAges& ages, Eigen::MatrixXf
     return;
   }
   TimeTerms col;
-  std::vector<float> sr(static_cast<size_t>(rows));
+  std::vector<float> sr(read_noise && !keep_amp_ ? static_cast<size_t>(rows) : 0);  // read_sigma_n's output
   if (!read_noise) var.setZero();
   for (Eigen::Index j = 0; j < cols; ++j) {
     if (per_row && (j == 0 || per_col))

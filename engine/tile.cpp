@@ -56,11 +56,13 @@ Eigen::MatrixXf scaled_block(const Eigen::Ref<const RowMatrixXf>& Wa, const Tile
 void program_arrays(Tile& t, const std::vector<std::vector<Eigen::MatrixXf>>& cells, const MappingConfig& mc,
                     const DeviceModel& device, uint64_t chip_key, CellOrder order) {
   t.arrays.resize(cells.size());
-  for (size_t s = 0; s < cells.size(); ++s)
+  for (size_t s = 0; s < cells.size(); ++s) {
+    t.arrays[s].reserve(cells[s].size());
     for (const auto& c : cells[s]) {
       const ArrayId id{t.r0 / mc.tile_rows, t.c0 / mc.tile_cols, int64_t(s), int64_t(t.arrays[s].size())};
       t.arrays[s].emplace_back(id.packed(), c, device, chip_key, order);
     }
+  }
 }
 
 // Tile origins in program order: output blocks outer, input blocks inner.
@@ -191,11 +193,13 @@ Eigen::VectorXd row_sums(const Eigen::MatrixXf& M) {
 
 // Read state of slice s of tile t; `calibrated_lsb` is its LSB in the previous state (0: none).
 SliceRead slice_read(const Tile& t, size_t s, double t_s, const CellAges& ages, const XbarConfig& cfg,
-                     const DeviceModel& dev, double calibrated_lsb, uint64_t chip_key, ReadState& st) {
+                     const SliceLayout& lay, const DeviceModel& dev, double calibrated_lsb, uint64_t chip_key,
+                     ReadState& st) {
   const std::vector<PhysicalArray>& arrays = t.arrays[s];
   const bool offset = cfg.mapping.mapping == SignedMapping::offset;
   const bool read_noise = dev.read_scale > 0;
   std::vector<ArrayReadState> a;
+  a.reserve(arrays.size());
   for (const auto& arr : arrays) {
     a.push_back(arr.drift_to(t_s, ages, cfg.wires));
     st.solver_residual = std::max(st.solver_residual, a.back().residual);
@@ -231,7 +235,6 @@ SliceRead slice_read(const Tile& t, size_t s, double t_s, const CellAges& ages, 
   else r.S2ref.resize(0);
   if (!cfg.adc.ideal()) {
     // The ADC reference is set per tile for the rows in use (a partial tile has a smaller range).
-    const SliceLayout lay = slice_layout(cfg.mapping);
     const double worst = double(t.rows) * lay.max_abs_diff;
     const double unit = cfg.dac.unit() * lay.unit;  // grid of the column signal (0: continuous)
     if (cfg.adc.range == AdcRange::worst_case) r.lsb = adc_lsb(cfg.adc, worst, unit);
@@ -249,6 +252,7 @@ SliceRead slice_read(const Tile& t, size_t s, double t_s, const CellAges& ages, 
 ReadState read_state(const std::vector<Tile>& tiles, double t_s, const std::vector<float>& in_age,
                      const std::vector<float>& out_age, const DeviceModel& device, const XbarConfig& cfg,
                      uint64_t chip_key, const ReadState& previous) {
+  const SliceLayout lay = slice_layout(cfg.mapping);
   ReadState st;
   st.t_s = t_s;
   st.tiles.resize(tiles.size());
@@ -259,7 +263,7 @@ ReadState read_state(const std::vector<Tile>& tiles, double t_s, const std::vect
     for (size_t s = 0; s < S; ++s) {
       const CellAges ages = tile_ages(t, t.arrays[s][0].cols(), in_age, out_age);
       st.tiles[ti].push_back(
-          slice_read(t, s, t_s, ages, cfg, device, had_lsb ? previous.tiles[ti][s].lsb : 0.0, chip_key, st));
+          slice_read(t, s, t_s, ages, cfg, lay, device, had_lsb ? previous.tiles[ti][s].lsb : 0.0, chip_key, st));
     }
   }
   return st;
