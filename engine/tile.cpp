@@ -43,8 +43,13 @@ Tile scaled_tile(const Eigen::Ref<const RowMatrixXf>& Wa, const MappingConfig& m
 // Rows i0 .. i0 + ni - 1 of columns j0 .. j0 + nj - 1 of tile t's block of W^T, in units of the
 // column scales (|w| <= 1): only the cells a write maps.
 Eigen::MatrixXf scaled_block(const Eigen::Ref<const RowMatrixXf>& Wa, const Tile& t, int i0, int ni, int j0, int nj) {
-  Eigen::MatrixXf w = Wa.block(t.c0 + j0, t.r0 + i0, nj, ni).transpose();
-  for (int j = 0; j < nj; ++j) w.col(j) /= t.col_scale[size_t(j0 + j)];
+  Eigen::MatrixXf w(ni, nj);
+  for (int j = 0; j < nj; ++j) {  // column j of the block is a run of Wa's row c0 + j0 + j: one pass
+    const float* src = Wa.row(t.c0 + j0 + j).data() + (t.r0 + i0);
+    const float s = t.col_scale[size_t(j0 + j)];
+    float* dst = w.col(j).data();
+    for (int i = 0; i < ni; ++i) dst[i] = src[i] / s;
+  }
   return w;
 }
 Eigen::MatrixXf scaled_block(const Eigen::Ref<const RowMatrixXf>& Wa, const Tile& t) {
