@@ -158,6 +158,24 @@ TimeTerms time_terms(const DeviceModel& dev, bool factored, Eigen::Index n, F t_
   return x;
 }
 
+// The time terms of a chunk's m cells from storage position k0 of an array of `rows` rows without
+// spare ones, given per line (`line` holds the rows' terms when per_row, else the columns'): the
+// rows' copied down each storage column's run, or the column's repeated; tf only when factored.
+void line_terms(const TimeTerms& line, bool per_row, bool factored, uint64_t k0, int m, Eigen::Index rows, float* tc,
+                float* lt, float* tf) {
+  storage_runs(k0, m, rows, [&](int l, Eigen::Index i, Eigen::Index j, int n) {
+    if (per_row) {
+      std::copy_n(line.tc.data() + i, n, tc + l);
+      std::copy_n(line.lt.data() + i, n, lt + l);
+      if (factored) std::copy_n(line.tf.data() + i, n, tf + l);
+    } else {
+      std::fill_n(tc + l, n, line.tc[size_t(j)]);
+      std::fill_n(lt + l, n, line.lt[size_t(j)]);
+      if (factored) std::fill_n(tf + l, n, line.tf[size_t(j)]);
+    }
+  });
+}
+
 // The drifted conductance of a cell programmed to gp with exponent nu (-1: stuck) and log-age lt
 // at read time tc: G(t) = G_prog ((t + t0) / t0)^-nu; stuck cells and cells not yet aged do not
 // drift (a NaN exponent drifts: it must reach the layer's non-finite check).
@@ -444,21 +462,14 @@ ArrayReadState PhysicalArray::drift_to(double t_s, const CellAges& ages, const W
   uint64_t idx[kChunk];
   for (uint64_t k0 = 0; k0 < n_cells; k0 += kChunk) {
     const int m = int(std::min<uint64_t>(kChunk, n_cells - k0));
-    // Time terms a storage column's run at a time: the line's (cell_time of a cell whose other
-    // index has no ages) copied down the rows or the column's repeated, else per cell.
-    storage_runs(k0, m, rows, [&](int l, Eigen::Index i, Eigen::Index j, int n) {
-      if (!by_line) {
+    // Time terms: the line's (cell_time of a cell whose other index has no ages), else per cell.
+    if (by_line) {
+      line_terms(line, per_row, factored, k0, m, rows, tc, lt, tf);
+    } else {
+      storage_runs(k0, m, rows, [&](int l, Eigen::Index i, Eigen::Index j, int n) {
         for (int r = 0; r < n; ++r) tc[l + r] = cell_time(t_s, ages, i + r, j);
-      } else if (per_row) {
-        std::copy_n(line.tc.data() + i, n, tc + l);
-        std::copy_n(line.lt.data() + i, n, lt + l);
-        if (factored) std::copy_n(line.tf.data() + i, n, tf + l);
-      } else {
-        std::fill_n(tc + l, n, line.tc[size_t(j)]);
-        std::fill_n(lt + l, n, line.lt[size_t(j)]);
-        if (factored) std::fill_n(tf + l, n, line.tf[size_t(j)]);
-      }
-    });
+      });
+    }
     if (row_major) row_major_indices(k0, m, rows, cols, idx);
     std::copy_n(gp_all + k0, m, gp);
     const int nb = pad_lanes(m, gp, tc), n = nb * kLanes;
@@ -513,14 +524,7 @@ void PhysicalArray::drift_kept(double t_s, const CellAges& ages, Eigen::MatrixXf
     float tc[kChunk], lt[kChunk], tf[kChunk];
     for (Eigen::Index k0 = 0; k0 < n; k0 += kChunk) {
       const int m = int(std::min<Eigen::Index>(kChunk, n - k0));
-      for (int l = 0; l < m;) {
-        const Eigen::Index k = k0 + l, run = std::min<Eigen::Index>(m - l, rows - k % rows);
-        const size_t q = size_t(k / rows);
-        std::fill_n(tc + l, run, by_col.tc[q]);
-        std::fill_n(lt + l, run, by_col.lt[q]);
-        std::fill_n(tf + l, run, by_col.tf[q]);
-        l += int(run);
-      }
+      line_terms(by_col, false, true, uint64_t(k0), m, rows, tc, lt, tf);
       drift_amp_column<true>(m, g_prog_.data() + k0, nu_.data() + k0, amp_.data() + k0, tc, lt, tf, read_scale, dg,
                              g.data() + k0, var.data() + k0);
     }
