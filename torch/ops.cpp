@@ -156,7 +156,11 @@ struct ConvFn : public torch::autograd::Function<ConvFn> {
                            }};
       y = ranged ? ranged_output(s->linear(rows, w, c10::nullopt), b, rv) : s->linear(rows, w, b);
     }
-    return y.reshape({N, a.geo.out_h * a.geo.out_w, O}).transpose(1, 2).reshape({N, O, a.geo.out_h, a.geo.out_w});
+    // The products are channels-last; the output takes the memory format ATen's convolution gives
+    // (its input's): a channels-last input keeps them as they are, any other gets them contiguous
+    // N x O x H x W (a model may .view() it).
+    const at::Tensor out = y.reshape({N, a.geo.out_h * a.geo.out_w, O}).transpose(1, 2).reshape({N, O, a.geo.out_h, a.geo.out_w});
+    return x.suggest_memory_format() == at::MemoryFormat::ChannelsLast ? out : out.contiguous();
   }
   static variable_list backward(AutogradContext* ctx, variable_list grad) {
     const auto saved = ctx->get_saved_variables();

@@ -76,7 +76,8 @@ def forward(self, x):
   return m;
 }
 
-torch::jit::Module cnn() {
+// flat: how the classifier flattens the last feature map (an expression in h).
+torch::jit::Module cnn_flattened_by(const std::string& flat) {
   torch::jit::Module m("CNN");
   m.register_module("conv1", conv_mod(1, 4, 3, "[1, 1], [1, 1], [1, 1], 1"));
   m.register_module("conv2", conv_mod(4, 8, 3, "[2, 2], [0, 0], [1, 1], 1"));
@@ -85,10 +86,10 @@ torch::jit::Module cnn() {
 def forward(self, x):
     h = torch.relu(self.conv1.forward(x))
     h = torch.relu(self.conv2.forward(h))
-    return self.fc.forward(torch.flatten(h, 1))
-)");
+    return self.fc.forward()" + flat + ")\n");
   return m;
 }
+torch::jit::Module cnn() { return cnn_flattened_by("torch.flatten(h, 1)"); }
 
 // Multi-head attention with explicit products: scores = q @ k^T (attn_qk), softmax, p @ v (attn_av).
 torch::jit::Module attention_block() {
@@ -220,6 +221,14 @@ TEST_CASE("CNN: conv layers convert (stride, padding) and reproduce the float mo
   CHECK(find_op(rep, "conv2")->op_class == OpClass::conv);
   CHECK(find_op(rep, "fc")->op_class == OpClass::linear);
   for (const auto& o : rep.ops) CHECK(o.converted);
+}
+
+TEST_CASE("a model that .view()s a converted convolution's output runs and reproduces the float model") {
+  // ATen's convolution returns a contiguous tensor, so models flatten with .view(); the converted
+  // convolution must too (a strided output fails there: "view size is not compatible").
+  const ConvertReport rep = convert_and_compare([] { return cnn_flattened_by("h.view(h.size(0), -1)"); }, 2,
+                                                randn({3, 1, 8, 8}), "cnn_view");
+  CHECK(find_op(rep, "conv2")->converted);
 }
 
 TEST_CASE("traced-style aten::_convolution converts, a transposed one stays float") {

@@ -179,6 +179,13 @@ TEST_CASE("ideal conv2d equals at::conv2d (stride, padding, dilation, non-square
                    << c.dilation << " rel " << rel_err(y, ref));
     REQUIRE((y.sizes() == ref.sizes()));
     CHECK(rel_err(y, ref) < kIdealTol);
+    CHECK(y.strides() == ref.strides());  // ATen's memory format (a model may .view() it)
+    // A channels-last input gives a channels-last output, as ATen's does.
+    const at::Tensor xl = x.contiguous(at::MemoryFormat::ChannelsLast);
+    const at::Tensor yl = op_conv2d(xl, w, b, c.stride, c.padding, c.dilation, 1, st);
+    const at::Tensor refl = at::conv2d(xl, w, b, c.stride, c.padding, c.dilation, 1);
+    CHECK(yl.strides() == refl.strides());
+    CHECK(rel_err(yl, refl) < kIdealTol);
   }
   // Without bias.
   const at::Tensor x = randn({1, 4, 8, 8}), w = randn({5, 4, 3, 3});
@@ -200,6 +207,7 @@ TEST_CASE("ideal grouped and depthwise conv2d and conv1d equal ATen's") {
     INFO("cin " << c.cin << " cout " << c.cout << " groups " << c.groups << " rel " << rel_err(y, ref));
     REQUIRE((y.sizes() == ref.sizes()));
     CHECK(rel_err(y, ref) < kIdealTol);
+    CHECK(y.strides() == ref.strides());
     // The second call reads the programmed block-diagonal matrix again (no new programming).
     CHECK(rel_err(op_conv2d(x, w, b, {2, 1}, {1, 1}, {1, 1}, c.groups, st), ref) < kIdealTol);
   }
@@ -211,6 +219,7 @@ TEST_CASE("ideal grouped and depthwise conv2d and conv1d equal ATen's") {
     INFO("conv1d groups " << groups << " rel " << rel_err(y, ref));
     REQUIRE((y.sizes() == ref.sizes()));
     CHECK(rel_err(y, ref) < kIdealTol);
+    CHECK(y.strides() == ref.strides());
   }
 }
 
