@@ -286,10 +286,12 @@ at::Tensor op_conv1d(const at::Tensor& x, const at::Tensor& weight, const c10::o
               x.sizes(), " and ", weight.sizes());
   TORCH_CHECK(stride.size() == 1 && padding.size() == 1 && dilation.size() == 1,
               "xbar::conv1d: stride, padding and dilation must have 1 entry");
-  // A 1-D convolution is a 2-D one over a height-1 image.
+  // A 1-D convolution is a 2-D one over a height-1 image. Its output is contiguous, as ATen's
+  // (3-D tensors have no channels-last format; an N x L x C input transposed looks like one).
   return op_conv2d(x.unsqueeze(2), weight.unsqueeze(2), bias, {1, stride[0]}, {0, padding[0]}, {1, dilation[0]}, groups,
                    state)
-      .squeeze(2);
+      .squeeze(2)
+      .contiguous();
 }
 
 at::Tensor op_matmul(const at::Tensor& a, const at::Tensor& b, const c10::intrusive_ptr<XbarLayer>& state) {

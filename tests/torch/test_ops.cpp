@@ -220,6 +220,12 @@ TEST_CASE("ideal grouped and depthwise conv2d and conv1d equal ATen's") {
     REQUIRE((y.sizes() == ref.sizes()));
     CHECK(rel_err(y, ref) < kIdealTol);
     CHECK(y.strides() == ref.strides());
+    // An N x L x C sequence transposed to N x C x L (strided like channels-last once unsqueezed):
+    // ATen's output is contiguous all the same.
+    const at::Tensor xt = randn({3, 20, 8}).transpose(1, 2);
+    const at::Tensor yt = op_conv1d(xt, w, b, {2}, {3}, {2}, groups, st), reft = at::conv1d(xt, w, b, {2}, {3}, {2}, groups);
+    CHECK(yt.strides() == reft.strides());
+    CHECK(rel_err(yt, reft) < kIdealTol);
   }
 }
 
